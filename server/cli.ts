@@ -1,0 +1,162 @@
+/**
+ * Command-line interface to the engine (for people and for acceptance checks):
+ *   info | logits | generate | hooks   — see `npm run -s cli -- help`.
+ * Errors a user can fix print one clear line on stderr and exit 1, without a stack trace.
+ */
+import { parseArgs } from 'node:util';
+import { ModelError, type LoadedModel, type Tensor } from './engine/decoder.js';
+import { allHookNames } from './engine/hooks.js';
+import { describeModel, loadModel } from './engine/load.js';
+import { devices, ModelRunner, type Device } from './engine/runner.js';
+import { generate } from './engine/generate.js';
+
+const usage = `Circuits XR engine CLI
+
+  info      --model PATH [--tokenizer PATH]
+  logits    --model PATH [--tokenizer PATH] (--prompt TEXT | --tokens 1,2,3) [--positions all|last] --json
+  generate  --model PATH [--tokenizer PATH] --prompt TEXT --max-tokens N [--temperature 0] [--top-k K] [--seed S]
+  hooks     --model PATH [--tokenizer PATH] (--prompt TEXT | --tokens 1,2,3) --hook NAME [--hook NAME...] --json
+
+PATH is a model directory (Hugging Face layout) or a llama2.c .bin file.
+Every command takes --device cpu|cuda|webgpu (default cpu).`;
+
+class UsageError extends Error {}
+
+const options = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  prompt: { type: 'string' },
+  tokens: { type: 'string' },
+  positions: { type: 'string' },
+  json: { type: 'boolean' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  seed: { type: 'string' },
+  hook: { type: 'string', multiple: true },
+  device: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+type Args = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+function numberArg(args: Args, name: 'max-tokens' | 'temperature' | 'top-k' | 'seed', fallback: number, integer: boolean): number {
+  const raw = args[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be a ${integer ? 'non-negative integer' : 'non-negative number'}, got "${raw}".`);
+  }
+  return value;
+}
+
+async function open(args: Args): Promise<{ model: LoadedModel; runner: ModelRunner }> {
+  if (!args.model) throw new UsageError('--model PATH is required.');
+  const device = (args.device ?? 'cpu') as Device;
+  if (!devices.includes(device)) throw new UsageError(`--device must be one of ${devices.join(', ')}, got "${args.device}".`);
+  const model = await loadModel(args.model, { tokenizerPath: args.tokenizer });
+  const runner = await ModelRunner.create(model.decoder, { device, onNotice: (m) => console.error(m) });
+  return { model, runner };
+}
+
+/** Prompt tokens: `--tokens` ids exactly as given, or the tokenizer's encoding of `--prompt`. */
+function promptTokens(args: Args, model: LoadedModel): number[] {
+  if (args.tokens !== undefined) {
+    const parts = args.tokens.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (parts.length === 0) throw new UsageError('--tokens is empty: give comma-separated token ids, e.g. --tokens 1,2,3.');
+    return parts.map((s) => {
+      const id = Number(s);
+      if (!Number.isInteger(id) || id < 0 || id >= model.decoder.spec.vocabSize) {
+        throw new UsageError(`--tokens: "${s}" is not a token id (0..${model.decoder.spec.vocabSize - 1}).`);
+      }
+      return id;
+    });
+  }
+  if (args.prompt === undefined) throw new UsageError('Give --prompt TEXT or --tokens 1,2,3.');
+  const ids = model.tokenizer.encode(args.prompt);
+  if (ids.length === 0) throw new UsageError('The prompt encodes to no tokens; give a non-empty --prompt.');
+  return ids;
+}
+
+function checkContext(tokens: number[], model: LoadedModel): void {
+  const { contextLength } = model.decoder.spec;
+  if (tokens.length > contextLength) {
+    throw new UsageError(`The prompt is ${tokens.length} tokens, longer than the model's context window of ${contextLength}.`);
+  }
+}
+
+/** Drops the leading batch dimension of a single-prompt result. */
+function unbatched(t: Tensor): { shape: number[]; values: number[] } {
+  return { shape: t.shape.slice(1), values: Array.from(t.data) };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values: args, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  const command = positionals[0];
+  if (!command || command === 'help' || args.help) {
+    console.log(usage);
+    return;
+  }
+  switch (command) {
+    case 'info': {
+      const { model, runner } = await open(args);
+      console.log(JSON.stringify({ ...describeModel(model), device: runner.device, hooks: allHookNames(model.decoder.spec) }, null, 2));
+      break;
+    }
+    case 'logits': {
+      const { model, runner } = await open(args);
+      const tokens = promptTokens(args, model);
+      checkContext(tokens, model);
+      const positions = args.positions ?? 'all';
+      if (positions !== 'all' && positions !== 'last') throw new UsageError(`--positions must be all or last, got "${positions}".`);
+      const { logits } = await runner.run([tokens], { positions });
+      const V = logits.shape[2]!;
+      const rows: number[][] = [];
+      for (let t = 0; t < logits.shape[1]!; t++) rows.push(Array.from(logits.data.subarray(t * V, (t + 1) * V)));
+      process.stdout.write(`${JSON.stringify({ tokens, logits: rows })}\n`);
+      break;
+    }
+    case 'generate': {
+      const { model, runner } = await open(args);
+      if (args.prompt === undefined) throw new UsageError('--prompt TEXT is required (it may be empty: --prompt "").');
+      const prompt = model.tokenizer.encode(args.prompt);
+      if (prompt.length === 0) throw new UsageError('The prompt encodes to no tokens and this tokenizer adds no BOS; give a non-empty --prompt.');
+      checkContext(prompt, model);
+      const maxTokens = numberArg(args, 'max-tokens', 32, true);
+      const { tokens } = await generate(runner, prompt, {
+        maxTokens: Math.min(maxTokens, model.decoder.spec.contextLength - prompt.length),
+        temperature: numberArg(args, 'temperature', 0, false),
+        topK: numberArg(args, 'top-k', 0, true),
+        seed: numberArg(args, 'seed', 0, true),
+        stopToken: model.tokenizer.eosId,
+      });
+      process.stdout.write(`${model.tokenizer.decode([...prompt, ...tokens])}\n`);
+      break;
+    }
+    case 'hooks': {
+      const { model, runner } = await open(args);
+      const hooks = args.hook ?? [];
+      if (hooks.length === 0) throw new UsageError('Give at least one --hook NAME (the info command lists them).');
+      const tokens = promptTokens(args, model);
+      checkContext(tokens, model);
+      const { cache } = await runner.run([tokens], { hooks });
+      const out: Record<string, { shape: number[]; values: number[] }> = {};
+      for (const name of hooks) out[name] = unbatched(cache[name]!);
+      process.stdout.write(`${JSON.stringify({ tokens, hooks: out })}\n`);
+      break;
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const known = error instanceof ModelError || error instanceof UsageError
+      || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(`error: ${(error as Error).message}`);
+    if (!known && process.env.DEBUG) console.error((error as Error).stack);
+    process.exit(1);
+  },
+);

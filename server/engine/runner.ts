@@ -1,0 +1,266 @@
+/**
+ * Runs a compiled decoder on ONNX Runtime (onnxruntime-node): full runs over a batch of
+ * prompts and incremental decoding with a KV cache, returning `{ logits, cache }` with only
+ * the hooks asked for, like TransformerLens's `run_with_cache`.
+ *
+ * Legend: B batch, T positions of this call, P past positions, V vocabulary.
+ */
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ModelError, type Decoder, type DecoderSpec, type Tensor } from './decoder.js';
+import { hookName } from './hooks.js';
+import { buildDecoderGraph, graphInput, hookShapes } from './onnx/compile.js';
+import { encodeModel } from './onnx/proto.js';
+
+export type Device = 'cpu' | 'cuda' | 'webgpu';
+export const devices: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
+
+export interface RunnerOptions {
+  device?: Device;
+  /** Weights larger than this go to an external-data file (protobuf caps a message at 2 GB). */
+  externalDataThresholdBytes?: number;
+  /** Called with a one-line notice, e.g. when a device falls back to the CPU. */
+  onNotice?: (message: string) => void;
+}
+
+export interface RunOptions {
+  /** Hook names to return (see hooks.ts); unknown names are an error. */
+  hooks?: string[];
+  /** Return logits for every position (default) or only each sequence's last one. */
+  positions?: 'all' | 'last';
+}
+
+export interface RunResult {
+  /** [B, T, V], or [B, 1, V] with positions 'last'. */
+  logits: Tensor;
+  /** Hook name → tensor with a leading batch dimension (shapes: hookShapes). */
+  cache: Record<string, Tensor>;
+}
+
+const DEFAULT_EXTERNAL_THRESHOLD = 1.5 * 2 ** 30;
+
+function toTensor(value: ort.Tensor): Tensor {
+  return { shape: [...value.dims], data: value.data as Float32Array };
+}
+
+/** Picks the execution provider, falling back to the CPU with one clear message. */
+function executionProviders(device: Device, notice: (m: string) => void): { providers: string[]; device: Device } {
+  if (device === 'cpu') return { providers: ['cpu'], device };
+  const available = ort.listSupportedBackends?.() ?? [];
+  const backend = available.find((b) => b.name === device);
+  if (!backend) {
+    notice(device === 'cuda'
+      ? 'CUDA was asked for but onnxruntime-node has no CUDA libraries here (see README, "GPU"); running on the CPU.'
+      : `Device ${device} is not available in this onnxruntime-node build; running on the CPU.`);
+    return { providers: ['cpu'], device: 'cpu' };
+  }
+  return { providers: [device], device };
+}
+
+/** Writes the graph with every weight in one external-data file; returns the model path. */
+function writeWithExternalData(decoder: Decoder, dir: string): string {
+  const graph = buildDecoderGraph(decoder);
+  const dataPath = join(dir, 'weights.bin');
+  const fd = openSync(dataPath, 'w');
+  let offset = 0;
+  try {
+    for (const init of graph.initializers) {
+      const bytes = graph.initializerData.get(init.name);
+      if (!bytes) continue; // small constants stay inline
+      offset = Math.ceil(offset / 4096) * 4096; // page-aligned so ORT can map it
+      writeSync(fd, bytes, 0, bytes.byteLength, offset);
+      init.raw_data = undefined;
+      init.data_location = 1;
+      init.external_data = [
+        { key: 'location', value: 'weights.bin' },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(bytes.byteLength) },
+      ];
+      offset += bytes.byteLength;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const modelPath = join(dir, 'model.onnx');
+  writeFileSync(modelPath, encodeModel(graph.message()));
+  return modelPath;
+}
+
+function weightBytes(decoder: Decoder): number {
+  return Object.values(decoder.weights).reduce((sum, t) => sum + t.data.byteLength, 0);
+}
+
+export class ModelRunner {
+  private constructor(
+    readonly spec: DecoderSpec,
+    readonly device: Device,
+    private readonly session: ort.InferenceSession,
+    private readonly hookNames: Set<string>,
+  ) {}
+
+  static async create(decoder: Decoder, options: RunnerOptions = {}): Promise<ModelRunner> {
+    const notice = options.onNotice ?? ((m: string) => console.warn(m));
+    const chosen = executionProviders(options.device ?? 'cpu', notice);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: chosen.providers as ort.InferenceSession.SessionOptions['executionProviders'],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    };
+    const threshold = options.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD;
+    const create = async (providers: ort.InferenceSession.SessionOptions) => {
+      if (weightBytes(decoder) <= threshold) {
+        return ort.InferenceSession.create(encodeModel(buildDecoderGraph(decoder).message()), providers);
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'circuits-xr-onnx-'));
+      try {
+        return await ort.InferenceSession.create(writeWithExternalData(decoder, dir), providers);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    let session: ort.InferenceSession;
+    let device = chosen.device;
+    try {
+      session = await create(sessionOptions);
+    } catch (error) {
+      if (device === 'cpu') throw error;
+      notice(`Device ${device} failed to start (${(error as Error).message.split('\n')[0]}); running on the CPU.`);
+      device = 'cpu';
+      session = await create({ ...sessionOptions, executionProviders: ['cpu'] });
+    }
+    return new ModelRunner(decoder.spec, device, session, new Set(Object.keys(hookShapes(decoder.spec))));
+  }
+
+  checkHooks(hooks: string[]): void {
+    for (const name of hooks) {
+      if (!this.hookNames.has(name)) {
+        throw new ModelError(`Unknown hook "${name}". Run the CLI's "info" command for this model's hook names.`);
+      }
+    }
+  }
+
+  /** Feeds for the positional scheme: learned position ids, or rotary cos/sin tables. */
+  private positionFeeds(positions: number[][], T: number): Record<string, ort.Tensor> {
+    const B = positions.length;
+    if (this.spec.positional.kind === 'learned') {
+      const ids = new BigInt64Array(B * T);
+      positions.forEach((row, b) => row.forEach((p, t) => { ids[b * T + t] = BigInt(p); }));
+      return { [graphInput.positionIds]: new ort.Tensor('int64', ids, [B, T]) };
+    }
+    const { theta } = this.spec.positional;
+    const dh = this.spec.dHead;
+    const half = dh / 2;
+    const cos = new Float32Array(B * T * dh);
+    const sin = new Float32Array(B * T * dh);
+    positions.forEach((row, b) => row.forEach((p, t) => {
+      const base = (b * T + t) * dh;
+      for (let i = 0; i < half; i++) {
+        const angle = p * Math.pow(theta, (-2 * i) / dh);
+        cos[base + i] = cos[base + i + half] = Math.cos(angle);
+        sin[base + i] = sin[base + i + half] = Math.sin(angle);
+      }
+    }));
+    return {
+      [graphInput.ropeCos]: new ort.Tensor('float32', cos, [B, T, 1, dh]),
+      [graphInput.ropeSin]: new ort.Tensor('float32', sin, [B, T, 1, dh]),
+    };
+  }
+
+  /** Executes the graph for T new positions after P cached ones. */
+  async execute(
+    tokens: number[][], past: { keys: ort.Tensor[]; values: ort.Tensor[] } | null, pastLength: number,
+    fetch: string[],
+  ): Promise<Record<string, ort.Tensor>> {
+    const { nLayers, nKvHeads: Hkv, dHead: dh, vocabSize, contextLength } = this.spec;
+    const B = tokens.length;
+    const T = Math.max(...tokens.map((row) => row.length));
+    if (T === 0) throw new ModelError('No tokens to run.');
+    if (pastLength + T > contextLength) {
+      throw new ModelError(`${pastLength + T} positions exceed the model's context window of ${contextLength}.`);
+    }
+    const S = pastLength + T;
+    // Shorter rows are right-padded: causal attention keeps the padding invisible to real positions.
+    const ids = new BigInt64Array(B * T);
+    tokens.forEach((row, b) => row.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new ModelError(`Token id ${id} is outside the vocabulary (0..${vocabSize - 1}).`);
+      }
+      ids[b * T + t] = BigInt(id);
+    }));
+    const bias = new Float32Array(B * T * S);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let s = pastLength + t + 1; s < S; s++) bias[(b * T + t) * S + s] = -Infinity;
+      }
+    }
+    const positions = tokens.map(() => Array.from({ length: T }, (_, t) => pastLength + t));
+    const feeds: Record<string, ort.Tensor> = {
+      [graphInput.inputIds]: new ort.Tensor('int64', ids, [B, T]),
+      [graphInput.attentionBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
+      ...this.positionFeeds(positions, T),
+    };
+    const empty = new ort.Tensor('float32', new Float32Array(0), [B, Hkv, 0, dh]);
+    for (let l = 0; l < nLayers; l++) {
+      feeds[graphInput.pastKey(l)] = past?.keys[l] ?? empty;
+      feeds[graphInput.pastValue(l)] = past?.values[l] ?? empty;
+    }
+    return this.session.run(feeds, fetch);
+  }
+
+  /** Runs a batch of prompts from position 0 (rows may differ in length: see `execute`). */
+  async run(tokens: number[][], options: RunOptions = {}): Promise<RunResult> {
+    const hooks = options.hooks ?? [];
+    this.checkHooks(hooks);
+    const outputs = await this.execute(tokens, null, 0, [hookName.logits, ...hooks.filter((h) => h !== hookName.logits)]);
+    const logits = toTensor(outputs[hookName.logits]!);
+    const cache: Record<string, Tensor> = {};
+    for (const name of hooks) cache[name] = toTensor(outputs[name]!);
+    return { logits: options.positions === 'last' ? lastPositions(logits, tokens.map((r) => r.length)) : logits, cache };
+  }
+
+  /** Starts incremental decoding of one sequence with a KV cache. */
+  incremental(): IncrementalRun {
+    return new IncrementalRun(this);
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Each row's logits at its own last position: [B, T, V] → [B, 1, V]. */
+export function lastPositions(logits: Tensor, lengths: number[]): Tensor {
+  const [B, T, V] = logits.shape as [number, number, number];
+  const data = new Float32Array(B * V);
+  for (let b = 0; b < B; b++) data.set(logits.data.subarray((b * T + lengths[b]! - 1) * V, (b * T + lengths[b]!) * V), b * V);
+  return { shape: [B, 1, V], data };
+}
+
+/** One sequence decoded position by position; each feed costs O(new × past), not a full re-run. */
+export class IncrementalRun {
+  private keys: ort.Tensor[] | null = null;
+  private values: ort.Tensor[] | null = null;
+  length = 0;
+
+  constructor(private readonly runner: ModelRunner) {}
+
+  /** Appends tokens; returns logits [1, n, V] and hooks for the new positions only. */
+  async feed(tokens: number[], options: { hooks?: string[] } = {}): Promise<RunResult> {
+    const { nLayers } = this.runner.spec;
+    const hooks = options.hooks ?? [];
+    this.runner.checkHooks(hooks);
+    const presents: string[] = [];
+    for (let l = 0; l < nLayers; l++) presents.push(graphInput.presentKey(l), graphInput.presentValue(l));
+    const past = this.keys && this.values ? { keys: this.keys, values: this.values } : null;
+    const outputs = await this.runner.execute([tokens], past, this.length,
+      [hookName.logits, ...hooks.filter((h) => h !== hookName.logits), ...presents]);
+    this.keys = Array.from({ length: nLayers }, (_, l) => outputs[graphInput.presentKey(l)]!);
+    this.values = Array.from({ length: nLayers }, (_, l) => outputs[graphInput.presentValue(l)]!);
+    this.length += tokens.length;
+    const cache: Record<string, Tensor> = {};
+    for (const name of hooks) cache[name] = toTensor(outputs[name]!);
+    return { logits: toTensor(outputs[hookName.logits]!), cache };
+  }
+}
