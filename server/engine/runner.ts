@@ -13,6 +13,7 @@ import { ModelError, type Decoder, type DecoderSpec, type Tensor } from './decod
 import { hookName } from './hooks.js';
 import { buildDecoderGraph, graphInput, hookShapes } from './onnx/compile.js';
 import { encodeModel } from './onnx/proto.js';
+import { rotaryTables } from './rotary.js';
 
 export type Device = 'cpu' | 'cuda' | 'webgpu';
 export const devices: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
@@ -23,6 +24,8 @@ export interface RunnerOptions {
   externalDataThresholdBytes?: number;
   /** Called with a one-line notice, e.g. when a device falls back to the CPU. */
   onNotice?: (message: string) => void;
+  /** Hooks that accept an additive intervention (`RunOptions.deltas`): ablations, tests. */
+  interventions?: string[];
 }
 
 export interface RunOptions {
@@ -30,6 +33,8 @@ export interface RunOptions {
   hooks?: string[];
   /** Return logits for every position (default) or only each sequence's last one. */
   positions?: 'all' | 'last';
+  /** Added to hooks compiled with `interventions` ([B, ...hook shape]); absent ones are zero. */
+  deltas?: Record<string, Tensor>;
 }
 
 export interface RunResult {
@@ -60,8 +65,8 @@ function executionProviders(device: Device, notice: (m: string) => void): { prov
 }
 
 /** Writes the graph with every weight in one external-data file; returns the model path. */
-function writeWithExternalData(decoder: Decoder, dir: string): string {
-  const graph = buildDecoderGraph(decoder);
+function writeWithExternalData(decoder: Decoder, interventions: string[], dir: string): string {
+  const graph = buildDecoderGraph(decoder, interventions);
   const dataPath = join(dir, 'weights.bin');
   const fd = openSync(dataPath, 'w');
   let offset = 0;
@@ -98,6 +103,7 @@ export class ModelRunner {
     readonly device: Device,
     private readonly session: ort.InferenceSession,
     private readonly hookNames: Set<string>,
+    private readonly interventions: string[],
   ) {}
 
   static async create(decoder: Decoder, options: RunnerOptions = {}): Promise<ModelRunner> {
@@ -109,13 +115,14 @@ export class ModelRunner {
       logSeverityLevel: 3,
     };
     const threshold = options.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD;
+    const interventions = options.interventions ?? [];
     const create = async (providers: ort.InferenceSession.SessionOptions) => {
       if (weightBytes(decoder) <= threshold) {
-        return ort.InferenceSession.create(encodeModel(buildDecoderGraph(decoder).message()), providers);
+        return ort.InferenceSession.create(encodeModel(buildDecoderGraph(decoder, interventions).message()), providers);
       }
       const dir = mkdtempSync(join(tmpdir(), 'circuits-xr-onnx-'));
       try {
-        return await ort.InferenceSession.create(writeWithExternalData(decoder, dir), providers);
+        return await ort.InferenceSession.create(writeWithExternalData(decoder, interventions, dir), providers);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -130,7 +137,7 @@ export class ModelRunner {
       device = 'cpu';
       session = await create({ ...sessionOptions, executionProviders: ['cpu'] });
     }
-    return new ModelRunner(decoder.spec, device, session, new Set(Object.keys(hookShapes(decoder.spec))));
+    return new ModelRunner(decoder.spec, device, session, new Set(Object.keys(hookShapes(decoder.spec))), interventions);
   }
 
   checkHooks(hooks: string[]): void {
@@ -149,29 +156,18 @@ export class ModelRunner {
       positions.forEach((row, b) => row.forEach((p, t) => { ids[b * T + t] = BigInt(p); }));
       return { [graphInput.positionIds]: new ort.Tensor('int64', ids, [B, T]) };
     }
-    const { theta } = this.spec.positional;
-    const dh = this.spec.dHead;
-    const half = dh / 2;
-    const cos = new Float32Array(B * T * dh);
-    const sin = new Float32Array(B * T * dh);
-    positions.forEach((row, b) => row.forEach((p, t) => {
-      const base = (b * T + t) * dh;
-      for (let i = 0; i < half; i++) {
-        const angle = p * Math.pow(theta, (-2 * i) / dh);
-        cos[base + i] = cos[base + i + half] = Math.cos(angle);
-        sin[base + i] = sin[base + i + half] = Math.sin(angle);
-      }
-    }));
+    const { cos, sin } = rotaryTables(positions, this.spec.dHead, this.spec.positional.theta);
+    const shape = [B, T, 1, this.spec.dHead];
     return {
-      [graphInput.ropeCos]: new ort.Tensor('float32', cos, [B, T, 1, dh]),
-      [graphInput.ropeSin]: new ort.Tensor('float32', sin, [B, T, 1, dh]),
+      [graphInput.ropeCos]: new ort.Tensor('float32', cos, shape),
+      [graphInput.ropeSin]: new ort.Tensor('float32', sin, shape),
     };
   }
 
   /** Executes the graph for T new positions after P cached ones. */
   async execute(
     tokens: number[][], past: { keys: ort.Tensor[]; values: ort.Tensor[] } | null, pastLength: number,
-    fetch: string[],
+    fetch: string[], deltas: Record<string, Tensor> = {},
   ): Promise<Record<string, ort.Tensor>> {
     const { nLayers, nKvHeads: Hkv, dHead: dh, vocabSize, contextLength } = this.spec;
     const B = tokens.length;
@@ -206,6 +202,15 @@ export class ModelRunner {
       feeds[graphInput.pastKey(l)] = past?.keys[l] ?? empty;
       feeds[graphInput.pastValue(l)] = past?.values[l] ?? empty;
     }
+    const shapes = hookShapes(this.spec);
+    for (const name of this.interventions) {
+      const shape = shapes[name]!.map((dim) => (dim === 'B' ? B : dim === 'T' ? T : dim === 'S' ? S : dim)) as number[];
+      const delta = deltas[name];
+      if (delta && delta.data.length !== shape.reduce((a, b) => a * b, 1)) {
+        throw new ModelError(`delta for ${name} has shape [${delta.shape}], expected [${shape}].`);
+      }
+      feeds[`delta.${name}`] = new ort.Tensor('float32', delta?.data ?? new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    }
     return this.session.run(feeds, fetch);
   }
 
@@ -213,7 +218,7 @@ export class ModelRunner {
   async run(tokens: number[][], options: RunOptions = {}): Promise<RunResult> {
     const hooks = options.hooks ?? [];
     this.checkHooks(hooks);
-    const outputs = await this.execute(tokens, null, 0, [hookName.logits, ...hooks.filter((h) => h !== hookName.logits)]);
+    const outputs = await this.execute(tokens, null, 0, [hookName.logits, ...hooks.filter((h) => h !== hookName.logits)], options.deltas);
     const logits = toTensor(outputs[hookName.logits]!);
     const cache: Record<string, Tensor> = {};
     for (const name of hooks) cache[name] = toTensor(outputs[name]!);

@@ -64,7 +64,11 @@ class DecoderGraph {
   readonly g = new GraphBuilder(OPSET);
   private readonly shapes: Record<string, (number | string)[]>;
 
-  constructor(private readonly spec: DecoderSpec, private readonly weights: Record<string, Tensor>) {
+  constructor(
+    private readonly spec: DecoderSpec,
+    private readonly weights: Record<string, Tensor>,
+    private readonly interventions: ReadonlySet<string>,
+  ) {
     this.shapes = hookShapes(spec);
   }
 
@@ -78,9 +82,14 @@ class DecoderGraph {
     return name in this.weights;
   }
 
-  /** Names a value as a hook: an Identity node whose output is a graph output. */
+  /** Names a value as a hook: an Identity node whose output is a graph output. A hook listed
+   * in `interventions` first gets an input `delta.<hook>` added to it (ablations, tests). */
   private hook(value: string, name: string): string {
-    return this.g.output(value, name, this.shapes[name]!);
+    const shape = this.shapes[name]!;
+    if (this.interventions.has(name)) {
+      value = this.g.op('Add', [value, this.g.input(`delta.${name}`, DataType.FLOAT, shape)]);
+    }
+    return this.g.output(value, name, shape);
   }
 
   /** x @ W (+ b). */
@@ -142,13 +151,13 @@ class DecoderGraph {
       q = this.rotary(q);
       k = this.rotary(k);
     }
-    this.hook(q, hookName.q(l));
-    this.hook(k, hookName.k(l));
-    this.hook(v, hookName.v(l));
+    q = this.hook(q, hookName.q(l));
+    k = this.hook(k, hookName.k(l));
+    const vHooked = this.hook(v, hookName.v(l));
     // KV cache: append this run's keys/values to the past ones → [B, Hkv, S, dh].
     const toHeadMajor = [attr.ints('perm', [0, 2, 1, 3])];
     const keys = g.op('Concat', [graphInput.pastKey(l), g.op('Transpose', [k], toHeadMajor)], [attr.int('axis', 2)]);
-    const values = g.op('Concat', [graphInput.pastValue(l), g.op('Transpose', [v], toHeadMajor)], [attr.int('axis', 2)]);
+    const values = g.op('Concat', [graphInput.pastValue(l), g.op('Transpose', [vHooked], toHeadMajor)], [attr.int('axis', 2)]);
     g.output(keys, graphInput.presentKey(l), ['B', Hkv, 'S', dh]);
     g.output(values, graphInput.presentValue(l), ['B', Hkv, 'S', dh]);
     // Grouped heads: query head h = kv * G + j reads key/value head kv, so the G query heads
@@ -178,7 +187,7 @@ class DecoderGraph {
     } else {
       post = this.activation(this.hook(this.linear(x, `${p}.W_in`, `${p}.b_in`), hookName.mlpPre(l)));
     }
-    this.hook(post, hookName.mlpPost(l)); // [B, T, d_mlp]
+    post = this.hook(post, hookName.mlpPost(l)); // [B, T, d_mlp]
     return this.linear(post, `${p}.W_out`, `${p}.b_out`);
   }
 
@@ -216,7 +225,8 @@ class DecoderGraph {
   }
 }
 
-/** Builds the decoder graph (weights as initializers, in memory). */
-export function buildDecoderGraph(decoder: Decoder): GraphBuilder {
-  return new DecoderGraph(decoder.spec, decoder.weights).build();
+/** Builds the decoder graph (weights as initializers). `interventions`: hooks that get an
+ * additive `delta.<hook>` input, same shape as the hook. */
+export function buildDecoderGraph(decoder: Decoder, interventions: string[] = []): GraphBuilder {
+  return new DecoderGraph(decoder.spec, decoder.weights, new Set(interventions)).build();
 }
