@@ -12,8 +12,10 @@
  *    patterns and normalisation scales frozen, no gradient through MLP non-linearities (each
  *    neuron is a node). Cotangents: `grad.ln_final.out` and `inject.l` [N, T, d] on each MLP's
  *    input (its ln2 output), so target nodes of any layer share one pass. Outputs the edge
- *    weights into every neuron `edges.l` [N, T, d_mlp] and embedding `edges.embed` [N, T], and
- *    the constant terms `constants` [N] (biases, norm offsets, position embeddings).
+ *    weights into every neuron `edges.l` [N, T, d_mlp] and embedding `edges.embed` [N, T], the
+ *    constant terms `constants` [N] (biases, norm offsets, position embeddings), and the
+ *    gradient at each block's output `grad.blocks.l.hook_resid_post` [N, T, d], from which any
+ *    single edge is one dot product (a_s · W_out[s]·g).
  *
  * Legend: N cotangent rows, T positions, d width, H heads, Hkv kv heads, G = H / Hkv,
  * dh head width, m = d_mlp.
@@ -32,6 +34,7 @@ export const backwardName = {
   gradMlpPost: (l: number) => `grad.${hookName.mlpPost(l)}`,
   gradZ: (l: number) => `grad.${hookName.z(l)}`,
   gradEmbed: `grad.${hookName.embed}`,
+  gradResidPost: (l: number) => `grad.${hookName.residPost(l)}`,
   edges: (l: number) => `edges.${l}`,
   edgesEmbed: 'edges.embed',
   constants: 'constants',
@@ -275,7 +278,10 @@ class BackwardGraph {
     let gResid = this.normBackward(backwardName.gradFinal, hookName.residPost(L - 1), hookName.lnFinalScale, 'ln_final');
     for (let l = L - 1; l >= 0; l--) {
       // gResid is the gradient at blocks.l.hook_resid_post.
-      if (mode === 'linear' && this.has(`blocks.${l}.mlp.b_out`)) this.constantTerm(gResid, this.w(`blocks.${l}.mlp.b_out`));
+      if (mode === 'linear') {
+        g.output(gResid, backwardName.gradResidPost(l), ['N', 'T', spec.dModel]);
+        if (this.has(`blocks.${l}.mlp.b_out`)) this.constantTerm(gResid, this.w(`blocks.${l}.mlp.b_out`));
+      }
       const gLn2Out = this.mlpBackward(l, gResid);
       const gMid = g.op('Add', [gResid, this.normBackward(gLn2Out, hookName.residMid(l), hookName.ln2Scale(l), `blocks.${l}.ln2`)]);
       const gLn1Out = this.attentionBackward(l, gMid);
