@@ -3,6 +3,7 @@
  * Machine details are printed first so a table can be compared with another machine's.
  */
 import { cpus, totalmem } from 'node:os';
+import { benchAnalysis } from './analysis.js';
 import { benchEngine } from './engine.js';
 import { table, type BenchRow } from './report.js';
 
@@ -10,4 +11,5 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString()}`);
 const rows: BenchRow[] = [];
 rows.push(...(await benchEngine()));
+rows.push(...(await benchAnalysis()));
 console.log(table(rows));

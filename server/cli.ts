@@ -9,6 +9,9 @@ import { allHookNames } from './engine/hooks.js';
 import { describeModel, loadModel } from './engine/load.js';
 import { devices, ModelRunner, type Device } from './engine/runner.js';
 import { generate } from './engine/generate.js';
+import { AnalysisContext } from './analysis/context.js';
+import { computeEffects } from './analysis/effects.js';
+import { resolveQuestion, type Question } from './analysis/question.js';
 
 const usage = `Circuits XR engine CLI
 
@@ -16,6 +19,9 @@ const usage = `Circuits XR engine CLI
   logits    --model PATH [--tokenizer PATH] (--prompt TEXT | --tokens 1,2,3) [--positions all|last] --json
   generate  --model PATH [--tokenizer PATH] --prompt TEXT --max-tokens N [--temperature 0] [--top-k K] [--seed S]
   hooks     --model PATH [--tokenizer PATH] (--prompt TEXT | --tokens 1,2,3) --hook NAME [--hook NAME...] --json
+  effects   --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN --json
+  graph     --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN
+            [--node-threshold 0.8] [--edge-threshold 0.98] [--max-nodes N] [--unpruned] --out FILE
 
 PATH is a model directory (Hugging Face layout) or a llama2.c .bin file.
 Every command takes --device cpu|cuda|webgpu (default cpu).`;
@@ -35,6 +41,13 @@ const options = {
   seed: { type: 'string' },
   hook: { type: 'string', multiple: true },
   device: { type: 'string' },
+  target: { type: 'string' },
+  distractor: { type: 'string' },
+  'node-threshold': { type: 'string' },
+  'edge-threshold': { type: 'string' },
+  'max-nodes': { type: 'string' },
+  unpruned: { type: 'boolean' },
+  out: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -83,6 +96,13 @@ function checkContext(tokens: number[], model: LoadedModel): void {
   if (tokens.length > contextLength) {
     throw new UsageError(`The prompt is ${tokens.length} tokens, longer than the model's context window of ${contextLength}.`);
   }
+}
+
+function questionArgs(args: Args): Question {
+  if (args.prompt === undefined) throw new UsageError('--prompt TEXT is required.');
+  if (args.target === undefined) throw new UsageError('--target TOKEN is required (e.g. --target " tree").');
+  if (args.distractor === undefined) throw new UsageError('--distractor TOKEN is required (e.g. --distractor " sky").');
+  return { prompt: args.prompt, target: args.target, distractor: args.distractor };
 }
 
 /** Drops the leading batch dimension of a single-prompt result. */
@@ -143,6 +163,15 @@ async function main(argv: string[]): Promise<void> {
       const out: Record<string, { shape: number[]; values: number[] }> = {};
       for (const name of hooks) out[name] = unbatched(cache[name]!);
       process.stdout.write(`${JSON.stringify({ tokens, hooks: out })}\n`);
+      break;
+    }
+    case 'effects': {
+      const { model, runner } = await open(args);
+      const context = new AnalysisContext(model, runner);
+      const effects = await computeEffects(context, resolveQuestion(model.tokenizer, model.decoder, questionArgs(args)));
+      for (const warning of effects.warnings) console.error(`note: ${warning}`);
+      const total = [...effects.total].sort((a, b) => Math.abs(b.value) - Math.abs(a.value)).slice(0, 200);
+      process.stdout.write(`${JSON.stringify({ ...effects, total })}\n`);
       break;
     }
     default:
