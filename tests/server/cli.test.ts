@@ -1,0 +1,114 @@
+/**
+ * The CLI as people and acceptance checks use it: output shapes of logits/hooks/generate, and
+ * bad input failing with one clear line and a non-zero exit, never a bare stack trace.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { writeRandomGpt2 } from '../helpers/random-checkpoint.js';
+
+const run = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+const tsx = join(root, 'node_modules/.bin/tsx');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(tsx, ['server/cli.ts', ...args], { cwd: root, maxBuffer: 256 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const model = writeRandomGpt2(mkdtempSync(join(tmpdir(), 'cxr-cli-')), { nLayer: 2, nPositions: 16, seed: 3 });
+
+/** A copy of the model directory with model.safetensors replaced. */
+function variant(mutate: (bytes: Buffer) => Buffer, config?: (c: Record<string, unknown>) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cxr-cli-bad-'));
+  copyFileSync(join(model.dir, 'config.json'), join(dir, 'config.json'));
+  if (config) {
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    config(c);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+  }
+  writeFileSync(join(dir, 'model.safetensors'), mutate(readFileSync(join(model.dir, 'model.safetensors'))));
+  return dir;
+}
+
+/** Rewrites the safetensors JSON header (keeping the data). */
+function editHeader(bytes: Buffer, edit: (h: Record<string, { shape: number[] }>) => void): Buffer {
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
+  edit(header);
+  let json = Buffer.from(JSON.stringify(header));
+  if (json.length < length) json = Buffer.concat([json, Buffer.alloc(length - json.length, 0x20)]);
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([out, json, bytes.subarray(8 + length)]);
+}
+
+function expectCleanFailure(result: { code: number; stderr: string }, pattern: RegExp) {
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toMatch(/^error: /m);
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/^\s+at /m); // no stack trace
+}
+
+describe('CLI', () => {
+  it('logits --json: one object with tokens and V logits per position', async () => {
+    const { code, stdout } = await cli(['logits', '--model', model.dir, '--tokens', '1,2,3', '--json']);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.tokens).toEqual([1, 2, 3]);
+    expect(out.logits).toHaveLength(3);
+    expect(out.logits[0]).toHaveLength(model.config.vocab_size);
+    const last = JSON.parse((await cli(['logits', '--model', model.dir, '--tokens', '1,2,3', '--positions', 'last', '--json'])).stdout);
+    expect(last.logits).toEqual([out.logits[2]]);
+  });
+
+  it('hooks --json: shapes and values without the batch dimension', async () => {
+    const { code, stdout } = await cli(['hooks', '--model', model.dir, '--tokens', '4,5,6,7', '--hook', 'blocks.1.mlp.hook_post',
+      '--hook', 'blocks.0.attn.hook_pattern', '--json']);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.hooks['blocks.1.mlp.hook_post'].shape).toEqual([4, 4 * model.config.n_embd]);
+    expect(out.hooks['blocks.0.attn.hook_pattern'].shape).toEqual([model.config.n_head, 4, 4]);
+    expect(out.hooks['blocks.0.attn.hook_pattern'].values).toHaveLength(model.config.n_head * 16);
+  });
+
+  it('fails clearly on a missing model path', async () => {
+    expectCleanFailure(await cli(['info', '--model', '/nonexistent/model']), /nonexistent/);
+  });
+
+  it('fails clearly on a truncated safetensors file', async () => {
+    expectCleanFailure(await cli(['info', '--model', variant((b) => b.subarray(0, 6))]), /safetensors/i);
+    expectCleanFailure(await cli(['info', '--model', variant((b) => b.subarray(0, b.length - 100))]), /safetensors|truncated|data|offset/i);
+  });
+
+  it('fails clearly on a corrupt safetensors header', async () => {
+    expectCleanFailure(await cli(['info', '--model', variant((b) => { const c = Buffer.from(b); c.write('{{{{', 8); return c; })]), /header|JSON/i);
+  });
+
+  it('names a tensor of the wrong shape', async () => {
+    const dir = variant((b) => editHeader(b, (h) => {
+      const name = Object.keys(h).find((k) => k.endsWith('h.1.mlp.c_proj.bias'))!;
+      h[name]!.shape = [h[name]!.shape[0]! / 2, 2];
+    }));
+    expectCleanFailure(await cli(['info', '--model', dir]), /h\.1\.mlp\.c_proj\.bias/);
+  });
+
+  it('rejects an unsupported architecture', async () => {
+    const dir = variant((b) => b, (c) => { c.architectures = ['MambaForCausalLM']; c.model_type = 'mamba'; });
+    expectCleanFailure(await cli(['info', '--model', dir]), /Mamba/);
+  });
+
+  it('rejects a prompt longer than the context window and an empty --tokens', async () => {
+    const long = Array.from({ length: 20 }, (_, i) => i + 1).join(',');
+    expectCleanFailure(await cli(['logits', '--model', model.dir, '--tokens', long, '--json']), /context window of 16/);
+    expectCleanFailure(await cli(['logits', '--model', model.dir, '--tokens', '', '--json']), /--tokens is empty/);
+  });
+});
