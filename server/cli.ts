@@ -12,6 +12,11 @@ import { generate } from './engine/generate.js';
 import { AnalysisContext } from './analysis/context.js';
 import { computeEffects } from './analysis/effects.js';
 import { resolveQuestion, type Question } from './analysis/question.js';
+import { attributionGraph } from './analysis/graph.js';
+import { applyPrune, pruneGraph } from '../shared/graph/prune.js';
+import { exportGraph } from '../shared/graph/io.js';
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 const usage = `Circuits XR engine CLI
 
@@ -53,7 +58,7 @@ const options = {
 
 type Args = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
-function numberArg(args: Args, name: 'max-tokens' | 'temperature' | 'top-k' | 'seed', fallback: number, integer: boolean): number {
+function numberArg(args: Args, name: 'max-tokens' | 'temperature' | 'top-k' | 'seed' | 'max-nodes', fallback: number, integer: boolean): number {
   const raw = args[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -96,6 +101,14 @@ function checkContext(tokens: number[], model: LoadedModel): void {
   if (tokens.length > contextLength) {
     throw new UsageError(`The prompt is ${tokens.length} tokens, longer than the model's context window of ${contextLength}.`);
   }
+}
+
+function fractionArg(args: Args, name: 'node-threshold' | 'edge-threshold', fallback: number): number {
+  const raw = args[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!(value > 0 && value <= 1)) throw new UsageError(`--${name} must be a number in (0, 1], got "${raw}".`);
+  return value;
 }
 
 function questionArgs(args: Args): Question {
@@ -172,6 +185,25 @@ async function main(argv: string[]): Promise<void> {
       for (const warning of effects.warnings) console.error(`note: ${warning}`);
       const total = [...effects.total].sort((a, b) => Math.abs(b.value) - Math.abs(a.value)).slice(0, 200);
       process.stdout.write(`${JSON.stringify({ ...effects, total })}\n`);
+      break;
+    }
+    case 'graph': {
+      if (!args.out) throw new UsageError('--out FILE is required.');
+      const nodeThreshold = fractionArg(args, 'node-threshold', 0.8);
+      const edgeThreshold = fractionArg(args, 'edge-threshold', 0.98);
+      const maxNodes = numberArg(args, 'max-nodes', 200, true);
+      const { model, runner } = await open(args);
+      const context = new AnalysisContext(model, runner);
+      const question = resolveQuestion(model.tokenizer, model.decoder, questionArgs(args));
+      for (const warning of question.warnings) console.error(`note: ${warning}`);
+      const started = performance.now();
+      const graph = await attributionGraph(context, question, {
+        scan: basename(args.model!), prompt: args.prompt!, maxNodes, nodeThreshold, edgeThreshold,
+        onProgress: (done, total) => process.stderr.write(`\rexpanding neurons ${done}/${total}`),
+      });
+      const result = args.unpruned ? graph : applyPrune(graph, pruneGraph(graph, { nodeThreshold, edgeThreshold }));
+      writeFileSync(args.out, exportGraph(result));
+      console.error(`\n${result.nodes.length} nodes, ${result.links.length} links written to ${args.out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       break;
     }
     default:

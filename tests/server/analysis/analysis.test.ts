@@ -13,6 +13,9 @@ import { AnalysisContext } from '../../../server/analysis/context.js';
 import { computeEffects } from '../../../server/analysis/effects.js';
 import { buildAttributionGraph } from '../../../server/analysis/attribution.js';
 import type { ResolvedQuestion } from '../../../server/analysis/question.js';
+import { attributionGraph } from '../../../server/analysis/graph.js';
+import { exportGraph, importGraph } from '../../../shared/graph/io.js';
+import { pruneGraph } from '../../../shared/graph/prune.js';
 
 /** Token ids are their own text here: the analysis never needs a real tokenizer. */
 const idTokenizer = (V: number): Tokenizer => ({
@@ -104,6 +107,50 @@ describe.each(Object.entries(families))('analysis on a random %s-style model', (
         expect(s.layer).toBeLessThan(t.layer);
         expect(s.pos).toBeLessThanOrEqual(t.pos);
       }
+    }
+  });
+});
+
+describe('attribution graph as exported JSON', () => {
+  const decoder = families.gpt2!;
+  const model: LoadedModel = { decoder, tokenizer: idTokenizer(decoder.spec.vocabSize) };
+
+  it('round-trips export → import → export identically, and prunes keeping embeddings, the logit and ≥ the node threshold of influence', async () => {
+    const context = new AnalysisContext(model, await ModelRunner.create(decoder));
+    const graph = await attributionGraph(context, question, { scan: 'random', prompt: 'x', maxNodes: 60, nodeThreshold: 0.8, edgeThreshold: 0.98 });
+    const text = exportGraph(graph);
+    expect(exportGraph(importGraph(text))).toBe(text);
+
+    for (const nodeThreshold of [0.5, 0.8, 0.95]) {
+      const result = pruneGraph(graph, { nodeThreshold, edgeThreshold: 0.98 });
+      const kept = new Set(result.keptNodeIds);
+      for (const node of graph.nodes) {
+        if (node.feature_type === 'embedding' || node.feature_type === 'logit') expect(kept.has(node.node_id)).toBe(true);
+      }
+      // Recompute influence with a dense power series: I = w(Â + Â² + …), Â = row-normalised |A|.
+      const n = graph.nodes.length;
+      const index = new Map(graph.nodes.map((node, i) => [node.node_id, i]));
+      const A = Array.from({ length: n }, () => new Float64Array(n));
+      for (const link of graph.links) A[index.get(link.target)!]![index.get(link.source)!]! += Math.abs(link.weight);
+      for (const row of A) {
+        const sum = row.reduce((a, b) => a + b, 0);
+        if (sum > 0) for (let j = 0; j < n; j++) row[j]! /= sum;
+      }
+      let x = graph.nodes.map((node) => (node.feature_type === 'logit' ? 1 : 0));
+      const influence = new Float64Array(n);
+      for (let step = 0; step < 20; step++) {
+        const next = new Array<number>(n).fill(0);
+        for (let t = 0; t < n; t++) if (x[t]) for (let s = 0; s < n; s++) next[s]! += x[t]! * A[t]![s]!;
+        next.forEach((v, s) => { influence[s]! += v; });
+        x = next;
+      }
+      const candidates = graph.nodes.map((node, i) => ({ node, i })).filter(({ node }) => node.feature_type === 'mlp neuron' || node.feature_type === 'mlp reconstruction error');
+      const total = candidates.reduce((acc, { i }) => acc + influence[i]!, 0);
+      // The code's reported share of influence, recomputed here from its own node influences.
+      for (const { node, i } of candidates) expect(Math.abs(result.nodeInfluence.get(node.node_id)! - influence[i]!)).toBeLessThan(1e-9 + 1e-6 * influence[i]!);
+      expect(result.selectedNodeCoverage).toBeGreaterThanOrEqual(nodeThreshold - 1e-12);
+      const keptShare = candidates.filter(({ node }) => kept.has(node.node_id)).reduce((acc, { i }) => acc + influence[i]!, 0) / total;
+      expect(Math.abs(keptShare - result.nodeCoverage)).toBeLessThan(1e-9);
     }
   });
 });

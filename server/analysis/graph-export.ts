@@ -1,0 +1,81 @@
+/**
+ * Turns a raw attribution graph into the Neuronpedia / circuit-tracer graph JSON shape
+ * (INTERP.md): node ids `{layer}_{neuron}_{pos}`, embeddings `E_{token}_{pos}`, the Δ logit
+ * `{L+1}_{target}_{P}`, and the exact aggregate of the neurons not kept at (layer, pos) as an
+ * error-style node `{layer}_-1_{pos}` (feature −1, "mlp reconstruction error").
+ */
+import type { AttributionGraph, GraphNode } from '../../shared/graph/schema.js';
+import type { Tokenizer } from '../engine/decoder.js';
+import type { RawGraph, RawNode } from './attribution.js';
+
+export interface ExportOptions {
+  scan: string;
+  prompt: string;
+  tokenizer: Tokenizer;
+  nLayers: number;
+  /** Probability of the target at P, for the logit node. */
+  targetProb: number;
+  batchSize: number;
+  maxNodes: number;
+  nodeThreshold: number;
+  edgeThreshold: number;
+}
+
+export function nodeId(node: RawNode, nLayers: number): string {
+  switch (node.kind) {
+    case 'embedding': return `E_${node.index}_${node.pos}`;
+    case 'logit': return `${nLayers + 1}_${node.index}_${node.pos}`;
+    case 'aggregate': return `${node.layer}_-1_${node.pos}`;
+    case 'neuron': return `${node.layer}_${node.index}_${node.pos}`;
+  }
+}
+
+export function toGraphJson(raw: RawGraph, options: ExportOptions): AttributionGraph {
+  const { tokenizer, nLayers } = options;
+  const tokenText = (id: number) => tokenizer.tokenString(id);
+  const ids = raw.nodes.map((n) => nodeId(n, nLayers));
+  const targetText = tokenText(raw.target);
+  const distractorText = tokenText(raw.distractor);
+  const nodes: GraphNode[] = raw.nodes.map((node, i): GraphNode => {
+    const at = JSON.stringify(tokenText(raw.tokens[node.pos]!));
+    const base = { node_id: ids[i]!, ctx_idx: node.pos, jsNodeId: `${ids[i]!.replace(/_(\d+)$/, '-$1')}`, influence: null, token_prob: 0, is_target_logit: false };
+    const targetFields = node.actual === undefined ? {} : { actual: node.actual, constant: node.constant };
+    switch (node.kind) {
+      case 'embedding':
+        return { ...base, feature: node.index, layer: 'E', feature_type: 'embedding', clerp: `Emb: ${at}`, activation: null };
+      case 'logit':
+        return {
+          ...base, ...targetFields, feature: node.index, layer: String(nLayers + 1), feature_type: 'logit',
+          clerp: `Δ logit ${JSON.stringify(targetText)} − ${JSON.stringify(distractorText)} (p=${options.targetProb.toFixed(3)})`,
+          activation: null, token_prob: options.targetProb, is_target_logit: true,
+        };
+      case 'aggregate':
+        return { ...base, feature: -1, layer: String(node.layer), feature_type: 'mlp reconstruction error', clerp: `other neurons of blocks.${node.layer}.mlp at ${at}`, activation: null };
+      case 'neuron':
+        return {
+          ...base, ...targetFields, feature: node.index, layer: String(node.layer), feature_type: 'mlp neuron',
+          clerp: `blocks.${node.layer}.mlp neuron ${node.index} at ${at}`, activation: node.activation,
+        };
+    }
+  });
+  const links = Array.from(raw.weights, (weight, k) => ({ source: ids[raw.sources[k]!]!, target: ids[raw.targets[k]!]!, weight }));
+  return {
+    metadata: {
+      slug: `circuits-xr-${Date.now().toString(36)}`,
+      scan: options.scan,
+      prompt: options.prompt,
+      prompt_tokens: raw.tokens.map(tokenText),
+      node_threshold: options.nodeThreshold,
+      schema_version: 1,
+      info: { creator_name: 'Circuits XR', generator: { name: 'circuits-xr', version: '0.1.0', url: '' }, create_time_ms: Date.now() },
+      generation_settings: { max_n_logits: 1, desired_logit_prob: 0, batch_size: options.batchSize, max_feature_nodes: options.maxNodes },
+      pruning_settings: { node_threshold: options.nodeThreshold, edge_threshold: options.edgeThreshold },
+      target: { id: raw.target, text: targetText },
+      distractor: { id: raw.distractor, text: distractorText },
+      logit_diff: raw.logitDiff,
+    },
+    qParams: { pinnedIds: [], supernodes: [], linkType: 'both', clickedId: '', sg_pos: '' },
+    nodes,
+    links,
+  };
+}
