@@ -1,0 +1,40 @@
+/** Serves the built client (dist/client) with correct MIME types and no path traversal. */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+
+const mimeTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
+  '.glb': 'model/gltf-binary', '.gltf': 'model/gltf+json', '.wasm': 'application/wasm', '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
+};
+
+export function staticHandler(root: string) {
+  const base = normalize(root + sep);
+  return (request: IncomingMessage, response: ServerResponse): void => {
+    if (request.url?.startsWith('/socket.io/')) return; // socket.io answers these
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+    } catch {
+      response.writeHead(400).end('bad request');
+      return;
+    }
+    if (path.endsWith('/')) path += 'index.html';
+    const file = normalize(join(base, path));
+    if (!file.startsWith(base)) {
+      response.writeHead(403).end('forbidden');
+      return;
+    }
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    response.writeHead(200, {
+      'Content-Type': mimeTypes[extname(file)] ?? 'application/octet-stream',
+      'Cache-Control': path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    createReadStream(file).pipe(response);
+  };
+}
