@@ -61,6 +61,67 @@ export interface GenerateStarted {
   tokens: TokenInfo[];
 }
 
+/** The question every analysis answers: why the target rather than the distractor? */
+export interface QuestionRequest {
+  prompt: string;
+  target: string;
+  distractor: string;
+}
+
+export interface TokenEffect {
+  pos: number;
+  /** Gradient × input on the token embedding (the primary measure). */
+  gradXInput: number;
+  /** Δ(prompt) − Δ(prompt without this token): the cross-check. */
+  occlusion: number;
+}
+
+/** A component's effect on Δ: kind 'neuron' (layer, index = neuron), 'head' (layer, index = head),
+ * 'embed' | 'pos_embed' | 'bias'. `pos` is set for total effects. */
+export interface ComponentEffect {
+  kind: 'neuron' | 'head' | 'embed' | 'pos_embed' | 'bias';
+  layer: number;
+  index: number;
+  pos?: number;
+  value: number;
+}
+
+export interface EffectsResult {
+  runId: string;
+  tokens: TokenInfo[];
+  target: TokenInfo;
+  distractor: TokenInfo;
+  /** How target and distractor tokenize after the prompt (the first token is used). */
+  targetTokens: TokenInfo[];
+  distractorTokens: TokenInfo[];
+  warnings: string[];
+  /** Δ = logit[P, target] − logit[P, distractor]. */
+  logitDiff: number;
+  /** Terms of Δ no component carries (final-norm offset, unembedding bias). */
+  constant: number;
+  tokenEffects: TokenEffect[];
+  /** The 40 components raising Δ most and the 40 lowering it most, by direct effect at P. */
+  direct: ComponentEffect[];
+  /** Likewise by total effect (activation × gradient), over every position. */
+  total: ComponentEffect[];
+  /** [L * N] float32: every neuron's direct effect at P (for sizing neurons in the clouds). */
+  neuronDirect: ArrayBuffer;
+  /** [L * N] float32: every neuron's total effect summed over positions. */
+  neuronTotal: ArrayBuffer;
+}
+
+export interface GraphRequest extends QuestionRequest {
+  /** Neuron nodes to expand (default 200, at most 2000). */
+  maxNodes?: number;
+}
+
+export interface GraphResult {
+  runId: string;
+  /** The unpruned graph in the Neuronpedia JSON shape (text): the client prunes it live. */
+  graph: string;
+  warnings: string[];
+}
+
 export interface ErrorEvent {
   /** Machine-readable: 'bad_request' | 'too_long' | 'busy' | 'cancelled' | 'internal' | 'no_model'. */
   code: string;
@@ -82,6 +143,12 @@ export interface ClientToServerEvents {
   'run:cancel': (runId: string) => void;
   /** Vocabulary lookups: token ids → printable text. */
   'vocab:lookup': (ids: number[], ack: Ack<string[]>) => void;
+  /** How a text tokenizes (for validating target and distractor as the user types). */
+  tokenize: (text: string, ack: Ack<TokenInfo[]>) => void;
+  /** Direct, total and token effects on Δ for (prompt, target, distractor). */
+  'analysis:effects': (request: QuestionRequest, ack: Ack<EffectsResult>) => void;
+  /** The attribution graph; 'analysis:progress' events report progress; 'run:cancel' stops it. */
+  'analysis:graph': (request: GraphRequest, ack: Ack<GraphResult>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -94,6 +161,8 @@ export interface ServerToClientEvents {
    */
   'generate:token': (runId: string, token: TokenInfo, predictions: Prediction[], frame: ArrayBuffer | null) => void;
   'generate:done': (runId: string, reason: 'length' | 'eos' | 'cancelled' | 'context') => void;
+  /** Progress of a long analysis job (attribution graph): done of total units. */
+  'analysis:progress': (runId: string, done: number, total: number) => void;
   /** Errors not tied to an ack (streams, malformed events). */
   error: (error: ErrorEvent) => void;
   'server:status': (status: { state: 'loading' | 'ready' | 'error'; message?: string }) => void;

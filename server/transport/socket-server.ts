@@ -10,6 +10,8 @@ import type { IncrementalRun } from '../engine/runner.js';
 import type {
   ClientToServerEvents, ErrorEvent, GenerateRequest, InterServerEvents, RunRequest, ServerToClientEvents, SocketData,
 } from '../../shared/protocol.js';
+import { AnalysisContext } from '../analysis/context.js';
+import { registerAnalysisHandlers } from './analysis-handlers.js';
 import type { ModelHost } from './model-host.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { checkIdList, checkObject, PayloadError } from './validate.js';
@@ -26,6 +28,18 @@ export const limits = {
 };
 
 let runCounter = 0;
+const newRunId = (kind: string) => `${kind}-${++runCounter}`;
+
+type OnHandler = (event: string, needsAck: boolean, handler: (payload: unknown, ack: AckFn | null) => void) => void;
+
+/** What handler modules get: the socket, the validated-event helper, the scheduler. */
+export interface HandlerKit {
+  socket: ClientSocket;
+  on: OnHandler;
+  scheduler: Scheduler;
+  newRunId: (kind: string) => string;
+  toError: (error: unknown, runId?: string) => ErrorEvent;
+}
 
 export function attachSocketServer(http: HttpServer, host: ModelHost): { io: Server; scheduler: Scheduler } {
   const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(http, {
@@ -33,10 +47,12 @@ export function attachSocketServer(http: HttpServer, host: ModelHost): { io: Ser
     maxHttpBufferSize: 1 << 20,
   });
   const scheduler = new Scheduler();
+  const analysis = new AnalysisContext(host.model, host.runner);
   io.on('connection', (socket) => {
     socket.data.clientId = socket.id;
     socket.emit('server:status', { state: 'ready' });
-    registerHandlers(socket, host, scheduler);
+    const kit = registerHandlers(socket, host, scheduler);
+    registerAnalysisHandlers(kit, host, analysis);
     socket.on('disconnect', () => scheduler.cancelClient(socket.id));
   });
   return { io, scheduler };
@@ -51,11 +67,11 @@ function toError(error: unknown, runId?: string): ErrorEvent {
   return { code: 'internal', message: `internal error: ${(error as Error)?.message ?? String(error)}`, runId };
 }
 
-function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Scheduler): void {
+function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Scheduler): HandlerKit {
   const { contextLength, vocabSize } = host.model.decoder.spec;
 
   /** Wraps a handler: the last argument must be an acknowledgement function when `needsAck`. */
-  const on = (event: string, needsAck: boolean, handler: (payload: unknown, ack: AckFn | null) => void) => {
+  const on: OnHandler = (event, needsAck, handler) => {
     socket.on(event as never, ((...args: unknown[]) => {
       const last = args[args.length - 1];
       const ack = typeof last === 'function' ? (last as AckFn) : null;
@@ -100,7 +116,7 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
       topK: { kind: 'integer', optional: true, min: 1, max: limits.topK },
     });
     const tokens = encodePrompt('run:prompt', request.prompt);
-    const runId = `run-${++runCounter}`;
+    const runId = newRunId('run');
     const job: Job = {
       id: runId, clientId: socket.id, cancelled: false,
       onCancel: () => ack!({ ok: false, error: { code: 'cancelled', message: 'run cancelled', runId } }),
@@ -129,7 +145,7 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
       topK: { kind: 'integer', optional: true, min: 0, max: vocabSize },
     });
     const prompt = encodePrompt('generate:start', request.prompt);
-    const runId = `gen-${++runCounter}`;
+    const runId = newRunId('gen');
     const random = seededRandom(runCounter);
     const maxTokens = Math.min(request.maxTokens, contextLength - prompt.length);
     const eos = host.model.tokenizer.eosId;
@@ -186,6 +202,7 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
     };
     scheduler.submit(job);
   });
+  return { socket, on, scheduler, newRunId, toError };
 }
 
 type AckFn = (response: { ok: true; value: unknown } | { ok: false; error: ErrorEvent }) => void;

@@ -11,6 +11,8 @@ import { startServer } from '../../../server/main.js';
 import { hookName } from '../../../server/engine/hooks.js';
 import { decodeFrame } from '../../../shared/frame-codec.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
+import { importGraph } from '../../../shared/graph/io.js';
+import { float32View } from '../../../shared/binary.js';
 
 const bundled = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../../shared/fixtures/stories260K/', import.meta.url));
@@ -163,5 +165,35 @@ describe('socket.io server', () => {
     // The server keeps serving: a fresh client's run completes promptly after the disconnect.
     const fresh = await client();
     expect((await fresh.emitWithAck('run:prompt', { prompt: 'After disconnect' })).ok).toBe(true);
+  });
+
+  it('answers analysis requests: tokenize, effects on Δ, and the attribution graph with progress', async () => {
+    const socket = await client();
+    const split = await socket.emitWithAck('tokenize', ' garden');
+    expect(split.ok).toBe(true);
+    const question = { prompt: 'The little girl went to the', target: ' park', distractor: ' house' };
+    const effects = await socket.emitWithAck('analysis:effects', question);
+    expect(effects.ok).toBe(true);
+    if (!effects.ok) return;
+    const { spec } = server.host.model.decoder;
+    expect(effects.value.neuronDirect.byteLength).toBe(4 * spec.nLayers * spec.dMlp);
+    expect(effects.value.tokenEffects).toHaveLength(effects.value.tokens.length);
+    const direct = float32View(effects.value.neuronDirect);
+    const listed = effects.value.direct.filter((e) => e.kind === 'neuron');
+    expect(listed.length).toBeGreaterThan(0);
+    for (const e of listed) expect(direct[e.layer * spec.dMlp + e.index]).toBeCloseTo(e.value, 5);
+
+    const progress: number[] = [];
+    socket.on('analysis:progress', (_id, done) => progress.push(done));
+    const graph = await socket.emitWithAck('analysis:graph', { ...question, maxNodes: 40 });
+    expect(graph.ok).toBe(true);
+    if (!graph.ok) return;
+    const parsed = importGraph(graph.value.graph);
+    expect(parsed.nodes.filter((n) => n.feature_type === 'logit')).toHaveLength(1);
+    expect(parsed.nodes.filter((n) => n.feature_type === 'mlp neuron')).toHaveLength(40);
+    expect(progress.length).toBeGreaterThan(0);
+
+    const bad = await socket.emitWithAck('analysis:effects', { ...question, target: '' });
+    expect(bad.ok).toBe(false);
   });
 });
