@@ -5,11 +5,13 @@
 import { cpus, totalmem } from 'node:os';
 import { benchAnalysis } from './analysis.js';
 import { benchEngine } from './engine.js';
+import { benchTransport } from './transport.js';
 import { table, type BenchRow } from './report.js';
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString()}`);
 const rows: BenchRow[] = [];
 rows.push(...(await benchEngine()));
+rows.push(...(await benchTransport()));
 rows.push(...(await benchAnalysis()));
 console.log(table(rows));

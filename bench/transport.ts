@@ -1,0 +1,67 @@
+/**
+ * Transport benchmark on GPT-2-small shapes (random weights): frames through socket.io over
+ * loopback — bytes per frame, raw frame rate, and live generation (model + frames) in tokens/s.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { io as connect } from 'socket.io-client';
+import { gpt2SmallSpec, randomDecoder } from '../server/engine/random-decoder.js';
+import { ModelRunner } from '../server/engine/runner.js';
+import type { Tokenizer } from '../server/engine/decoder.js';
+import { ModelHost } from '../server/transport/model-host.js';
+import { attachSocketServer } from '../server/transport/socket-server.js';
+import { encodeFrame } from '../shared/frame-codec.js';
+import { row, type BenchRow } from './report.js';
+
+/** Text ↔ ids for a random model: each word is a token id. */
+const numberTokenizer: Tokenizer = {
+  encode: (text) => text.trim().split(/\s+/).map((w) => Number(w) || 1), decode: (ids) => ids.join(' '),
+  tokenString: (id) => ` ${id}`, vocabSize: 50257, bosId: null, eosId: null,
+};
+
+export async function benchTransport(): Promise<BenchRow[]> {
+  const decoder = randomDecoder(gpt2SmallSpec());
+  const runner = await ModelRunner.create(decoder);
+  const host = new ModelHost('gpt2-small-random', { decoder, tokenizer: numberTokenizer }, runner);
+  const http = createServer();
+  const { io } = attachSocketServer(http, host);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const socket = connect(url, { transports: ['websocket'] });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+
+  // Raw transport: the server pushes prebuilt frames (position 31, so 32 pattern columns).
+  const { nLayers: L, dMlp: N, nHeads: H } = decoder.spec;
+  const frame = encodeFrame({ position: 31, tokenId: 1, nLayers: L, neuronsPerLayer: N, nHeads: H,
+    neurons: Float32Array.from({ length: L * N }, (_, i) => Math.sin(i)), attention: new Float32Array(L * H * 32).fill(1 / 32) });
+  const count = 2000;
+  const received = new Promise<number>((resolve) => {
+    let n = 0;
+    const t0 = performance.now();
+    socket.on('run:frame', () => { if (++n === count) resolve((performance.now() - t0) / 1000); });
+  });
+  const [serverSocket] = await io.fetchSockets();
+  for (let i = 0; i < count; i++) serverSocket!.emit('run:frame', 'bench', frame.buffer as ArrayBuffer);
+  const seconds = await received;
+  socket.off('run:frame');
+
+  // Live generation: prompt of 32 tokens, 64 generated, one full frame per token.
+  const tokens = 64;
+  let firstAt = 0;
+  const done = new Promise<number>((resolve) => {
+    let n = 0;
+    socket.on('generate:token', () => { if (++n === 1) firstAt = performance.now(); });
+    socket.on('generate:done', () => resolve((performance.now() - firstAt) / 1000));
+  });
+  const prompt = Array.from({ length: 32 }, (_, i) => String(100 + i)).join(' ');
+  await socket.emitWithAck('generate:start', { prompt, maxTokens: tokens + 1, temperature: 0 });
+  const generationSeconds = await done;
+  socket.disconnect();
+  await new Promise<void>((resolve) => io.close(() => resolve()));
+  await runner.dispose();
+  return [
+    row('transport', 'bytes per frame (36,864 neurons + 32-position attention rows)', frame.byteLength, 'B', `${(frame.byteLength / (L * N)).toFixed(2)} B/neuron incl. attention`),
+    row('transport', 'frames through socket.io (websocket, loopback, Node client)', count / seconds, 'frames/s'),
+    row('transport', 'live generation with a frame per token (model + socket.io)', tokens / generationSeconds, 'tokens/s', 'target ≥ 25'),
+  ];
+}
