@@ -136,7 +136,7 @@ describe('attribution graph as exported JSON', () => {
         const sum = row.reduce((a, b) => a + b, 0);
         if (sum > 0) for (let j = 0; j < n; j++) row[j]! /= sum;
       }
-      let x = graph.nodes.map((node) => (node.feature_type === 'logit' ? 1 : 0));
+      let x: number[] = graph.nodes.map((node) => (node.feature_type === "logit" ? 1 : 0));
       const influence = new Float64Array(n);
       for (let step = 0; step < 20; step++) {
         const next = new Array<number>(n).fill(0);

@@ -1,0 +1,100 @@
+/**
+ * The analysis views in the 3D scene (desktop and XR alike): token effects over the rail, the
+ * neuron-space highlight overlay, and the circuit's paths and nodes. Buffers follow the
+ * analysis store through subscriptions (discrete changes), never React re-renders per item;
+ * the frame loop only passes the viewport height to the point shaders.
+ */
+import { useFrame, useThree } from '@react-three/fiber';
+import { useEffect, useMemo, useRef } from 'react';
+import { Vector2 } from 'three';
+import { useAppServices } from '../../state/app-context.js';
+import type { SceneLayout } from '../../scene/layout.js';
+import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
+import { useAnalysisStore, type AnalysisState } from '../state/analysis-store.js';
+import { rankComponents } from '../state/neuron-ranking.js';
+import { CircuitPanel3D } from './circuit-panel-3d.js';
+import { createCircuitPaths } from './circuit-paths.js';
+import { placeCircuit } from './circuit-placement.js';
+import { createNeuronHighlights } from './neuron-highlights.js';
+import { TokenEffects3D } from './token-effects-3d.js';
+
+/** Highlighted units per side (raising, lowering). */
+const highlightsPerSide = 16;
+
+function NeuronSpace3D({ layout }: { layout: SceneLayout }) {
+  const { store } = useAnalysis();
+  const highlights = useMemo(() => createNeuronHighlights(layout, highlightsPerSide * 2), [layout]);
+  useEffect(() => () => highlights.dispose(), [highlights]);
+  useEffect(() => {
+    const update = (state: AnalysisState, previous?: AnalysisState) => {
+      if (previous && state.effects === previous.effects && state.neuronMeasure === previous.neuronMeasure && state.layerFilter === previous.layerFilter) return;
+      if (!state.effects) return highlights.update([], 1);
+      const ranking = rankComponents(state.effects, layout.nLayers, state.neuronMeasure, state.layerFilter, highlightsPerSide);
+      highlights.update([...ranking.raising, ...ranking.lowering], ranking.maxAbs);
+    };
+    update(store.getState());
+    return store.subscribe(update);
+  }, [store, highlights, layout]);
+  const size = useRef(new Vector2());
+  const gl = useThree((s) => s.gl);
+  useFrame(() => highlights.setViewportHeight(gl.getDrawingBufferSize(size.current).y));
+  return <primitive object={highlights.points} />;
+}
+
+function Circuit3D({ layout }: { layout: SceneLayout }) {
+  const { store } = useAnalysis();
+  const graph = useAnalysisStore(store, (s) => s.graph);
+  const index = useAnalysisStore(store, (s) => s.graphIndex);
+  const built = useMemo(() => {
+    if (!graph || !index) return null;
+    const placement = placeCircuit(graph, layout);
+    return { placement, paths: createCircuitPaths(graph, index, placement.positions) };
+  }, [graph, index, layout]);
+  useEffect(() => () => built?.paths.dispose(), [built]);
+  useEffect(() => {
+    if (!built || !index) {
+      analysisSceneRegistry.nodeWorldPosition = null;
+      return;
+    }
+    const { positions } = built.placement;
+    analysisSceneRegistry.nodeWorldPosition = (id) => {
+      const i = index.indexOf.get(id);
+      return i === undefined ? null : [positions[i * 3]!, positions[i * 3 + 1]!, positions[i * 3 + 2]!];
+    };
+    const update = (state: AnalysisState, previous?: AnalysisState) => {
+      if (previous && state.prune === previous.prune && state.highlight === previous.highlight && state.showPaths === previous.showPaths) return;
+      built.paths.update(state.prune, state.highlight, state.showPaths);
+    };
+    update(store.getState());
+    return store.subscribe(update);
+  }, [store, built, index]);
+  const size = useRef(new Vector2());
+  const gl = useThree((s) => s.gl);
+  useFrame(() => built?.paths.setViewportHeight(gl.getDrawingBufferSize(size.current).y));
+  if (!built) return null;
+  return (
+    <group name="circuit">
+      <primitive object={built.paths.lines} />
+      <primitive object={built.paths.nodes} />
+    </group>
+  );
+}
+
+export function AnalysisScene({ layout }: { layout: SceneLayout }) {
+  useAppServices();
+  const gl = useThree((s) => s.gl);
+  useEffect(() => {
+    analysisSceneRegistry.canvas = gl.domElement;
+    return () => {
+      if (analysisSceneRegistry.canvas === gl.domElement) analysisSceneRegistry.canvas = null;
+    };
+  }, [gl]);
+  return (
+    <group name="analysis">
+      <TokenEffects3D layout={layout} />
+      <NeuronSpace3D layout={layout} />
+      <Circuit3D layout={layout} />
+      <CircuitPanel3D layout={layout} />
+    </group>
+  );
+}

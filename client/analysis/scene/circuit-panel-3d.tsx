@@ -1,0 +1,76 @@
+/**
+ * The question and circuit statistics as an in-scene panel beside the prediction board, for VR
+ * (and the desktop view): Δ, kept nodes and edges, influence covered, per-layer counts and what
+ * the highlight goes through. A canvas texture redrawn from store subscriptions, never per frame.
+ */
+import { useEffect, useMemo } from 'react';
+import { DoubleSide } from 'three';
+import { nodeKind } from '../../../shared/graph/schema.js';
+import { createCanvasPanel, fillPanelBackground } from '../../scene/canvas-panel.js';
+import type { SceneLayout } from '../../scene/layout.js';
+import { displayToken } from '../../scene/token-rail.js';
+import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
+import type { AnalysisState } from '../state/analysis-store.js';
+
+export function circuitPanelLines(state: AnalysisState): string[] {
+  const lines: string[] = [];
+  const { effects, graph, prune, highlight } = state;
+  if (effects) {
+    lines.push(`Δ = logit[${displayToken(effects.target.text)}] − logit[${displayToken(effects.distractor.text)}] = ${effects.logitDiff.toFixed(3)}`);
+  }
+  if (state.graphStatus === 'running') {
+    lines.push(`Tracing… ${state.progress ? `${state.progress.done}/${state.progress.total}` : ''}`);
+  }
+  if (graph && prune) {
+    lines.push(`Circuit: ${prune.keptNodeIds.length}/${graph.nodes.length} nodes, ${prune.keptLinks.length}/${graph.links.length} edges`);
+    lines.push(`Influence covered: nodes ${(prune.nodeCoverage * 100).toFixed(1)}%, edges ${(prune.edgeCoverage * 100).toFixed(1)}%`);
+    const perLayer = new Map<string, number>();
+    const byId = new Map(graph.nodes.map((n) => [n.node_id, n]));
+    for (const id of prune.keptNodeIds) {
+      const node = byId.get(id)!;
+      const kind = nodeKind(node);
+      const label = kind === 'embedding' ? 'emb' : kind === 'logit' ? 'logit' : `L${node.layer}`;
+      perLayer.set(label, (perLayer.get(label) ?? 0) + 1);
+    }
+    lines.push([...perLayer.entries()].map(([label, n]) => `${label}:${n}`).join('  '));
+    lines.push(highlight.count > 0 ? `Highlighted: ${highlight.count} edges through ${highlight.focusIds.slice(0, 3).join(', ')}` : 'Grab a token or neuron to follow its paths');
+  }
+  return lines;
+}
+
+export function CircuitPanel3D({ layout }: { layout: SceneLayout }) {
+  const { store } = useAnalysis();
+  const panel = useMemo(() => createCanvasPanel(1024, 400), []);
+  useEffect(() => {
+    analysisSceneRegistry.panelLines = () => panel.lines;
+    return () => {
+      analysisSceneRegistry.panelLines = null;
+      panel.dispose();
+    };
+  }, [panel]);
+  useEffect(() => {
+    let shown = '';
+    const redraw = (state: AnalysisState) => {
+      const lines = circuitPanelLines(state);
+      const key = lines.join('\n');
+      if (key === shown) return;
+      shown = key;
+      panel.draw((context, width, height) => {
+        fillPanelBackground(context, width, height);
+        context.fillStyle = '#f0f2f6';
+        context.font = '600 40px system-ui, sans-serif';
+        context.fillText('Why the target?', 28, 58);
+        context.font = '30px system-ui, sans-serif';
+        lines.forEach((line, i) => context.fillText(line, 28, 112 + i * 46, width - 56));
+      }, lines);
+    };
+    redraw(store.getState());
+    return store.subscribe(redraw);
+  }, [store, panel]);
+  return (
+    <mesh name="circuit-panel-3d" position={[2.6, layout.centreY + 0.4, layout.boardZ]} raycast={() => {}}>
+      <planeGeometry args={[2.4, 0.94]} />
+      <meshBasicMaterial map={panel.texture} side={DoubleSide} transparent />
+    </mesh>
+  );
+}

@@ -1,0 +1,156 @@
+/**
+ * The analysis requests over the app's socket (acknowledgements, see shared/protocol.ts):
+ * tokenize target/distractor after the prompt, effects on Δ ("Explain"), and the attribution
+ * graph ("Trace circuit") with progress and cancellation. Results land in the analysis store.
+ */
+import type { Ack, EffectsResult, ErrorEvent, GraphResult, TokenInfo } from '../../../shared/protocol.js';
+import { importGraph } from '../../../shared/graph/io.js';
+import type { Connection } from '../../state/connection.js';
+import type { AnalysisStore, TokenSplit } from './analysis-store.js';
+import { loadGraph } from './circuit.js';
+
+type AckResponse<T> = Parameters<Ack<T>>[0];
+
+function unwrap<T>(response: AckResponse<T>): T {
+  if (!response.ok) throw new AnalysisRequestError(response.error);
+  return response.value;
+}
+
+export class AnalysisRequestError extends Error {
+  constructor(readonly event: ErrorEvent) {
+    super(`${event.code}: ${event.message}`);
+  }
+}
+
+export interface AnalysisRequests {
+  /** How target and distractor tokenize after the prompt (for the warnings as the user types). */
+  previewSplits(): Promise<void>;
+  explain(): Promise<void>;
+  trace(): Promise<void>;
+  cancelTrace(): void;
+  dispose(): void;
+}
+
+/** Special tokens (BOS and friends) that a bare tokenize may prepend. */
+const special = (token: TokenInfo) => /^<[^>]*>$/.test(token.text);
+
+export function createAnalysisRequests(store: AnalysisStore, connection: Connection, runPrompt: (prompt: string) => Promise<void>): AnalysisRequests {
+  const socket = connection.socket;
+  const tokenize = (text: string) => new Promise<TokenInfo[]>((resolve, reject) => {
+    socket.emit('tokenize', text, (response) => {
+      try {
+        resolve(unwrap(response));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+
+  /** The tokens `text` adds after `prompt`, as the server resolves the question. */
+  const split = async (prompt: string, promptTokens: TokenInfo[], text: string): Promise<TokenSplit | null> => {
+    if (text.length === 0) return null;
+    const full = await tokenize(prompt + text);
+    if (full.length > promptTokens.length && promptTokens.every((t, i) => full[i]!.id === t.id)) {
+      return { text, tokens: full.slice(promptTokens.length) };
+    }
+    return { text, tokens: (await tokenize(text)).filter((t) => !special(t)) };
+  };
+
+  let previewGeneration = 0;
+  /** The prompt last run for the rail and clouds, so tracing alone still shows its prompt. */
+  let shownPrompt: string | null = null;
+  const showPrompt = async (prompt: string) => {
+    shownPrompt = prompt;
+    await runPrompt(prompt);
+  };
+  let pendingCancel = false;
+
+  const onProgress = (runId: string, done: number, total: number) => {
+    const state = store.getState();
+    if (state.graphStatus !== 'running') return;
+    if (state.graphRunId && state.graphRunId !== runId) return;
+    store.setState({ graphRunId: runId, progress: { done, total } });
+    if (pendingCancel) {
+      pendingCancel = false;
+      socket.emit('run:cancel', runId);
+    }
+  };
+  socket.on('analysis:progress', onProgress);
+
+  return {
+    async previewSplits() {
+      const generation = ++previewGeneration;
+      const { prompt, target, distractor } = store.getState();
+      try {
+        const promptTokens = prompt.length > 0 ? await tokenize(prompt) : [];
+        const [targetSplit, distractorSplit] = await Promise.all([split(prompt, promptTokens, target), split(prompt, promptTokens, distractor)]);
+        if (generation === previewGeneration) store.setState({ targetSplit, distractorSplit });
+      } catch {
+        // Not connected yet, or the text is too long: the previews stay empty; Explain reports errors.
+      }
+    },
+
+    async explain() {
+      const { prompt, target, distractor } = store.getState();
+      store.setState({ effectsStatus: 'running', error: null });
+      try {
+        // Run the prompt too, so the rail and the clouds show it under the effects.
+        await showPrompt(prompt);
+        const result = await new Promise<EffectsResult>((resolve, reject) => {
+          socket.emit('analysis:effects', { prompt, target, distractor }, (response) => {
+            try {
+              resolve(unwrap(response));
+            } catch (error) {
+              reject(error);
+            }
+          });
+        });
+        store.setState({
+          effectsStatus: 'done',
+          effects: { ...result, neuronDirect: new Float32Array(result.neuronDirect.slice(0)), neuronTotal: new Float32Array(result.neuronTotal.slice(0)) },
+          targetSplit: { text: target, tokens: result.targetTokens },
+          distractorSplit: { text: distractor, tokens: result.distractorTokens },
+          warnings: result.warnings,
+        });
+      } catch (error) {
+        store.setState({ effectsStatus: 'error', error: (error as Error).message });
+      }
+    },
+
+    async trace() {
+      const { prompt, target, distractor, maxNodes } = store.getState();
+      pendingCancel = false;
+      store.setState({ graphStatus: 'running', graphRunId: null, progress: null, error: null });
+      try {
+        if (shownPrompt !== prompt) await showPrompt(prompt);
+        const result = await new Promise<GraphResult>((resolve, reject) => {
+          socket.emit('analysis:graph', { prompt, target, distractor, maxNodes }, (response) => {
+            try {
+              resolve(unwrap(response));
+            } catch (error) {
+              reject(error);
+            }
+          });
+        });
+        const graph = importGraph(result.graph);
+        store.setState({ graphStatus: 'done', graphRunId: result.runId, warnings: result.warnings });
+        loadGraph(store, graph, { kind: 'traced' });
+      } catch (error) {
+        const cancelled = error instanceof AnalysisRequestError && error.event.code === 'cancelled';
+        store.setState({ graphStatus: cancelled ? 'cancelled' : 'error', error: cancelled ? null : (error as Error).message });
+      }
+    },
+
+    cancelTrace() {
+      const { graphStatus, graphRunId } = store.getState();
+      if (graphStatus !== 'running') return;
+      // The run id arrives with the first progress event; cancel then if it has not yet.
+      if (graphRunId) socket.emit('run:cancel', graphRunId);
+      else pendingCancel = true;
+    },
+
+    dispose() {
+      socket.off('analysis:progress', onProgress);
+    },
+  };
+}

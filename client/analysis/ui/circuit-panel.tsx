@@ -1,0 +1,181 @@
+/**
+ * The circuit: live pruning (node and edge threshold sliders), statistics (kept nodes and
+ * edges, share of influence covered, per-layer node counts), the kept nodes by influence with
+ * pins, and import/export (Neuronpedia graph JSON, a PNG of the current view).
+ */
+import { useMemo, useState, type ChangeEvent } from 'react';
+import { exportGraph, importGraph } from '../../../shared/graph/io.js';
+import { applyPrune } from '../../../shared/graph/prune.js';
+import { nodeKind, type AttributionGraph } from '../../../shared/graph/schema.js';
+import { useAppServices } from '../../state/app-context.js';
+import { selectNeuron, useAppStore } from '../../state/app-store.js';
+import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
+import { useAnalysisStore, type AnalysisState } from '../state/analysis-store.js';
+import { loadGraph, setThresholds, togglePin } from '../state/circuit.js';
+
+const listed = 40;
+
+function download(name: string, url: string): void {
+  const anchor = document.createElement('a');
+  anchor.href = url;
+  anchor.download = name;
+  document.body.appendChild(anchor);
+  anchor.click();
+  anchor.remove();
+}
+
+/** The pruned graph as it is shown, with the pins and thresholds that made it. */
+export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinnedIds' | 'nodeThreshold' | 'edgeThreshold'>): AttributionGraph | null {
+  if (!state.graph || !state.prune) return null;
+  const pruned = applyPrune(state.graph, state.prune);
+  return {
+    ...pruned,
+    metadata: {
+      ...pruned.metadata,
+      node_threshold: state.nodeThreshold,
+      pruning_settings: { node_threshold: state.nodeThreshold, edge_threshold: state.edgeThreshold },
+    },
+    qParams: { ...pruned.qParams, pinnedIds: [...state.pinnedIds] },
+  };
+}
+
+function layerLabel(layer: string, kind: string): string {
+  if (kind === 'embedding') return 'emb';
+  if (kind === 'logit') return 'logit';
+  return `L${layer}`;
+}
+
+export function CircuitPanel() {
+  const { app } = useAppServices();
+  const { store } = useAnalysis();
+  const model = useAppStore(app, (s) => s.model);
+  const graph = useAnalysisStore(store, (s) => s.graph);
+  const source = useAnalysisStore(store, (s) => s.graphSource);
+  const prune = useAnalysisStore(store, (s) => s.prune);
+  const nodeThreshold = useAnalysisStore(store, (s) => s.nodeThreshold);
+  const edgeThreshold = useAnalysisStore(store, (s) => s.edgeThreshold);
+  const pinnedIds = useAnalysisStore(store, (s) => s.pinnedIds);
+  const highlight = useAnalysisStore(store, (s) => s.highlight);
+  const showPaths = useAnalysisStore(store, (s) => s.showPaths);
+  const focusNodeId = useAnalysisStore(store, (s) => s.focusNodeId);
+  const [importError, setImportError] = useState<string | null>(null);
+
+  const byId = useMemo(() => new Map(graph?.nodes.map((n) => [n.node_id, n]) ?? []), [graph]);
+  const stats = useMemo(() => {
+    if (!prune) return null;
+    const perLayer = new Map<string, number>();
+    for (const id of prune.keptNodeIds) {
+      const node = byId.get(id);
+      if (!node) continue;
+      const label = layerLabel(node.layer, nodeKind(node));
+      perLayer.set(label, (perLayer.get(label) ?? 0) + 1);
+    }
+    const ranked = prune.keptNodeIds
+      .filter((id) => { const n = byId.get(id); return n && nodeKind(n) !== 'logit' && nodeKind(n) !== 'embedding'; })
+      .sort((a, b) => (prune.nodeInfluence.get(b) ?? 0) - (prune.nodeInfluence.get(a) ?? 0))
+      .slice(0, listed);
+    return { perLayer: [...perLayer.entries()], ranked };
+  }, [prune, byId]);
+
+  const onFile = async (event: ChangeEvent<HTMLInputElement>) => {
+    const file = event.target.files?.[0];
+    event.target.value = '';
+    if (!file) return;
+    try {
+      const imported = importGraph(await file.text());
+      setImportError(null);
+      loadGraph(store, imported, { kind: 'imported', fileName: file.name });
+    } catch (error) {
+      setImportError(`${file.name}: ${(error as Error).message}`);
+    }
+  };
+  const exportJson = () => {
+    const shown = shownGraph(store.getState());
+    if (!shown) return;
+    const url = URL.createObjectURL(new Blob([exportGraph(shown)], { type: 'application/json' }));
+    download(`${shown.metadata.slug || 'circuit'}.json`, url);
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+  const exportPng = () => {
+    const url = analysisSceneRegistry.canvas?.toDataURL('image/png');
+    if (url) download(`${graph?.metadata.slug || 'circuits-xr'}-view.png`, url);
+  };
+  const focus = (id: string) => {
+    const node = byId.get(id);
+    if (!node) return;
+    const layer = Number(node.layer);
+    const isModelNeuron = source?.kind === 'traced' && node.feature_type === 'mlp neuron' && model && layer < model.nLayers && node.feature < model.neuronsPerLayer;
+    if (isModelNeuron) {
+      store.setState({ focusNodeId: null });
+      selectNeuron(app, { layer, neuron: node.feature });
+    } else {
+      selectNeuron(app, null);
+      store.setState({ focusNodeId: focusNodeId === id ? null : id });
+    }
+  };
+
+  return (
+    <section className="panel analysis-panel" data-testid="circuit-panel">
+      <h2>Circuit</h2>
+      <div className="row">
+        <label className="file-button">
+          Import graph JSON
+          <input type="file" accept=".json,application/json" data-testid="graph-file" onChange={(e) => void onFile(e)} />
+        </label>
+        <button type="button" data-testid="export-json" disabled={!prune} onClick={exportJson}>Export JSON</button>
+        <button type="button" data-testid="export-png" onClick={exportPng}>Export PNG</button>
+      </div>
+      {importError && <p className="error" data-testid="import-error">{importError}</p>}
+      {!graph && <p className="muted">Trace a circuit or import a graph.</p>}
+      {graph && prune && stats && (
+        <>
+          <p className="muted" data-testid="circuit-source">
+            {source?.kind === 'imported' ? `Imported ${source.fileName}` : 'Traced'}: {graph.metadata.scan} · “{graph.metadata.prompt}”
+          </p>
+          <label className="slider">
+            <span>node threshold <b data-testid="node-threshold-value">{nodeThreshold.toFixed(2)}</b></span>
+            <input type="range" data-testid="node-threshold" min={0.05} max={1} step={0.01} value={nodeThreshold} onChange={(e) => setThresholds(store, { nodeThreshold: Number(e.target.value) })} />
+          </label>
+          <label className="slider">
+            <span>edge threshold <b data-testid="edge-threshold-value">{edgeThreshold.toFixed(3)}</b></span>
+            <input type="range" data-testid="edge-threshold" min={0.5} max={1} step={0.005} value={edgeThreshold} onChange={(e) => setThresholds(store, { edgeThreshold: Number(e.target.value) })} />
+          </label>
+          <label className="inline">
+            <input type="checkbox" data-testid="show-paths" checked={showPaths} onChange={(e) => store.setState({ showPaths: e.target.checked })} /> show paths
+          </label>
+          <table className="circuit-stats" data-testid="circuit-stats" data-nodes={prune.keptNodeIds.length} data-links={prune.keptLinks.length}>
+            <tbody>
+              <tr><td>nodes</td><td data-testid="kept-nodes">{prune.keptNodeIds.length} / {graph.nodes.length}</td></tr>
+              <tr><td>edges</td><td data-testid="kept-links">{prune.keptLinks.length} / {graph.links.length}</td></tr>
+              <tr><td>influence covered (nodes)</td><td data-testid="node-coverage">{(prune.nodeCoverage * 100).toFixed(1)}%</td></tr>
+              <tr><td>edge score covered</td><td data-testid="edge-coverage">{(prune.edgeCoverage * 100).toFixed(1)}%</td></tr>
+              <tr><td>paths highlighted</td><td data-testid="highlighted-links">{highlight.count}</td></tr>
+            </tbody>
+          </table>
+          <div className="per-layer" data-testid="per-layer-counts">
+            {stats.perLayer.map(([label, count]) => <span key={label} className="chip">{label}: {count}</span>)}
+          </div>
+          <h3>Nodes by influence</h3>
+          <ol className="node-list" data-testid="circuit-nodes">
+            {stats.ranked.map((id) => {
+              const node = byId.get(id)!;
+              const pinned = pinnedIds.includes(id);
+              const focused = highlight.focusIds.includes(id);
+              return (
+                <li key={id} className={focused ? 'selected' : ''}>
+                  <button type="button" className={pinned ? 'pin on' : 'pin'} data-testid="pin-node" data-node-id={id} title={pinned ? 'unpin' : 'pin (always keep)'} onClick={() => togglePin(store, id)}>
+                    {pinned ? '●' : '○'}
+                  </button>
+                  <button type="button" className="link" data-testid="focus-node" data-node-id={id} onClick={() => focus(id)} title={node.clerp}>
+                    {id}
+                  </button>
+                  <span className="muted">{node.clerp.slice(0, 28)}</span>
+                </li>
+              );
+            })}
+          </ol>
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,19 @@
+/** Entry point: create the stores, the connection and the XR store once, then render. */
+import { createRoot } from 'react-dom/client';
+import { ActivationStore } from './state/activation-store.js';
+import { createAppStore } from './state/app-store.js';
+import { createConnection } from './state/connection.js';
+import { setupPlayback } from './state/playback.js';
+import { App } from './ui/app.js';
+import { createCircuitsXRStore } from './xr/xr-store.js';
+import './ui/styles.css';
+
+const app = createAppStore();
+const activations = new ActivationStore();
+const connection = createConnection(app, activations);
+setupPlayback(app);
+const xrStore = createCircuitsXRStore();
+
+const container = document.getElementById('root');
+if (!container) throw new Error('missing #root');
+createRoot(container).render(<App services={{ app, activations, connection }} xrStore={xrStore} />);

@@ -1,0 +1,58 @@
+/**
+ * Attention heads: a row of larger nodes beside each layer, all L × H of them in one
+ * InstancedMesh (one draw call). A head's colour is its focus at the shown position — the
+ * largest weight in its attention row (1 = attends to a single token) — on the positive half
+ * of the shared colour scale.
+ */
+import { useFrame } from '@react-three/fiber';
+import { useEffect, useMemo, useRef } from 'react';
+import { Color, IcosahedronGeometry, InstancedMesh, Matrix4, MeshBasicMaterial, SRGBColorSpace, Vector3 } from 'three';
+import { useAppServices } from '../state/app-context.js';
+import { colourAt } from './colour-scale.js';
+import { headPosition, type SceneLayout } from './layout.js';
+
+export function AttentionHeads({ layout }: { layout: SceneLayout }) {
+  const { app, activations } = useAppServices();
+  const count = layout.nLayers * layout.nHeads;
+  const mesh = useMemo(() => {
+    const instanced = new InstancedMesh(new IcosahedronGeometry(0.055, 1), new MeshBasicMaterial(), Math.max(1, count));
+    const matrix = new Matrix4();
+    const position = new Vector3();
+    const colour = new Color().setRGB(...colourAt(0), SRGBColorSpace);
+    for (let layer = 0; layer < layout.nLayers; layer++) {
+      for (let head = 0; head < layout.nHeads; head++) {
+        const index = layer * layout.nHeads + head;
+        instanced.setMatrixAt(index, matrix.makeTranslation(headPosition(layout, layer, head, position)));
+        instanced.setColorAt(index, colour);
+      }
+    }
+    instanced.count = count;
+    instanced.name = 'attention-heads';
+    return instanced;
+  }, [layout, count]);
+  useEffect(() => () => {
+    mesh.geometry.dispose();
+    (mesh.material as MeshBasicMaterial).dispose();
+  }, [mesh]);
+
+  const shown = useRef({ version: -1, position: -1 });
+  const rgb = useMemo<[number, number, number]>(() => [0, 0, 0], []);
+  const colour = useMemo(() => new Color(), []);
+  useFrame(() => {
+    const { position } = app.getState();
+    if (shown.current.version === activations.version && shown.current.position === position) return;
+    shown.current = { version: activations.version, position };
+    for (let layer = 0; layer < layout.nLayers; layer++) {
+      for (let head = 0; head < layout.nHeads; head++) {
+        const row = activations.attentionRow(position, layer, head);
+        let focus = 0;
+        if (row) for (let k = 0; k < row.length; k++) focus = Math.max(focus, row[k]);
+        colourAt(focus, rgb);
+        mesh.setColorAt(layer * layout.nHeads + head, colour.setRGB(rgb[0], rgb[1], rgb[2], SRGBColorSpace));
+      }
+    }
+    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
+  });
+
+  return <primitive object={mesh} />;
+}

@@ -1,0 +1,149 @@
+/**
+ * Activation store: every MLP neuron of every layer at every position of the current run, kept
+ * exactly as it arrives on the wire (int8 with one float scale per layer and position), plus the
+ * attention pattern rows. Streamed data lives here, in typed arrays, never in React state: the
+ * scene reads it in `useFrame` and compares `version` to know when to copy into its buffers.
+ *
+ * Legend: L layers, N neurons per layer, H heads, T positions (grows during generation).
+ * Storage is allocated in chunks of positions and reused across runs (no allocation per frame
+ * once a run has reached its length before).
+ */
+
+const positionsPerChunk = 16;
+
+export interface ActivationShape {
+  nLayers: number;
+  neuronsPerLayer: number;
+  nHeads: number;
+}
+
+/** One decoded frame as the store consumes it (see frame-adapter.ts). */
+export interface ActivationFrame {
+  position: number;
+  tokenId: number;
+  /** [L * N] int8, layer-major. */
+  neurons: Int8Array;
+  /** [L] dequantisation scale per layer: value = q * scale. */
+  scales: Float32Array;
+  /** [L * H * (position + 1)] attention weights of this query position, or empty. */
+  attention: Float32Array;
+}
+
+export class ActivationStore {
+  shape: ActivationShape = { nLayers: 0, neuronsPerLayer: 0, nHeads: 0 };
+  /** Bumped on every write or reset; the scene polls it each frame. */
+  version = 0;
+  /** Positions 0..length-1 have frames. */
+  length = 0;
+  /** Largest |activation| seen in this run: the colour scale's range. */
+  maxAbs = 1e-6;
+
+  private neuronChunks: Int8Array[] = []; // each [positionsPerChunk * L * N]
+  private scaleChunks: Float32Array[] = []; // each [positionsPerChunk * L]
+  private attention: Float32Array[] = []; // per position [L * H * (p + 1)]
+  private written: Uint8Array = new Uint8Array(0);
+
+  /** Lays the store out for a model; a different shape drops everything. Returns whether it did. */
+  configure(shape: ActivationShape): boolean {
+    const same =
+      shape.nLayers === this.shape.nLayers &&
+      shape.neuronsPerLayer === this.shape.neuronsPerLayer &&
+      shape.nHeads === this.shape.nHeads;
+    if (same) return false;
+    this.shape = { ...shape };
+    this.neuronChunks = [];
+    this.scaleChunks = [];
+    this.attention = [];
+    this.written = new Uint8Array(0);
+    this.reset();
+    return true;
+  }
+
+  /** Starts a new run: keeps the allocated chunks, forgets their contents. */
+  reset(): void {
+    this.length = 0;
+    this.maxAbs = 1e-6;
+    this.written.fill(0);
+    this.version++;
+  }
+
+  get neuronsPerPosition(): number {
+    return this.shape.nLayers * this.shape.neuronsPerLayer;
+  }
+
+  has(position: number): boolean {
+    return position >= 0 && position < this.written.length && this.written[position] === 1;
+  }
+
+  write(frame: ActivationFrame): void {
+    const { nLayers } = this.shape;
+    const perPosition = this.neuronsPerPosition;
+    if (frame.neurons.length !== perPosition || frame.scales.length !== nLayers) {
+      throw new Error(`frame shape mismatch: ${frame.neurons.length} neurons / ${frame.scales.length} scales, expected ${perPosition} / ${nLayers}`);
+    }
+    const p = frame.position;
+    this.ensureCapacity(p + 1);
+    const chunk = Math.floor(p / positionsPerChunk);
+    const slot = p % positionsPerChunk;
+    this.neuronChunks[chunk].set(frame.neurons, slot * perPosition);
+    this.scaleChunks[chunk].set(frame.scales, slot * nLayers);
+    this.attention[p] = frame.attention;
+    this.written[p] = 1;
+    for (let l = 0; l < nLayers; l++) this.maxAbs = Math.max(this.maxAbs, Math.abs(frame.scales[l]) * 127);
+    this.length = Math.max(this.length, p + 1);
+    this.version++;
+  }
+
+  /** Dequantised activations of one layer at one position into `out` [N]; zeros if missing. */
+  readLayer(position: number, layer: number, out: Float32Array): void {
+    const N = this.shape.neuronsPerLayer;
+    if (!this.has(position)) {
+      out.fill(0);
+      return;
+    }
+    const chunk = Math.floor(position / positionsPerChunk);
+    const slot = position % positionsPerChunk;
+    const scale = this.scaleChunks[chunk][slot * this.shape.nLayers + layer];
+    const q = this.neuronChunks[chunk];
+    const base = slot * this.neuronsPerPosition + layer * N;
+    for (let i = 0; i < N; i++) out[i] = q[base + i] * scale;
+  }
+
+  /** One neuron's activation at one position (0 if the frame is missing). */
+  neuron(position: number, layer: number, index: number): number {
+    if (!this.has(position)) return 0;
+    const chunk = Math.floor(position / positionsPerChunk);
+    const slot = position % positionsPerChunk;
+    const scale = this.scaleChunks[chunk][slot * this.shape.nLayers + layer];
+    return this.neuronChunks[chunk][slot * this.neuronsPerPosition + layer * this.shape.neuronsPerLayer + index] * scale;
+  }
+
+  /** The neuron's activation at every position 0..length-1 (its activation history). */
+  history(layer: number, index: number): number[] {
+    const values: number[] = [];
+    for (let p = 0; p < this.length; p++) values.push(this.neuron(p, layer, index));
+    return values;
+  }
+
+  /** Attention weights of head h in layer l from query `position` to keys 0..position. */
+  attentionRow(position: number, layer: number, head: number): Float32Array | undefined {
+    const row = this.attention[position];
+    const keys = position + 1;
+    const start = (layer * this.shape.nHeads + head) * keys;
+    if (!row || row.length < start + keys) return undefined;
+    return row.subarray(start, start + keys);
+  }
+
+  private ensureCapacity(positions: number): void {
+    const perPosition = this.neuronsPerPosition;
+    while (this.neuronChunks.length * positionsPerChunk < positions) {
+      this.neuronChunks.push(new Int8Array(positionsPerChunk * perPosition));
+      this.scaleChunks.push(new Float32Array(positionsPerChunk * this.shape.nLayers));
+    }
+    if (this.written.length < positions) {
+      const grown = new Uint8Array(this.neuronChunks.length * positionsPerChunk);
+      grown.set(this.written);
+      this.written = grown;
+    }
+  }
+}

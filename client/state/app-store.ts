@@ -1,0 +1,99 @@
+/**
+ * The app's discrete state (zustand, made with createStore): connection, model, the current
+ * run's tokens and predictions, which position is shown, the selected and grabbed items.
+ * Per-neuron data is not here — see activation-store.ts.
+ */
+import { createStore } from 'zustand/vanilla';
+import { useStore } from 'zustand';
+import type { ModelInfo, Prediction, TokenInfo } from '../../shared/protocol.js';
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+export type RunStatus = 'idle' | 'running' | 'generating' | 'error';
+
+export interface NeuronRef {
+  layer: number;
+  neuron: number;
+}
+
+export type Grabbed =
+  | { kind: 'token'; position: number; hand: string }
+  | ({ kind: 'neuron'; hand: string } & NeuronRef);
+
+export interface AppState {
+  connection: ConnectionStatus;
+  /** Server-side model state ('loading' while the model loads). */
+  serverState: 'unknown' | 'loading' | 'ready' | 'error';
+  model: ModelInfo | null;
+  runStatus: RunStatus;
+  runId: string | null;
+  tokens: TokenInfo[];
+  predictions: Prediction[];
+  /** Positions with an activation frame (0..framesReady-1). */
+  framesReady: number;
+  /** The position whose activations the clouds show. */
+  position: number;
+  /** During generation, follow the newest position. */
+  followLive: boolean;
+  playing: boolean;
+  selection: NeuronRef | null;
+  grabbed: Grabbed | null;
+  /** Last error for a human, or null. */
+  error: string | null;
+  /** Bumped whenever the selection's activation history may have changed. */
+  historyVersion: number;
+}
+
+export const initialAppState: AppState = {
+  connection: 'connecting',
+  serverState: 'unknown',
+  model: null,
+  runStatus: 'idle',
+  runId: null,
+  tokens: [],
+  predictions: [],
+  framesReady: 0,
+  position: 0,
+  followLive: true,
+  playing: false,
+  selection: null,
+  grabbed: null,
+  error: null,
+  historyVersion: 0,
+};
+
+export type AppStore = ReturnType<typeof createAppStore>;
+
+export function createAppStore() {
+  return createStore<AppState>()(() => ({ ...initialAppState }));
+}
+
+export function selectNeuron(store: AppStore, neuron: NeuronRef | null): void {
+  store.setState({ selection: neuron });
+}
+
+export function choosePosition(store: AppStore, position: number): void {
+  const { tokens } = store.getState();
+  if (tokens.length === 0) return;
+  store.setState({ position: Math.max(0, Math.min(tokens.length - 1, position)), followLive: false });
+}
+
+export function grab(store: AppStore, grabbed: Grabbed): void {
+  if (grabbed.kind === 'token') {
+    choosePosition(store, grabbed.position);
+  } else {
+    store.setState({ selection: { layer: grabbed.layer, neuron: grabbed.neuron } });
+  }
+  store.setState({ grabbed });
+}
+
+export function release(store: AppStore): void {
+  store.setState({ grabbed: null });
+}
+
+export function useAppStore<T>(store: AppStore, selector: (state: AppState) => T): T {
+  return useStore(store, selector);
+}
+
+export function neuronLabel(neuron: NeuronRef): string {
+  return `blocks.${neuron.layer}.mlp neuron ${neuron.neuron}`;
+}
