@@ -1,12 +1,13 @@
 /**
  * Vite build of the browser client (client/ → dist/client).
  * WebXR controller profiles and models (@webxr-input-profiles/assets) are served from our own
- * origin under /xr-profiles/ — in dev by a middleware, in the build by copying them — so the
- * headset never reaches a CDN (the page must work offline).
+ * origin under /xr-profiles/ — by this middleware during `vite` dev, and by the app server
+ * (server/main.ts) from node_modules — so the headset never reaches a CDN (the page must work
+ * offline).
  */
-import { createReadStream, cpSync, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
@@ -28,15 +29,11 @@ const contentTypes: Record<string, string> = {
   '.png': 'image/png',
 };
 
-/** Serves (dev) and copies (build) the controller input profiles. */
+/** Serves the controller input profiles during `vite` dev. */
 function localXrProfiles(): Plugin {
   const source = profilesDirectory();
-  let outDir = '';
   return {
     name: 'circuits-local-xr-profiles',
-    configResolved(config) {
-      outDir = resolve(config.root, config.build.outDir);
-    },
     configureServer(server) {
       server.middlewares.use(xrProfilesUrl, (request, response, next) => {
         const relative = decodeURIComponent((request.url ?? '/').split('?')[0]);
@@ -45,9 +42,6 @@ function localXrProfiles(): Plugin {
         response.setHeader('Content-Type', contentTypes[extname(file)] ?? 'application/octet-stream');
         createReadStream(file).pipe(response);
       });
-    },
-    closeBundle() {
-      if (outDir) cpSync(source, join(outDir, xrProfilesUrl), { recursive: true });
     },
   };
 }

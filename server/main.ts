@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { basename, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelError } from './engine/decoder.js';
 import { loadModel } from './engine/load.js';
@@ -21,6 +22,11 @@ const root = new URL('../', import.meta.url).pathname;
 export const defaultModel = join(root, 'assets/models/brown-gpt2');
 
 class UsageError extends Error {}
+
+/** WebXR controller profiles, served from the npm package so a headset never needs a CDN. */
+function xrProfilesDirectory(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@webxr-input-profiles/assets/package.json')), 'dist', 'profiles');
+}
 
 function newestMtime(path: string): number {
   const stat = statSync(path);
@@ -64,7 +70,7 @@ export async function startServer(options: StartOptions): Promise<{ server: Serv
   const model = await loadModel(options.model, { tokenizerPath: options.tokenizer });
   const runner = await ModelRunner.create(model.decoder, { device: options.device, onNotice: log });
   const host = new ModelHost(basename(options.model.replace(/\/+$/, '')), model, runner);
-  const serveFiles = staticHandler(clientDir);
+  const serveFiles = staticHandler(clientDir, { '/xr-profiles/': xrProfilesDirectory() });
   let server: Server;
   if (options.https) {
     const tls = await certificate(join(root, '.cache/tls'));

@@ -1,4 +1,6 @@
-/** Serves the built client (dist/client) with correct MIME types and no path traversal. */
+/** Serves the built client (dist/client), plus extra folders mounted at URL prefixes (the
+ * WebXR controller profiles straight from node_modules), with correct MIME types and no path
+ * traversal. */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -10,8 +12,8 @@ const mimeTypes: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
 };
 
-export function staticHandler(root: string) {
-  const base = normalize(root + sep);
+export function staticHandler(root: string, mounts: Record<string, string> = {}) {
+  const roots = [...Object.entries(mounts).map(([prefix, dir]) => ({ prefix, base: normalize(dir + sep) })), { prefix: '/', base: normalize(root + sep) }];
   return (request: IncomingMessage, response: ServerResponse): void => {
     if (request.url?.startsWith('/socket.io/')) return; // socket.io answers these
     let path: string;
@@ -22,7 +24,8 @@ export function staticHandler(root: string) {
       return;
     }
     if (path.endsWith('/')) path += 'index.html';
-    const file = normalize(join(base, path));
+    const { prefix, base } = roots.find((r) => path.startsWith(r.prefix))!;
+    const file = normalize(join(base, path.slice(prefix.length)));
     if (!file.startsWith(base)) {
       response.writeHead(403).end('forbidden');
       return;
