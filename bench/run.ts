@@ -4,6 +4,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { benchAnalysis } from './analysis.js';
+import { benchBrowser } from './browser.js';
 import { benchEngine } from './engine.js';
 import { benchTransport } from './transport.js';
 import { table, type BenchRow } from './report.js';
@@ -14,4 +15,6 @@ const rows: BenchRow[] = [];
 rows.push(...(await benchEngine()));
 rows.push(...(await benchTransport()));
 rows.push(...(await benchAnalysis()));
+rows.push(...(await benchBrowser()));
 console.log(table(rows));
+process.exit(0);

@@ -24,7 +24,7 @@ export const defaultModel = join(root, 'assets/models/brown-gpt2');
 class UsageError extends Error {}
 
 /** WebXR controller profiles, served from the npm package so a headset never needs a CDN. */
-function xrProfilesDirectory(): string {
+export function xrProfilesDirectory(): string {
   return join(dirname(createRequire(import.meta.url).resolve('@webxr-input-profiles/assets/package.json')), 'dist', 'profiles');
 }
 
@@ -35,7 +35,7 @@ function newestMtime(path: string): number {
 }
 
 /** Builds the client with Vite when dist/client is missing or older than its sources. */
-async function ensureClientBuilt(log: (m: string) => void): Promise<string> {
+export async function ensureClientBuilt(log: (m: string) => void): Promise<string> {
   const out = join(root, 'dist/client');
   const index = join(out, 'index.html');
   const sources = Math.max(newestMtime(join(root, 'client')), newestMtime(join(root, 'shared')), statSync(join(root, 'vite.config.ts')).mtimeMs);
