@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -35,6 +36,8 @@ p.add_argument('--seed', type=int, default=1234)
 p.add_argument('--checkpoint-every', type=int, default=200)
 p.add_argument('--repeat-share', type=float, default=0.1,
                help='share of rows whose second half repeats the first (a copying curriculum, so induction heads form in a short CPU budget)')
+p.add_argument('--fixed-repeat', action='store_true', help='repeat the first half at a fixed offset (the first runs; positions can solve it, so induction formed slowly)')
+p.add_argument('--multi-repeat', action='store_true', help='copying rows repeat a segment several times (a stronger copying signal)')
 p.add_argument('--benchmark', action='store_true', help='time 10 steps and exit')
 args = p.parse_args()
 
@@ -54,12 +57,17 @@ opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': no_d
 rng = np.random.default_rng(args.seed)
 ckpt_path = os.path.join(WORK, 'checkpoint.pt')
 step, log = 0, []
+resumed_seconds = 0.0  # wall time of earlier runs, when resuming from a checkpoint
+runs = []  # the command line of each run that contributed to the checkpoint
 if os.path.exists(ckpt_path) and not args.benchmark:
     state = torch.load(ckpt_path)
     model.load_state_dict(state['model']); opt.load_state_dict(state['opt'])
     step, log = state['step'], state['log']
     rng = np.random.default_rng(args.seed + step)
-    print(f'resumed at step {step}')
+    resumed_seconds = state.get('seconds', log[-1]['minutes'] * 60 if log else 0.0)
+    runs = state.get('runs', [{'from_step': 0, 'args': 'not recorded (checkpoint written before runs were recorded)'}])
+    print(f'resumed at step {step} ({resumed_seconds / 60:.1f} min already spent)', flush=True)
+runs.append({'from_step': step, 'args': ' '.join(sys.argv[1:]), 'started_utc': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())})
 
 
 def lr_at(s):
@@ -72,11 +80,26 @@ def lr_at(s):
 def batch(data, n):
     starts = rng.integers(0, len(data) - args.ctx - 1, n)
     rows = np.stack([data[s:s + args.ctx + 1] for s in starts])
-    # Copying curriculum: some rows are a natural-text segment followed by itself again.
-    half = (args.ctx + 1) // 2
+    # Copying curriculum: in some rows a natural-text segment (random length and place) appears again
+    # later in the row, at a random distance, so that copying needs content (induction heads), not positions.
     for r in np.nonzero(rng.random(n) < args.repeat_share)[0]:
-        segment = rows[r, :half].copy()
-        rows[r] = np.concatenate([segment, segment, segment])[:args.ctx + 1]
+        if args.fixed_repeat:  # the first runs' variant: the first half repeated at a fixed offset
+            half = (args.ctx + 1) // 2
+            rows[r] = np.concatenate([rows[r, :half], rows[r, :half], rows[r, :half]])[:args.ctx + 1]
+            continue
+        if args.multi_repeat:  # the segment again and again after it, with a random gap of natural text between copies
+            m, gap, s1 = int(rng.integers(10, 41)), int(rng.integers(0, 11)), int(rng.integers(0, 20))
+            segment = rows[r, s1:s1 + m].copy()
+            pos = s1 + m + gap
+            while pos < args.ctx + 1:
+                k = min(m, args.ctx + 1 - pos)
+                rows[r, pos:pos + k] = segment[:k]
+                pos += m + gap
+            continue
+        m = int(rng.integers(10, (args.ctx + 1) // 2 + 1))
+        s2 = int(rng.integers(m, args.ctx + 2 - m))
+        s1 = int(rng.integers(0, s2 - m + 1))
+        rows[r, s2:s2 + m] = rows[r, s1:s1 + m].copy()
     x = torch.tensor(rows[:, :-1])
     y = torch.tensor(rows[:, 1:])
     return x, y
@@ -96,7 +119,7 @@ def val_loss(n_batches=20):
     return float(np.mean(losses))
 
 
-t0 = time.time()
+t0 = time.time() - resumed_seconds
 tokens_per_step = args.batch * args.ctx
 while step < args.steps:
     for group in opt.param_groups:
@@ -119,7 +142,7 @@ while step < args.steps:
         entry = {'step': step, 'train_loss': loss.item(), 'val_loss': val_loss(), 'minutes': (time.time() - t0) / 60}
         log.append(entry)
         print('checkpoint', entry, flush=True)
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'log': log}, ckpt_path)
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'log': log, 'seconds': time.time() - t0, 'runs': runs, 'args': vars(args)}, ckpt_path)
 
 os.makedirs(OUT, exist_ok=True)
 write_safetensors(os.path.join(OUT, 'model.safetensors'), hf_tensors(model))
@@ -130,6 +153,6 @@ config = {
     'bos_token_id': eot, 'eos_token_id': eot, 'tie_word_embeddings': True,
 }
 json.dump(config, open(os.path.join(OUT, 'config.json'), 'w'), indent=2)
-json.dump({'args': vars(args), 'log': log, 'train_tokens': int(len(train)), 'val_tokens': int(len(val))},
+json.dump({'args': vars(args), 'runs': runs, 'log': log, 'train_tokens': int(len(train)), 'val_tokens': int(len(val))},
           open(os.path.join(WORK, 'train-log.json'), 'w'), indent=2)
 print('wrote', OUT)
