@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { importGraph } from '../../shared/graph/io.js';
 import { launchBrowser, screenshotStatistics, type BrowserSession } from './browser.js';
 import { startServer, type RunningServer } from './server.js';
@@ -127,6 +127,12 @@ beforeAll(async () => {
     : await startServer({ modelDir: join(stories, 'stories260K.bin'), extraArgs: ['--tokenizer', join(stories, 'tok512.bin')] });
 });
 
+afterEach(async () => {
+  // An uncaught render error unmounts the whole page: name it at the test that caused it.
+  const uncaught = await state<string[]>('window.__uncaught ?? []');
+  expect(uncaught).toEqual([]);
+});
+
 afterAll(async () => {
   await browser?.close();
   await server?.stop();
@@ -134,6 +140,8 @@ afterAll(async () => {
 
 describe('analysis views in the browser', () => {
   it('explains the question: token split, Δ, token effects and the neuron list', async () => {
+    // React reports render errors through window 'error' events, which playwright's pageerror can miss.
+    await browser.page.addInitScript(`window.__uncaught = []; window.addEventListener('error', (e) => window.__uncaught.push(String(e.message) + ' ' + (e.error && e.error.stack)));`);
     await browser.page.goto(server.url);
     await waitFor(`window.__circuits?.store.getState().model != null && window.__circuits.store.getState().connection === 'connected' && window.__circuitsAnalysis != null`, 120_000);
     await browser.page.fill('[data-testid=analysis-prompt]', question.prompt);
@@ -167,12 +175,26 @@ describe('analysis views in the browser', () => {
     await entry.click();
     await waitFor(`(() => { const s = window.__circuits.store.getState().selection; return s && s.layer === ${layer} && s.neuron === ${index}; })()`, 10_000);
     await browser.page.click('[data-testid=neuron-total]');
+    // The layer filter keeps one layer's neurons (and heads).
+    await browser.page.selectOption('[data-testid=layer-filter]', String(layer));
+    await expect.poll(async () => new Set(await browser.page.locator('[data-testid=neuron-entry]').evaluateAll((all) => all.map((e) => e.getAttribute('data-layer')))).size).toBe(1);
+    expect(await browser.page.locator('[data-testid=neuron-entry]').first().getAttribute('data-layer')).toBe(String(layer));
+    await browser.page.selectOption('[data-testid=layer-filter]', '');
     await frames(3);
     await shoot('analysis-01-effects');
   });
 
   it('traces the circuit and draws its paths', async () => {
     await state(`window.__circuits.store.setState({ selection: null })`);
+    // A large trace reports progress and stops on Cancel.
+    await browser.page.fill('[data-testid=max-nodes]', '2000');
+    await browser.page.click('[data-testid=trace-button]');
+    await waitFor(`${analysis}.progress != null`, 60_000);
+    await browser.page.locator('[data-testid=trace-progress] progress').waitFor();
+    await browser.page.click('[data-testid=cancel-trace]');
+    await waitFor(`${analysis}.graphStatus === 'cancelled'`, 60_000);
+    expect(await state<unknown>(`${analysis}.graph`)).toBeNull();
+
     await browser.page.fill('[data-testid=max-nodes]', '120');
     await browser.page.click('[data-testid=trace-button]');
     await waitFor(`${analysis}.graphStatus === 'done' && ${analysis}.prune != null`, 180_000);

@@ -27,8 +27,9 @@ function NeuronSpace3D({ layout }: { layout: SceneLayout }) {
   useEffect(() => () => highlights.dispose(), [highlights]);
   useEffect(() => {
     const update = (state: AnalysisState, previous?: AnalysisState) => {
-      if (previous && state.effects === previous.effects && state.neuronMeasure === previous.neuronMeasure && state.layerFilter === previous.layerFilter) return;
-      if (!state.effects) return highlights.update([], 1);
+      if (previous && state.effects === previous.effects && state.neuronMeasure === previous.neuronMeasure && state.layerFilter === previous.layerFilter && state.graphSource === previous.graphSource) return;
+      // An imported graph answers another question: its effects' highlights would mislead.
+      if (!state.effects || state.graphSource?.kind === 'imported') return highlights.update([], 1);
       const ranking = rankComponents(state.effects, layout.nLayers, state.neuronMeasure, state.layerFilter, highlightsPerSide);
       highlights.update([...ranking.raising, ...ranking.lowering], ranking.maxAbs);
     };
@@ -62,6 +63,8 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
       return i === undefined ? null : [positions[i * 3]!, positions[i * 3 + 1]!, positions[i * 3 + 2]!];
     };
     const update = (state: AnalysisState, previous?: AnalysisState) => {
+      // A newer graph's prune indexes other buffers: its own Circuit3D build takes over.
+      if (state.graphIndex !== index) return;
       if (previous && state.prune === previous.prune && state.highlight === previous.highlight && state.showPaths === previous.showPaths) return;
       built.paths.update(state.prune, state.highlight, state.showPaths);
     };

@@ -114,6 +114,8 @@ export function createCircuitPaths(graph: AttributionGraph, index: GraphIndex, p
       let maxAbs = 0;
       for (let r = 0; r < kept.length; r++) maxAbs = Math.max(maxAbs, Math.abs(index.edgeWeights[kept[r]!]!));
       const focused = highlight.count > 0 && highlight.linkMask.length === kept.length;
+      // Few links: show weak ones clearly (√ share); many: fade them (linear share) to keep the view readable.
+      const sparse = kept.length <= 500;
       const onPath = new Uint8Array(index.nodeIds.length);
       for (let r = 0; r < kept.length; r++) {
         const k = kept[r]!;
@@ -126,7 +128,7 @@ export function createCircuitPaths(graph: AttributionGraph, index: GraphIndex, p
         if (focused && lit) onPath[s] = onPath[t] = 1;
         colourAt(weight >= 0 ? 0.6 + 0.4 * strength : -(0.6 + 0.4 * strength), rgb);
         // Width is not available for WebGL lines: |weight| sets the opacity instead.
-        const alpha = focused ? (lit ? 0.45 + 0.55 * strength : 0.03) : 0.08 + 0.9 * share;
+        const alpha = focused ? (lit ? 0.45 + 0.55 * strength : 0.03) : sparse ? 0.25 + 0.75 * strength : 0.08 + 0.9 * share;
         for (let end = 0; end < 2; end++) {
           const node = end === 0 ? s : t;
           linePositions.set(positions.subarray(node * 3, node * 3 + 3), (r * 2 + end) * 3);
@@ -151,7 +153,7 @@ export function createCircuitPaths(graph: AttributionGraph, index: GraphIndex, p
         else rgb.splice(0, 3, ...kindColours[kind]);
         nodeColours.set(rgb, count * 4);
         nodeColours[count * 4 + 3] = focused && !onPath[i] ? 0.15 : 1;
-        nodeSizes[count] = (kind === 'logit' || kind === 'embedding' ? 0.07 : 0.035 + 0.04 * Math.sqrt(Math.max(0, influence))) * (focusSet.has(id) ? 2 : 1);
+        nodeSizes[count] = (kind === 'logit' || kind === 'embedding' ? 0.07 : 0.045 + 0.045 * Math.sqrt(Math.max(0, influence))) * (focusSet.has(id) ? 2 : 1);
         count++;
       }
       nodeGeometry.setDrawRange(0, count);

@@ -16,17 +16,16 @@ export function loadGraph(store: AnalysisStore, graph: AttributionGraph, source:
   // Our traced graphs arrive unpruned: prune at the defaults. An imported graph was usually
   // pruned by the tool that made it: show all of it (threshold 1), the sliders prune further.
   const traced = source.kind === 'traced';
-  store.setState({
-    graph,
-    graphIndex: index,
-    graphSource: source,
-    nodeThreshold: traced ? initialAnalysisState.nodeThreshold : 1,
-    edgeThreshold: traced ? initialAnalysisState.edgeThreshold : 1,
-    pinnedIds: graph.qParams.pinnedIds.filter((id) => known.has(id)),
-    focusNodeId: null,
-    error: null,
-  });
-  reprune(store);
+  const nodeThreshold = traced ? initialAnalysisState.nodeThreshold : 1;
+  const edgeThreshold = traced ? initialAnalysisState.edgeThreshold : 1;
+  const pinnedIds = graph.qParams.pinnedIds.filter((id) => known.has(id));
+  // One update: graph, index and prune always belong together (subscribers index buffers by them).
+  try {
+    const prune = pruneGraph(index, { nodeThreshold, edgeThreshold, pinnedIds });
+    store.setState({ graph, graphIndex: index, graphSource: source, nodeThreshold, edgeThreshold, pinnedIds, prune, focusNodeId: null, error: null });
+  } catch (error) {
+    store.setState({ error: `cannot prune this graph: ${(error as Error).message}` });
+  }
 }
 
 /** Prunes the loaded graph with the current thresholds and pins (synchronous, O(N + E)). */

@@ -64,14 +64,17 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
     await runPrompt(prompt);
   };
   let pendingCancel = false;
+  /** Graph runs that ended (done or cancelled): late progress events of theirs are ignored. */
+  const endedRuns = new Set<string>();
 
   const onProgress = (runId: string, done: number, total: number) => {
     const state = store.getState();
-    if (state.graphStatus !== 'running') return;
+    if (state.graphStatus !== 'running' || endedRuns.has(runId)) return;
     if (state.graphRunId && state.graphRunId !== runId) return;
     store.setState({ graphRunId: runId, progress: { done, total } });
     if (pendingCancel) {
       pendingCancel = false;
+      endedRuns.add(runId);
       socket.emit('run:cancel', runId);
     }
   };
@@ -132,6 +135,7 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
             }
           });
         });
+        endedRuns.add(result.runId);
         const graph = importGraph(result.graph);
         store.setState({ graphStatus: 'done', graphRunId: result.runId, warnings: result.warnings });
         loadGraph(store, graph, { kind: 'traced' });
@@ -145,8 +149,12 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
       const { graphStatus, graphRunId } = store.getState();
       if (graphStatus !== 'running') return;
       // The run id arrives with the first progress event; cancel then if it has not yet.
-      if (graphRunId) socket.emit('run:cancel', graphRunId);
-      else pendingCancel = true;
+      if (graphRunId) {
+        endedRuns.add(graphRunId);
+        socket.emit('run:cancel', graphRunId);
+      } else {
+        pendingCancel = true;
+      }
     },
 
     dispose() {
