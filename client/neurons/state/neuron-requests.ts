@@ -1,0 +1,145 @@
+/**
+ * The neuron explanation requests over the app's socket (see shared/protocol.ts): whenever the
+ * app's selection changes (click, controller ray, squeeze-grab), 'neuron:details' for the new
+ * neuron — cached per model and neuron, answers for a neuron no longer selected are cached but
+ * not shown — and the corpus index status ('index:status' on connect, 'index:progress' while a
+ * build runs, 'index:build' / 'index:cancel' on request). When the index becomes ready, details
+ * fetched before it (with `indexed: null`) are dropped and the shown neuron is fetched again.
+ */
+import type { IndexStatus, NeuronDetails } from '../../../shared/neuron-index.js';
+import type { AppStore, NeuronRef } from '../../state/app-store.js';
+import type { CircuitsSocket } from '../../state/connection.js';
+import type { NeuronStore } from './neuron-store.js';
+
+/** How long to wait for an answer before saying so (the server may be busy indexing). */
+export const detailsTimeoutMs = 20_000;
+
+export interface NeuronRequests {
+  /** Fetches the shown neuron's details again (after an error). */
+  retry(): void;
+  /** Starts (or resumes) the corpus index build for everyone. */
+  buildIndex(): Promise<void>;
+  cancelIndex(): Promise<void>;
+  dispose(): void;
+}
+
+type Response<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
+
+function failure(error: Error | null, response: Response<unknown> | undefined, timeoutMs: number): string | null {
+  if (error) return `no answer from the server within ${Math.round(timeoutMs / 1000)} s`;
+  if (!response) return 'empty answer from the server';
+  if (!response.ok) return `${response.error.code}: ${response.error.message}`;
+  return null;
+}
+
+export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: CircuitsSocket): NeuronRequests {
+  const cache = new Map<string, NeuronDetails>();
+  /** Requests awaiting an answer, by neuron key: the latest request id (older answers are dropped). */
+  const pending = new Map<string, number>();
+  let nextRequest = 1;
+  let modelName: string | null = app.getState().model?.name ?? null;
+
+  const keyOf = (neuron: NeuronRef) => `${modelName ?? '?'}/${neuron.layer}/${neuron.neuron}`;
+  const shownKey = () => {
+    const { neuron } = store.getState();
+    return neuron ? keyOf(neuron) : null;
+  };
+
+  /** Asks for one neuron; `quiet` keeps what is shown on screen while the answer comes. */
+  const fetchDetails = (neuron: NeuronRef, quiet = false) => {
+    const key = keyOf(neuron);
+    if (!quiet) store.setState({ status: 'loading', details: null, error: null });
+    if (pending.has(key)) return; // its answer is on the way
+    const id = nextRequest++;
+    pending.set(key, id);
+    socket.timeout(detailsTimeoutMs).emit('neuron:details', { layer: neuron.layer, index: neuron.neuron }, (error, response) => {
+      if (pending.get(key) !== id) return; // superseded (reconnect, model change)
+      pending.delete(key);
+      let message = failure(error, response, detailsTimeoutMs);
+      if (!message && response.ok && (response.value.layer !== neuron.layer || response.value.index !== neuron.neuron)) {
+        message = `the server answered for blocks.${response.value.layer} neuron ${response.value.index}`;
+      }
+      if (!message && response.ok) cache.set(key, response.value);
+      if (key !== shownKey()) return; // the selection moved on: cached, not shown
+      if (message) {
+        // A quiet refresh that failed leaves the older details on screen.
+        if (store.getState().status !== 'ready') store.setState({ status: 'error', details: null, error: message });
+      } else if (response.ok) {
+        store.setState({ status: 'ready', details: response.value, error: null });
+      }
+    });
+  };
+
+  const show = (neuron: NeuronRef | null) => {
+    if (!neuron) {
+      store.setState({ neuron: null, status: 'idle', details: null, error: null });
+      return;
+    }
+    store.setState({ neuron });
+    const cached = cache.get(keyOf(neuron));
+    if (cached) store.setState({ status: 'ready', details: cached, error: null });
+    else if (modelName) fetchDetails(neuron);
+    else store.setState({ status: 'loading', details: null, error: null }); // fetched once the model is known
+  };
+
+  const applyIndex = (status: IndexStatus) => {
+    const previous = store.getState().index;
+    store.setState({ index: status, indexError: null });
+    if (status.state !== 'ready' || previous?.state === 'ready') return;
+    // The index just became ready: details fetched without it are stale.
+    for (const [key, details] of cache) if (!details.indexed) cache.delete(key);
+    const { neuron, details } = store.getState();
+    if (neuron && (!details || !details.indexed)) fetchDetails(neuron, details != null);
+  };
+
+  const indexRequest = (event: 'index:status' | 'index:build' | 'index:cancel') =>
+    new Promise<void>((resolve) => {
+      socket.timeout(detailsTimeoutMs).emit(event, (error, response) => {
+        const message = failure(error, response, detailsTimeoutMs);
+        if (message) store.setState({ indexError: message });
+        else if (response.ok) applyIndex(response.value);
+        resolve();
+      });
+    });
+
+  const onConnect = () => {
+    // Answers to requests sent before a disconnect will not come.
+    pending.clear();
+    void indexRequest('index:status');
+    const { neuron, status } = store.getState();
+    if (neuron && modelName && status !== 'ready') fetchDetails(neuron);
+  };
+  socket.on('connect', onConnect);
+  socket.on('index:progress', applyIndex);
+  if (socket.connected) void indexRequest('index:status');
+
+  const offApp = app.subscribe((state, previous) => {
+    const name = state.model?.name ?? null;
+    if (name !== modelName) {
+      // Another model: other neurons, another index.
+      modelName = name;
+      cache.clear();
+      pending.clear();
+      store.setState({ index: null, indexError: null });
+      if (name && socket.connected) void indexRequest('index:status');
+      show(state.selection);
+      return;
+    }
+    if (state.selection !== previous.selection) show(state.selection);
+  });
+  show(app.getState().selection);
+
+  return {
+    retry() {
+      const { neuron } = store.getState();
+      if (neuron && modelName) fetchDetails(neuron);
+    },
+    buildIndex: () => indexRequest('index:build'),
+    cancelIndex: () => indexRequest('index:cancel'),
+    dispose() {
+      offApp();
+      socket.off('connect', onConnect);
+      socket.off('index:progress', applyIndex);
+    },
+  };
+}
