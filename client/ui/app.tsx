@@ -23,6 +23,9 @@ import { TestHook } from './test-hook.js';
 import { TokenScrubber } from './token-scrubber.js';
 import { AnalysisScene } from '../analysis/scene/analysis-scene.js';
 import { AnalysisPanels } from '../analysis/ui/analysis-panels.js';
+import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
+import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
+import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -64,6 +67,7 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
           <DesktopControls target={focus} />
           <Locomotion floorLength={floor.length} floorCentreZ={floor.centreZ}>
             <SelectionPanel3D />
+            <NeuronPanel3D />
           </Locomotion>
           <SqueezeGrab />
           <TestHook services={services} xrStore={xrStore} layout={layout} />
@@ -75,7 +79,9 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
       </div>
       <div className="overlay top-right">
         <StatusBar />
+        <IndexStatusIndicator />
         <SelectionPanel />
+        <NeuronDetailsPanel />
       </div>
       <div className="overlay bottom">
         <TokenScrubber />

@@ -10,6 +10,9 @@ import type { AppServices } from '../state/app-context.js';
 import { FrameTimer, type FrameTimerSummary } from '../scene/frame-timer.js';
 import { neuronPosition, tokenPosition, type SceneLayout } from '../scene/layout.js';
 import { selectionPanelRegistry } from '../xr/selection-panel-3d.js';
+import { neuronServicesFor } from '../neurons/state/neuron-services.js';
+import type { NeuronStore } from '../neurons/state/neuron-store.js';
+import { neuronPanelRegistry } from '../neurons/xr/neuron-panel-3d.js';
 
 export interface CircuitsTestHook {
   store: AppServices['app'];
@@ -26,6 +29,10 @@ export interface CircuitsTestHook {
   /** The same for a token block on the rail. */
   projectToken: (position: number) => ScreenPoint | null;
   xrPanelLines: () => string[];
+  /** The neuron explanation view's store (details of the selected neuron, corpus index status). */
+  neurons: NeuronStore;
+  /** The lines the in-scene neuron explanation panel shows (VR). */
+  neuronPanelLines: () => string[];
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
 }
@@ -85,6 +92,8 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
       projectToken: (position) =>
         layout ? toScreen(tokenPosition(layout, position, services.app.getState().tokens.length, world)) : null,
       xrPanelLines: () => selectionPanelRegistry.panel?.lines ?? [],
+      neurons: neuronServicesFor(services).store,
+      neuronPanelLines: () => neuronPanelRegistry.panel?.lines ?? [],
       frameTimes: (reset = false) => {
         const summary = timer.summary();
         if (reset) timer.reset();

@@ -1,0 +1,54 @@
+/**
+ * The in-scene neuron explanation panel for VR: a canvas texture (see neuron-panel-draw.ts)
+ * redrawn from the neuron store's subscription, never per frame. It hangs to the visitor's
+ * right, mirroring the selection panel on the left (both are children of the XR origin, so
+ * they travel with locomotion), is shown only in an XR session and ignores controller rays.
+ */
+import { useXR } from '@react-three/xr';
+import { useEffect, useMemo } from 'react';
+import { createCanvasPanel, type CanvasPanel } from '../../scene/canvas-panel.js';
+import { useNeurons } from '../state/neuron-services.js';
+import type { NeuronViewState } from '../state/neuron-store.js';
+import { drawNeuronPanel, panelHeight, panelWidth } from './neuron-panel-draw.js';
+
+/** Shared so the test hook can read what the panel shows. */
+export const neuronPanelRegistry: { panel: CanvasPanel | null } = { panel: null };
+
+/** Metres. */
+const planeWidth = 0.8;
+const planeHeight = (planeWidth * panelHeight) / panelWidth;
+
+export function NeuronPanel3D() {
+  const { store } = useNeurons();
+  const inXR = useXR((state) => state.session != null);
+  const panel = useMemo(() => createCanvasPanel(panelWidth, panelHeight), []);
+  useEffect(() => {
+    neuronPanelRegistry.panel = panel;
+    const redraw = (state: NeuronViewState, previous?: NeuronViewState) => {
+      if (
+        previous &&
+        state.neuron === previous.neuron &&
+        state.status === previous.status &&
+        state.details === previous.details &&
+        state.error === previous.error &&
+        state.index === previous.index
+      ) {
+        return;
+      }
+      drawNeuronPanel(panel, state);
+    };
+    redraw(store.getState());
+    const unsubscribe = store.subscribe(redraw);
+    return () => {
+      unsubscribe();
+      if (neuronPanelRegistry.panel === panel) neuronPanelRegistry.panel = null;
+      panel.dispose();
+    };
+  }, [store, panel]);
+  return (
+    <mesh name="xr-neuron-panel" visible={inXR} position={[0.78, 1.2, -0.85]} rotation={[-0.25, -0.6, 0]} raycast={() => {}}>
+      <planeGeometry args={[planeWidth, planeHeight]} />
+      <meshBasicMaterial map={panel.texture} transparent />
+    </mesh>
+  );
+}
