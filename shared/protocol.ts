@@ -8,6 +8,8 @@
  */
 
 /** What the client needs to lay out the scene. */
+import type { IndexStatus, NeuronDetails, NeuronRequest } from './neuron-index.js';
+
 export interface ModelInfo {
   name: string;
   architecture: string;
@@ -149,6 +151,15 @@ export interface ClientToServerEvents {
   'analysis:effects': (request: QuestionRequest, ack: Ack<EffectsResult>) => void;
   /** The attribution graph; 'analysis:progress' events report progress; 'run:cancel' stops it. */
   'analysis:graph': (request: GraphRequest, ack: Ack<GraphResult>) => void;
+  /** A neuron's explanation data: logit effects always, corpus examples and statistics once the
+   * index is built, an imported explanation when there is one. */
+  'neuron:details': (request: NeuronRequest, ack: Ack<NeuronDetails>) => void;
+  /** The corpus index's state; changes arrive as 'index:progress' events. */
+  'index:status': (ack: Ack<IndexStatus>) => void;
+  /** Starts (or resumes) building the index when it is neither ready nor building. */
+  'index:build': (ack: Ack<IndexStatus>) => void;
+  /** Stops a running build; what it finished is kept and the next build resumes from it. */
+  'index:cancel': (ack: Ack<IndexStatus>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -163,6 +174,8 @@ export interface ServerToClientEvents {
   'generate:done': (runId: string, reason: 'length' | 'eos' | 'cancelled' | 'context') => void;
   /** Progress of a long analysis job (attribution graph): done of total units. */
   'analysis:progress': (runId: string, done: number, total: number) => void;
+  /** The corpus index's state, sent to every client as a build progresses and when it ends. */
+  'index:progress': (status: IndexStatus) => void;
   /** Errors not tied to an ack (streams, malformed events). */
   error: (error: ErrorEvent) => void;
   'server:status': (status: { state: 'loading' | 'ready' | 'error'; message?: string }) => void;
