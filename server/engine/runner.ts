@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelError, type Decoder, type DecoderSpec, type Tensor } from './decoder.js';
 import { hookName } from './hooks.js';
 import { buildDecoderGraph, graphInput, hookShapes } from './onnx/compile.js';
+import type { GraphBuilder } from './onnx/graph-builder.js';
 import { encodeModel } from './onnx/proto.js';
 import { rotaryTables } from './rotary.js';
 
@@ -26,6 +27,10 @@ export interface RunnerOptions {
   onNotice?: (message: string) => void;
   /** Hooks that accept an additive intervention (`RunOptions.deltas`): ablations, tests. */
   interventions?: string[];
+  /** Compile only what these hooks need (no logits, no later layers): a runner for `runHooks`
+   * alone, e.g. the corpus indexer's. ONNX Runtime computes every node of a graph whatever a
+   * run fetches, so leaving the rest out of the graph is the only way not to pay for it. */
+  outputs?: string[];
 }
 
 export interface RunOptions {
@@ -65,8 +70,7 @@ function executionProviders(device: Device, notice: (m: string) => void): { prov
 }
 
 /** Writes the graph with every weight in one external-data file; returns the model path. */
-function writeWithExternalData(decoder: Decoder, interventions: string[], dir: string): string {
-  const graph = buildDecoderGraph(decoder, interventions);
+function writeWithExternalData(graph: GraphBuilder, dir: string): string {
   const dataPath = join(dir, 'weights.bin');
   const fd = openSync(dataPath, 'w');
   let offset = 0;
@@ -104,6 +108,8 @@ export class ModelRunner {
     private readonly session: ort.InferenceSession,
     private readonly hookNames: Set<string>,
     private readonly interventions: string[],
+    /** False for a runner compiled with `outputs`: only `runHooks` works. */
+    private readonly hasLogits: boolean,
   ) {}
 
   static async create(decoder: Decoder, options: RunnerOptions = {}): Promise<ModelRunner> {
@@ -116,13 +122,17 @@ export class ModelRunner {
     };
     const threshold = options.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD;
     const interventions = options.interventions ?? [];
+    const graph = () => {
+      const built = buildDecoderGraph(decoder, interventions);
+      return options.outputs ? built.keepOutputs(options.outputs) : built;
+    };
     const create = async (providers: ort.InferenceSession.SessionOptions) => {
       if (weightBytes(decoder) <= threshold) {
-        return ort.InferenceSession.create(encodeModel(buildDecoderGraph(decoder, interventions).message()), providers);
+        return ort.InferenceSession.create(encodeModel(graph().message()), providers);
       }
       const dir = mkdtempSync(join(tmpdir(), 'circuits-xr-onnx-'));
       try {
-        return await ort.InferenceSession.create(writeWithExternalData(decoder, interventions, dir), providers);
+        return await ort.InferenceSession.create(writeWithExternalData(graph(), dir), providers);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -137,13 +147,16 @@ export class ModelRunner {
       device = 'cpu';
       session = await create({ ...sessionOptions, executionProviders: ['cpu'] });
     }
-    return new ModelRunner(decoder.spec, device, session, new Set(Object.keys(hookShapes(decoder.spec))), interventions);
+    const hooks = options.outputs ?? Object.keys(hookShapes(decoder.spec));
+    return new ModelRunner(decoder.spec, device, session, new Set(hooks), interventions, options.outputs === undefined);
   }
 
   checkHooks(hooks: string[]): void {
     for (const name of hooks) {
       if (!this.hookNames.has(name)) {
-        throw new ModelError(`Unknown hook "${name}". Run the CLI's "info" command for this model's hook names.`);
+        throw new ModelError(this.hasLogits
+          ? `Unknown hook "${name}". Run the CLI's "info" command for this model's hook names.`
+          : `Hook "${name}" was not compiled into this runner (it keeps ${this.hookNames.size} hooks).`);
       }
     }
   }
@@ -211,12 +224,16 @@ export class ModelRunner {
       }
       feeds[`delta.${name}`] = new ort.Tensor('float32', delta?.data ?? new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
     }
+    // A graph compiled with `outputs` may have lost inputs it no longer needs (later layers' caches).
+    const inputs = new Set(this.session.inputNames);
+    for (const name of Object.keys(feeds)) if (!inputs.has(name)) delete feeds[name];
     return this.session.run(feeds, fetch);
   }
 
   /** Runs a batch of prompts from position 0 (rows may differ in length: see `execute`). */
   async run(tokens: number[][], options: RunOptions = {}): Promise<RunResult> {
     const hooks = options.hooks ?? [];
+    if (!this.hasLogits) throw new Error('runner: compiled with `outputs` (no logits); use runHooks');
     this.checkHooks(hooks);
     const outputs = await this.execute(tokens, null, 0, [hookName.logits, ...hooks.filter((h) => h !== hookName.logits)], options.deltas);
     const logits = toTensor(outputs[hookName.logits]!);
@@ -225,8 +242,18 @@ export class ModelRunner {
     return { logits: options.positions === 'last' ? lastPositions(logits, tokens.map((r) => r.length)) : logits, cache };
   }
 
+  /** Only the hooks asked for, without fetching or copying logits ([B, T, V] can dwarf them). */
+  async runHooks(tokens: number[][], hooks: string[]): Promise<Record<string, Tensor>> {
+    this.checkHooks(hooks);
+    const outputs = await this.execute(tokens, null, 0, hooks);
+    const cache: Record<string, Tensor> = {};
+    for (const name of hooks) cache[name] = toTensor(outputs[name]!);
+    return cache;
+  }
+
   /** Starts incremental decoding of one sequence with a KV cache. */
   incremental(): IncrementalRun {
+    if (!this.hasLogits) throw new Error('runner: compiled with `outputs` (no logits); use runHooks');
     return new IncrementalRun(this);
   }
 

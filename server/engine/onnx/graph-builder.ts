@@ -75,10 +75,43 @@ export class GraphBuilder {
   }
 
   /** Exposes an existing value as a graph output under `name` (an Identity keeps names stable). */
-  output(value: string, name: string, shape: (number | string)[]): string {
+  output(value: string, name: string, shape: (number | string)[], elemType: number = DataType.FLOAT): string {
     const out = value === name ? name : this.op('Identity', [value], [], name);
-    this.outputs.push({ name: out, elemType: DataType.FLOAT, shape });
+    this.outputs.push({ name: out, elemType, shape });
     return out;
+  }
+
+  /**
+   * Drops every output not in `keep`, then every node, initializer and input that no kept
+   * output depends on. ONNX Runtime's inference builds execute the whole graph whatever a run
+   * fetches, so a graph that must not compute (say) the logits has to lose them here.
+   */
+  keepOutputs(keep: readonly string[]): this {
+    const wanted = new Set(keep);
+    const missing = keep.filter((name) => !this.outputs.some((o) => o.name === name));
+    if (missing.length > 0) throw new Error(`graph: no outputs named ${missing.join(', ')}`);
+    const producer = new Map<string, NodeMessage>();
+    for (const node of this.nodes) for (const out of node.output) producer.set(out, node);
+    const needed = new Set<string>();
+    const live = new Set<NodeMessage>();
+    const stack = [...wanted];
+    while (stack.length > 0) {
+      const value = stack.pop()!;
+      if (needed.has(value)) continue;
+      needed.add(value);
+      const node = producer.get(value);
+      if (node && !live.has(node)) {
+        live.add(node);
+        stack.push(...node.input.filter((input) => input !== ''));
+      }
+    }
+    const kept = <T>(list: T[], keepItem: (item: T) => boolean) => list.splice(0, list.length, ...list.filter(keepItem));
+    kept(this.outputs, (o) => wanted.has(o.name));
+    kept(this.nodes, (n) => live.has(n));
+    kept(this.initializers, (t) => needed.has(t.name));
+    kept(this.inputs, (v) => needed.has(v.name));
+    for (const name of [...this.initializerData.keys()]) if (!needed.has(name)) this.initializerData.delete(name);
+    return this;
   }
 
   message(): ModelMessage {

@@ -109,6 +109,26 @@ describe.each(Object.entries(families))('runtime on a random %s-style model', (f
     await runner.dispose();
   });
 
+  it('compiles only what the hooks need for a runner with `outputs`, with identical hooks and no logits', async () => {
+    const hooks = [hookName.mlpPost(0), hookName.mlpPost(spec.nLayers - 1)];
+    const full = await ModelRunner.create(decoder);
+    const pruned = await ModelRunner.create(decoder, { outputs: hooks });
+    const batch = [prompt, prompt.slice(0, 5).concat([1, 2, 3])];
+    const expected = (await full.run(batch, { hooks })).cache;
+    const only = await full.runHooks(batch, hooks);
+    const got = await pruned.runHooks(batch, hooks);
+    for (const name of hooks) {
+      expect(maxAbsDiff(only[name]!.data, expected[name]!.data)).toBe(0);
+      expect(maxAbsDiff(got[name]!.data, expected[name]!.data)).toBe(0);
+    }
+    await expect(pruned.run(batch)).rejects.toThrow(/no logits/);
+    await expect(pruned.runHooks(batch, [hookName.residPost(0)])).rejects.toThrow(/was not compiled into this runner/);
+    // The last layer's MLP output, the final norm and the unembedding are gone from the graph.
+    const graph = buildDecoderGraph(decoder).keepOutputs(hooks);
+    expect(graph.initializers.map((t) => t.name)).not.toContain('unembed.W_U');
+    expect(graph.initializers.map((t) => t.name)).not.toContain(`blocks.${spec.nLayers - 1}.mlp.W_out`);
+  });
+
   it('gives the same numbers with weights in an external-data file', async () => {
     const inMemory = await ModelRunner.create(decoder);
     const external = await ModelRunner.create(decoder, { externalDataThresholdBytes: 0 });
