@@ -20,7 +20,8 @@ export interface CorpusDocuments {
   name: string;
   /** Every file read, so a cache can tell when the corpus changed (path, size, mtime). */
   files: string[];
-  documents: string[];
+  /** Reads the documents (seconds for the default corpus; a key cache often avoids it). */
+  documents: () => string[];
 }
 
 /** Rejoins Brown tokens: no space before closing punctuation, quotes as ", hyphen tags dropped. */
@@ -103,11 +104,19 @@ export function interleave(lists: string[][]): string[] {
   }
 }
 
+/** The bundled corpora; when their packages are missing (an install without dev dependencies)
+ * the server still starts, and reading the documents says what to do. */
 export function defaultCorpus(base = root): CorpusDocuments {
+  let files: string[] = [];
+  try {
+    files = [...brownFiles(base), ...nlpCorpusFiles(base)];
+  } catch {
+    // reported by documents()
+  }
   return {
     name: 'Brown Corpus + nlp-corpus',
-    files: [...brownFiles(base), ...nlpCorpusFiles(base)],
-    documents: interleave([brownDocuments(base), nlpCorpusDocuments(base)]),
+    files,
+    documents: () => interleave([brownDocuments(base), nlpCorpusDocuments(base)]),
   };
 }
 
@@ -130,15 +139,17 @@ export function corpusFromPath(path: string): CorpusDocuments {
   if (statSync(path).isDirectory()) {
     const files = readdirSync(path).filter((f) => f.endsWith('.txt')).sort().map((f) => join(path, f));
     if (files.length === 0) throw new ModelError(`${path}: no .txt files in this folder (a corpus is a folder of .txt files or a .jsonl file)`);
-    return { name: `${basename(path)}/ (${files.length} .txt files)`, files, documents: files.map((f) => readFileSync(f, 'utf8')) };
+    return { name: `${basename(path)}/ (${files.length} .txt files)`, files, documents: () => files.map((f) => readFileSync(f, 'utf8')) };
   }
   if (!path.endsWith('.jsonl')) throw new ModelError(`${path}: a corpus is a folder of .txt files or a .jsonl file`);
-  const documents: string[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    documents.push(jsonlDocument(line, `${path}:${i + 1}`));
-  });
-  if (documents.length === 0) throw new ModelError(`${path}: no documents (expected one JSON string or {"text": ...} per line)`);
+  const documents = () => {
+    const out: string[] = [];
+    readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+      if (line.trim() !== '') out.push(jsonlDocument(line, `${path}:${i + 1}`));
+    });
+    if (out.length === 0) throw new ModelError(`${path}: no documents (expected one JSON string or {"text": ...} per line)`);
+    return out;
+  };
   return { name: basename(path), files: [path], documents };
 }
 

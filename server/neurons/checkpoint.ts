@@ -1,0 +1,78 @@
+/**
+ * Checkpoints of an unfinished build: the whole streaming state (index-state.ts) at a batch
+ * boundary, so a resumed build ends byte-identical to an uninterrupted one. Written atomically
+ * (temporary file, fsync, rename); one that does not match the model, the corpus or the build
+ * parameters, or fails its length or CRC check, is ignored and the build starts afresh.
+ *
+ * Layout (little-endian): "CXRNCKP\0", u32 version, u32 header length, header JSON, then each
+ * state array's bytes padded to 8, then u32 CRC-32 of everything before it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.js';
+import { bytesOf, crc32 } from './crc32.js';
+import { IndexState, type IndexParams } from './index-state.js';
+
+const MAGIC = 'CXRNCKP\0';
+const VERSION = 1;
+
+export interface CheckpointHeader {
+  modelKey: string;
+  corpusKey: string;
+  params: IndexParams;
+  contextsDone: number;
+}
+
+const pad8 = (n: number) => (8 - (n % 8)) % 8;
+
+export function writeCheckpoint(path: string, state: IndexState, keys: { modelKey: string; corpusKey: string }): void {
+  const header: CheckpointHeader = { ...keys, params: state.params, contextsDone: state.contextsDone };
+  const json = Buffer.from(JSON.stringify(header));
+  const head = Buffer.alloc(16 + json.length + pad8(16 + json.length));
+  head.write(MAGIC, 0, 'latin1');
+  head.writeUInt32LE(VERSION, 8);
+  head.writeUInt32LE(json.length, 12);
+  json.copy(head, 16);
+  const parts: Uint8Array[] = [head];
+  for (const array of state.arrays()) {
+    parts.push(bytesOf(array));
+    const padding = pad8(array.byteLength);
+    if (padding > 0) parts.push(new Uint8Array(padding));
+  }
+  let crc = 0;
+  for (const part of parts) crc = crc32(part, crc);
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(crc, 0);
+  writeFileAtomic(path, [...parts, trailer]);
+}
+
+/** The state saved at `path` when it is intact and belongs to this build, else null. */
+export function readCheckpoint(path: string, expected: { modelKey: string; corpusKey: string; params: IndexParams }): IndexState | null {
+  if (!existsSync(path)) return null;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return null;
+  }
+  if (bytes.length < 20 || bytes.toString('latin1', 0, 8) !== MAGIC || bytes.readUInt32LE(8) !== VERSION) return null;
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) return null;
+  const jsonLength = bytes.readUInt32LE(12);
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(bytes.toString('utf8', 16, 16 + jsonLength)) as CheckpointHeader;
+  } catch {
+    return null;
+  }
+  if (header.modelKey !== expected.modelKey || header.corpusKey !== expected.corpusKey) return null;
+  if (JSON.stringify(header.params) !== JSON.stringify(expected.params)) return null;
+  const state = new IndexState(expected.params);
+  let at = 16 + jsonLength + pad8(16 + jsonLength);
+  for (const array of state.arrays()) {
+    if (at + array.byteLength > bytes.length - 4) return null;
+    bytesOf(array).set(bytes.subarray(at, at + array.byteLength));
+    at += array.byteLength + pad8(array.byteLength);
+  }
+  if (at !== bytes.length - 4) return null;
+  state.restored(header.contextsDone);
+  return state;
+}

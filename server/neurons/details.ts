@@ -1,0 +1,45 @@
+/**
+ * A stored neuron record → the protocol's NeuronDetails pieces (tokens as {id, text}, window
+ * activations decoded from int8, histogram edges from the bin width), with token texts cached.
+ */
+import type { Tokenizer } from '../engine/decoder.js';
+import type { IndexedNeuron, LogitEffect, NeuronExample } from '../../shared/neuron-index.js';
+import type { TokenInfo } from '../../shared/protocol.js';
+import type { StoredExample, StoredNeuron } from './record.js';
+
+export class TokenTexts {
+  private readonly texts: (string | undefined)[] = [];
+  constructor(private readonly tokenizer: Tokenizer) {}
+
+  token(id: number): TokenInfo {
+    let text = this.texts[id];
+    if (text === undefined) text = this.texts[id] = this.tokenizer.tokenString(id);
+    return { id, text };
+  }
+}
+
+export function toLogitEffects(effects: { token: number; value: number }[], texts: TokenTexts): LogitEffect[] {
+  return effects.map((e) => ({ token: texts.token(e.token), value: e.value }));
+}
+
+function toExample(e: StoredExample, texts: TokenTexts): NeuronExample {
+  return {
+    tokens: Array.from(e.tokens, (id) => texts.token(id)),
+    activations: Array.from(e.codes, (code) => code * e.scale),
+    focus: e.position - e.windowStart,
+    value: e.value,
+    context: e.context,
+    position: e.position,
+  };
+}
+
+export function toIndexedNeuron(n: StoredNeuron, texts: TokenTexts): IndexedNeuron {
+  const width = 2 ** n.histogram.widthExponent;
+  const { firstBin, counts } = n.histogram;
+  return {
+    stats: { count: n.count, min: n.min, max: n.max, mean: n.mean, frequency: n.frequency },
+    histogram: { edges: Array.from({ length: counts.length + 1 }, (_, j) => (firstBin + j) * width), counts: Array.from(counts) },
+    topExamples: n.top.map((e) => toExample(e, texts)),
+    quantileExamples: n.quantiles.map((q) => ({ quantile: q.quantile, example: toExample(q.example, texts) })),
+  };
+}

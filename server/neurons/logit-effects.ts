@@ -1,0 +1,122 @@
+/**
+ * What a neuron writes, per unit of activation: its output weights W_out[i, :] read through the
+ * unembedding with the final normalisation folded in. LayerNorm subtracts the mean over d before
+ * scaling, so the row is centred and then multiplied by γ (ln_final.w); RMSNorm only scales, so
+ * the row is multiplied by γ. Biases (β, b_U) add the same to every neuron and are left out.
+ *   effect[v] = Σ_j fold(W_out[i, :])[j] · W_U[j, v]
+ * The top promoted (largest) and suppressed (smallest) tokens come two ways: in bulk at index
+ * time (one small ONNX graph: MatMul then TopK, batched over neurons) and on demand for one
+ * neuron in plain loops, when no index exists yet.
+ *
+ * Legend: d width, V tokens the tokenizer knows (padded model vocabulary rows are left out),
+ * n neurons per call, K effects kept on each side.
+ */
+import * as ort from 'onnxruntime-node';
+import type { Decoder } from '../engine/decoder.js';
+import { GraphBuilder, attr } from '../engine/onnx/graph-builder.js';
+import { DataType, encodeModel } from '../engine/onnx/proto.js';
+
+export const LOGIT_EFFECTS = 10;
+
+export interface TokenEffects {
+  /** Token ids and values, most promoted first. */
+  promoted: { token: number; value: number }[];
+  /** Most suppressed (most negative) first. */
+  suppressed: { token: number; value: number }[];
+}
+
+/** fold(W_out[index, :]) into `out` [d]. */
+export function foldedRow(decoder: Decoder, layer: number, index: number, out = new Float32Array(decoder.spec.dModel)): Float32Array {
+  const { dModel: d, norm } = decoder.spec;
+  const W_out = decoder.weights[`blocks.${layer}.mlp.W_out`]!.data; // [d_mlp, d]
+  const gamma = decoder.weights['ln_final.w']!.data; // [d]
+  const row = W_out.subarray(index * d, (index + 1) * d);
+  let mean = 0;
+  if (norm.kind === 'layernorm') {
+    for (let j = 0; j < d; j++) mean += row[j]!;
+    mean /= d;
+  }
+  for (let j = 0; j < d; j++) out[j] = (row[j]! - mean) * gamma[j]!;
+  return out;
+}
+
+/** The K largest and K smallest of values[0..V) (ties: the lower token id first). */
+export function extremes(values: ArrayLike<number>, V: number, K = LOGIT_EFFECTS): TokenEffects {
+  const pick = (better: (a: number, b: number) => boolean) => {
+    const ids: number[] = [];
+    for (let v = 0; v < V; v++) {
+      if (ids.length === K) {
+        if (!better(values[v]!, values[ids[K - 1]!]!)) continue;
+        ids.pop();
+      }
+      let at = ids.length;
+      while (at > 0 && better(values[v]!, values[ids[at - 1]!]!)) at--;
+      ids.splice(at, 0, v);
+    }
+    return ids.map((token) => ({ token, value: values[token]! }));
+  };
+  return { promoted: pick((a, b) => a > b), suppressed: pick((a, b) => a < b) };
+}
+
+/** One neuron's effects in plain loops (float64 sums): the path before an index exists. */
+export function logitEffectsOf(decoder: Decoder, vocabSize: number, layer: number, index: number, K = LOGIT_EFFECTS): TokenEffects {
+  const { dModel: d, vocabSize: modelV } = decoder.spec;
+  const W_U = decoder.weights['unembed.W_U']!.data; // [d, V_model]
+  const row = foldedRow(decoder, layer, index);
+  const V = Math.min(vocabSize, modelV);
+  const effect = new Float64Array(V);
+  for (let j = 0; j < d; j++) {
+    const w = row[j]!;
+    const base = j * modelV;
+    for (let v = 0; v < V; v++) effect[v]! += w * W_U[base + v]!;
+  }
+  return extremes(effect, V, K);
+}
+
+/** Batched effects on ONNX Runtime: rows [n, d] → top and bottom K per row. */
+export class BulkLogitEffects {
+  private constructor(private readonly session: ort.InferenceSession, readonly batch: number, private readonly K: number) {}
+
+  /** `batch` rows per call, sized so the [n, V] product stays near 16 MB. */
+  static async create(decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS): Promise<BulkLogitEffects> {
+    const { dModel: d, vocabSize: modelV } = decoder.spec;
+    const V = Math.min(vocabSize, modelV);
+    const W_U = decoder.weights['unembed.W_U']!.data;
+    let unembed = W_U;
+    if (V < modelV) { // keep the tokenizer's columns only
+      unembed = new Float32Array(d * V);
+      for (let j = 0; j < d; j++) unembed.set(W_U.subarray(j * modelV, j * modelV + V), j * V);
+    }
+    const g = new GraphBuilder(17);
+    const rows = g.input('rows', DataType.FLOAT, ['n', d]);
+    const effects = g.op('MatMul', [rows, g.weight('W_U', { shape: [d, V], data: unembed })]); // [n, V]
+    const kept = Math.min(K, V);
+    const k = g.int64s([kept]);
+    const [topValues, topIds] = g.opMulti('TopK', [effects, k], 2, [attr.int('axis', -1), attr.int('largest', 1), attr.int('sorted', 1)]);
+    const [bottomValues, bottomIds] = g.opMulti('TopK', [effects, k], 2, [attr.int('axis', -1), attr.int('largest', 0), attr.int('sorted', 1)]);
+    g.output(topValues!, 'top_values', ['n', kept]);
+    g.output(topIds!, 'top_ids', ['n', kept], DataType.INT64);
+    g.output(bottomValues!, 'bottom_values', ['n', kept]);
+    g.output(bottomIds!, 'bottom_ids', ['n', kept], DataType.INT64);
+    const session = await ort.InferenceSession.create(encodeModel(g.message()), { executionProviders: ['cpu'], logSeverityLevel: 3 });
+    return new BulkLogitEffects(session, Math.max(1, Math.min(1024, Math.floor((4 << 20) / V))), kept);
+  }
+
+  /** Effects of n neurons whose folded rows are `rows` [n, d]. */
+  async compute(rows: Float32Array, n: number, d: number): Promise<TokenEffects[]> {
+    const out = await this.session.run({ rows: new ort.Tensor('float32', rows.subarray(0, n * d), [n, d]) });
+    const K = this.K;
+    const topValues = out.top_values!.data as Float32Array;
+    const topIds = out.top_ids!.data as BigInt64Array;
+    const bottomValues = out.bottom_values!.data as Float32Array;
+    const bottomIds = out.bottom_ids!.data as BigInt64Array;
+    return Array.from({ length: n }, (_, r) => ({
+      promoted: Array.from({ length: K }, (_, j) => ({ token: Number(topIds[r * K + j]), value: topValues[r * K + j]! })),
+      suppressed: Array.from({ length: K }, (_, j) => ({ token: Number(bottomIds[r * K + j]), value: bottomValues[r * K + j]! })),
+    }));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

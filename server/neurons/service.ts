@@ -1,0 +1,321 @@
+/**
+ * One model's neuron index as the server and the CLI use it: finds the store for (model,
+ * corpus) through the key caches, builds it (resuming a checkpoint) as a sequence of steps the
+ * caller runs (the server through its scheduler, the CLI in a loop), answers neuron details
+ * (from the store when ready, else logit effects computed on demand) and reports its status.
+ * A corrupt store is moved aside and never served. Knows nothing of sockets.
+ */
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelError, type LoadedModel } from '../engine/decoder.js';
+import { hookName } from '../engine/hooks.js';
+import type { IndexStatus, NeuronDetails } from '../../shared/neuron-index.js';
+import { openCorpus, type CorpusDocuments } from './corpus.js';
+import { buildContexts, contextLengthFor, DEFAULT_TOKEN_BUDGET, type CorpusContexts } from './contexts.js';
+import { TokenTexts, toIndexedNeuron, toLogitEffects } from './details.js';
+import { ExplanationStore } from './explanations.js';
+import { IndexBuild, indexPaths, quarantine, type BuildOptions } from './indexer.js';
+import { CorpusKeyCache, modelKey, tokenizerFingerprint, type CachedCorpus } from './keys.js';
+import { logitEffectsOf, type TokenEffects } from './logit-effects.js';
+import { NeuronStore, StoreCorruptError } from './store.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+export const defaultIndexDir = join(root, '.cache/neuron-index');
+
+export interface NeuronIndexOptions {
+  /** Where stores live (default `<repo>/.cache/neuron-index/`). */
+  indexDir?: string;
+  /** A folder of .txt files or a .jsonl file; default the bundled npm corpora. */
+  corpus?: string;
+  /** Token budget (default 1,000,000, or the whole corpus when smaller). */
+  tokens?: number;
+  build?: BuildOptions;
+}
+
+/** A build as steps: run `step` until it resolves false. */
+export interface BuildSteps {
+  step(): Promise<boolean>;
+}
+
+const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class NeuronIndex {
+  readonly indexDir: string;
+  readonly corpus: CorpusDocuments;
+  private readonly budget: number;
+  private readonly texts: TokenTexts;
+  private model: string | null = null;
+  private corpusInfo: CachedCorpus | null = null;
+  private contexts: CorpusContexts | null = null;
+  private store: NeuronStore | null = null;
+  private explanations: ExplanationStore | null = null;
+  private build: IndexBuild | null = null;
+  private building = false;
+  private stepping = false;
+  private cancelRequested = false;
+  private stopping: Promise<void> | null = null;
+  private autoBuild = false;
+  private current: IndexStatus;
+  private readonly listeners = new Set<(status: IndexStatus) => void>();
+  private readonly onDemand = new Map<number, TokenEffects>();
+  private rate = { since: 0, from: 0 };
+  private idleWaiters: (() => void)[] = [];
+  /** Runs a build's steps (the server's scheduler); without it `startBuild` runs them itself. */
+  submit: ((steps: BuildSteps) => void) | null = null;
+
+  constructor(readonly loaded: LoadedModel, readonly options: NeuronIndexOptions = {}) {
+    this.indexDir = options.indexDir ?? defaultIndexDir;
+    this.corpus = openCorpus(options.corpus);
+    this.budget = options.tokens ?? DEFAULT_TOKEN_BUDGET;
+    if (!(Number.isInteger(this.budget) && this.budget > 0)) throw new ModelError(`The token budget must be a positive integer, got ${options.tokens}.`);
+    this.texts = new TokenTexts(loaded.tokenizer);
+    this.current = { state: 'absent', corpus: this.corpus.name, done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null };
+  }
+
+  status(): IndexStatus {
+    return { ...this.current };
+  }
+
+  onStatus(listener: (status: IndexStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setStatus(patch: Partial<IndexStatus>): void {
+    this.current = { ...this.current, message: undefined, ...patch };
+    for (const listener of this.listeners) listener(this.status());
+  }
+
+  /** Resolves the model key, finds a ready store when one exists; builds when `autoBuild`. */
+  async start(autoBuild: boolean): Promise<void> {
+    this.autoBuild = autoBuild;
+    await this.locate(autoBuild);
+    if (!this.store && autoBuild) await this.startBuild();
+  }
+
+  /** The store's path for this model and corpus (null until the corpus key is known). */
+  get storePath(): string | null {
+    return this.model && this.corpusInfo ? indexPaths(this.indexDir, this.model, this.corpusInfo.key).store : null;
+  }
+
+  get modelKey(): string | null {
+    return this.model;
+  }
+
+  /** Model key, corpus key (from the cache, or by tokenizing when `tokenize`), and the store. */
+  async locate(tokenize: boolean): Promise<void> {
+    const { decoder, tokenizer } = this.loaded;
+    this.model ??= await modelKey(decoder, this.indexDir, pause);
+    this.explanations ??= new ExplanationStore(indexPaths(this.indexDir, this.model, '').explanations);
+    const C = contextLengthFor(decoder.spec);
+    const cache = new CorpusKeyCache(this.indexDir);
+    const stamp = CorpusKeyCache.stamp(this.corpus.files, tokenizerFingerprint(tokenizer), C, this.budget);
+    this.corpusInfo ??= cache.get(stamp) ?? null;
+    if (!this.corpusInfo && tokenize) {
+      this.contexts = await buildContexts(this.corpus, tokenizer, decoder.spec, { budget: this.budget, pause });
+      this.corpusInfo = { key: this.contexts.key, count: this.contexts.count, name: this.contexts.name };
+      cache.set(stamp, this.corpusInfo);
+    }
+    if (!this.corpusInfo) return;
+    const total = this.corpusInfo.count * C;
+    const paths = indexPaths(this.indexDir, this.model, this.corpusInfo.key);
+    if (!this.store && existsSync(paths.store)) {
+      try {
+        this.store = NeuronStore.open(paths.store, { modelKey: this.model, corpusKey: this.corpusInfo.key, nLayers: decoder.spec.nLayers, dMlp: decoder.spec.dMlp });
+        this.setStatus({ state: 'ready', corpus: this.corpusInfo.name, done: total, total, tokensPerSecond: 0, etaSeconds: null });
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreCorruptError)) throw error;
+        quarantine(paths.store);
+        this.setStatus({ state: 'absent', corpus: this.corpusInfo.name, done: 0, total, message: `${error.message}; moved aside to ${paths.store}.corrupt, to be rebuilt` });
+        return;
+      }
+    }
+    if (!this.building) this.setStatus({ corpus: this.corpusInfo.name, done: checkpointContexts(paths.checkpoint) * C, total, message: this.current.message });
+  }
+
+  /** No build runs any more (finished, failed or stopped). */
+  private idle(): void {
+    this.building = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Starts (or resumes) a build unless the index is ready or building; returns the status. */
+  async startBuild(): Promise<IndexStatus> {
+    // A build asked to stop may still be preparing or in its last step: let it stop first.
+    while (this.building && this.cancelRequested) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.store || this.building) return this.status();
+    // Preparing (tokenizing the corpus) takes seconds: answer now, run the steps when ready.
+    this.prepareBuild().then((steps) => {
+      if (steps && this.submit) this.submit(steps);
+      else if (steps) void (async () => { while (await steps.step()); })();
+    }, () => {}); // a failure is in the status
+    return this.status();
+  }
+
+  /** Prepares a build (tokenizing the corpus if needed); null when the index is ready. */
+  async prepareBuild(): Promise<BuildSteps | null> {
+    if (this.store) return null;
+    if (this.building) throw new Error('neuron index: a build is already running');
+    this.building = true;
+    this.cancelRequested = false;
+    this.setStatus({ state: 'building', tokensPerSecond: 0, etaSeconds: null, message: 'tokenizing the corpus' });
+    try {
+      await this.locate(true);
+      if (this.store) {
+        this.idle();
+        return null;
+      }
+      const { decoder, tokenizer } = this.loaded;
+      this.contexts ??= await buildContexts(this.corpus, tokenizer, decoder.spec, { budget: this.budget, pause });
+      if (this.contexts.key !== this.corpusInfo!.key) throw new Error('neuron index: the corpus changed while it was read; try again');
+      this.build = await IndexBuild.prepare(decoder, tokenizer.vocabSize, this.contexts, this.model!, this.indexDir, this.options.build);
+    } catch (error) {
+      this.idle();
+      this.setStatus({ state: 'error', message: (error as Error).message });
+      throw error;
+    }
+    this.rate = { since: performance.now(), from: this.build.done };
+    if (this.cancelRequested) await this.stop();
+    else this.progress();
+    return { step: () => this.step() };
+  }
+
+  private progress(): void {
+    const build = this.build!;
+    const seconds = (performance.now() - this.rate.since) / 1000;
+    const tokensPerSecond = seconds > 0.5 ? (build.done - this.rate.from) / seconds : 0;
+    const left = build.total - build.done;
+    const message = left === 0 ? `logit effects and records: ${build.recordsDone} of ${build.state.neurons} neurons` : undefined;
+    this.setStatus({
+      state: 'building', corpus: build.contexts.name, done: build.done, total: build.total, tokensPerSecond,
+      etaSeconds: left === 0 ? null : tokensPerSecond > 0 ? left / tokensPerSecond : null, message,
+    });
+  }
+
+  private async step(): Promise<boolean> {
+    const build = this.build;
+    if (!build || this.cancelRequested) return false;
+    this.stepping = true;
+    try {
+      const more = await build.step();
+      if (!more) {
+        this.build = null;
+        this.idle();
+        this.store = NeuronStore.open(build.paths.store);
+        this.setStatus({ state: 'ready', done: build.total, total: build.total, tokensPerSecond: 0, etaSeconds: null });
+        return false;
+      }
+      this.progress();
+    } catch (error) {
+      this.build = null;
+      this.idle();
+      await build.dispose().catch(() => {});
+      this.setStatus({ state: 'error', tokensPerSecond: 0, etaSeconds: null, message: `the index build failed: ${(error as Error).message}` });
+      return false;
+    } finally {
+      this.stepping = false;
+    }
+    if (this.cancelRequested) {
+      await this.stop();
+      return false;
+    }
+    return true;
+  }
+
+  /** Stops a build: what it did is checkpointed and the next build resumes from it. */
+  async cancel(): Promise<IndexStatus> {
+    if (!this.building) return this.status();
+    this.cancelRequested = true;
+    if (this.build && !this.stepping) await this.stop();
+    else this.setStatus({ state: 'cancelled', tokensPerSecond: 0, etaSeconds: null, message: 'cancelled; a new build resumes where this one stopped' });
+    return this.status();
+  }
+
+  private stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const build = this.build;
+      this.build = null;
+      if (build) {
+        const done = build.state.contextsDone;
+        if (done > 0 && done < build.contexts.count) build.checkpoint(); // the corpus's end was checkpointed already
+        await build.dispose();
+      }
+      this.idle();
+      this.setStatus({ state: 'cancelled', done: build?.done ?? this.current.done, tokensPerSecond: 0, etaSeconds: null, message: 'cancelled; a new build resumes where this one stopped' });
+    })().finally(() => { this.stopping = null; });
+    return this.stopping;
+  }
+
+  /** Everything known of one neuron; `indexed` is null until the index is ready. */
+  details(layer: number, index: number): NeuronDetails {
+    const { nLayers, dMlp } = this.loaded.decoder.spec;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < nLayers)) throw new ModelError(`layer must be an integer in 0..${nLayers - 1}, got ${layer}`);
+    if (!(Number.isInteger(index) && index >= 0 && index < dMlp)) throw new ModelError(`neuron index must be an integer in 0..${dMlp - 1}, got ${index}`);
+    let effects: TokenEffects | null = null;
+    let indexed: NeuronDetails['indexed'] = null;
+    if (this.store) {
+      try {
+        const record = this.store.read(layer, index);
+        indexed = toIndexedNeuron(record, this.texts);
+        effects = record;
+      } catch (error) {
+        if (!(error instanceof StoreCorruptError)) throw error;
+        this.corrupt(error);
+      }
+    }
+    effects ??= this.effectsOnDemand(layer, index);
+    return {
+      layer, index, hook: hookName.mlpPost(layer),
+      promoted: toLogitEffects(effects.promoted, this.texts), suppressed: toLogitEffects(effects.suppressed, this.texts),
+      indexed, explanation: this.explanations?.get(layer, index) ?? null,
+    };
+  }
+
+  private effectsOnDemand(layer: number, index: number): TokenEffects {
+    const g = layer * this.loaded.decoder.spec.dMlp + index;
+    let effects = this.onDemand.get(g);
+    if (!effects) {
+      effects = logitEffectsOf(this.loaded.decoder, this.loaded.tokenizer.vocabSize, layer, index);
+      if (this.onDemand.size >= 4096) this.onDemand.delete(this.onDemand.keys().next().value!);
+      this.onDemand.set(g, effects);
+    }
+    return effects;
+  }
+
+  /** A store that failed a read: closed, moved aside, rebuilt when building automatically. */
+  private corrupt(error: StoreCorruptError): void {
+    const store = this.store!;
+    this.store = null;
+    store.close();
+    quarantine(store.path);
+    this.setStatus({ state: 'absent', done: 0, message: `${error.message}; moved aside to ${store.path}.corrupt, to be rebuilt` });
+    if (this.autoBuild) void this.startBuild().catch(() => {});
+  }
+
+  async dispose(): Promise<void> {
+    if (this.building) await this.cancel();
+    if (this.stopping) await this.stopping;
+    this.store?.close();
+    this.store = null;
+  }
+}
+
+/** Contexts an interrupted build's checkpoint holds (its header only; 0 when there is none). */
+function checkpointContexts(path: string): number {
+  if (!existsSync(path)) return 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(65536);
+      const n = readSync(fd, head, 0, head.length, 0);
+      const length = head.readUInt32LE(12);
+      if (n < 16 + length) return 0;
+      return (JSON.parse(head.toString('utf8', 16, 16 + length)) as { contextsDone?: number }).contextsDone ?? 0;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
+  }
+}
