@@ -4,7 +4,13 @@
  * the scheduler takes steps from the clients in turn (round robin). One client's long
  * generation never blocks another client's short run; cancelling a job drops it at its next
  * step; a client that disconnects has all its jobs cancelled.
+ *
+ * Low-priority jobs (the neuron index build) run when no user job waits, and otherwise get one
+ * step every LOW_PRIORITY_EVERY_MS, so users wait at most one such step and the build still
+ * creeps forward while the server is busy.
  */
+
+export const LOW_PRIORITY_EVERY_MS = 2000;
 
 export interface Job {
   readonly id: string;
@@ -14,9 +20,13 @@ export interface Job {
   /** Called once when the job is cancelled before it finished. */
   onCancel(): void;
   cancelled: boolean;
+  /** 'low': background work that yields to every user job (see the file header). */
+  priority?: 'normal' | 'low';
 }
 
 export class Scheduler {
+  constructor(private readonly lowPriorityEveryMs = LOW_PRIORITY_EVERY_MS) {}
+
   private readonly queues = new Map<string, Job[]>();
   private order: string[] = [];
   private running = false;
@@ -53,13 +63,27 @@ export class Scheduler {
     return this.queues.get(clientId)?.filter((j) => !j.cancelled).length ?? 0;
   }
 
+  private lastLowStep = -Infinity;
+
   private next(): Job | null {
-    for (let tries = 0; tries < this.order.length; tries++) {
-      const clientId = this.order.shift()!;
-      this.order.push(clientId); // round robin: this client goes to the back
+    const lowDue = performance.now() - this.lastLowStep >= this.lowPriorityEveryMs;
+    const job = (lowDue ? this.pick(true) : null) ?? this.pick(false) ?? this.pick(true);
+    if (job?.priority === 'low') this.lastLowStep = performance.now();
+    return job;
+  }
+
+  /** The next client in turn whose head job has (`low`) or lacks low priority; it goes to the back. */
+  private pick(low: boolean): Job | null {
+    for (let k = 0; k < this.order.length; k++) {
+      const clientId = this.order[k]!;
       const queue = this.queues.get(clientId)!;
       while (queue.length > 0 && queue[0]!.cancelled) queue.shift();
-      if (queue.length > 0) return queue[0]!;
+      const job = queue[0];
+      if (job && (job.priority === 'low') === low) {
+        this.order.splice(k, 1);
+        this.order.push(clientId); // round robin: this client goes to the back
+        return job;
+      }
     }
     return null;
   }

@@ -11,8 +11,10 @@ import type {
   ClientToServerEvents, ErrorEvent, GenerateRequest, InterServerEvents, RunRequest, ServerToClientEvents, SocketData,
 } from '../../shared/protocol.js';
 import { AnalysisContext } from '../analysis/context.js';
+import type { NeuronIndex } from '../neurons/service.js';
 import { registerAnalysisHandlers } from './analysis-handlers.js';
 import type { ModelHost } from './model-host.js';
+import { connectNeuronIndex, registerNeuronHandlers } from './neuron-handlers.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { checkIdList, checkObject, PayloadError } from './validate.js';
 
@@ -41,18 +43,21 @@ export interface HandlerKit {
   toError: (error: unknown, runId?: string) => ErrorEvent;
 }
 
-export function attachSocketServer(http: HttpServer, host: ModelHost): { io: Server; scheduler: Scheduler } {
+/** `neurons`: the model's neuron index (details, builds through the scheduler, progress events). */
+export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: NeuronIndex): { io: Server; scheduler: Scheduler } {
   const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(http, {
     transports: ['websocket'],
     maxHttpBufferSize: 1 << 20,
   });
   const scheduler = new Scheduler();
   const analysis = new AnalysisContext(host.model, host.runner);
+  const index = neurons ? connectNeuronIndex(io, scheduler, neurons, newRunId) : null;
   io.on('connection', (socket) => {
     socket.data.clientId = socket.id;
     socket.emit('server:status', { state: 'ready' });
     const kit = registerHandlers(socket, host, scheduler);
     registerAnalysisHandlers(kit, host, analysis);
+    if (neurons && index) registerNeuronHandlers(kit, host, neurons, index.jobId);
     socket.on('disconnect', () => scheduler.cancelClient(socket.id));
   });
   return { io, scheduler };

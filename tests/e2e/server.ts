@@ -42,7 +42,8 @@ async function waitForHttp(url: string, child: ChildProcess, log: () => string, 
 
 export async function startServer(options: { modelDir?: string; extraArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningServer> {
   const port = await freePort();
-  const args = ['tsx', 'server/main.ts', '--port', String(port)];
+  // --no-index: these tests are not about the neuron index, which would otherwise build in the background.
+  const args = ['tsx', 'server/main.ts', '--port', String(port), '--no-index'];
   if (options.modelDir) args.push('--model', options.modelDir);
   args.push(...(options.extraArgs ?? []));
   const child = spawn('npx', args, { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });

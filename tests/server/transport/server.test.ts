@@ -33,7 +33,7 @@ async function client(): Promise<Client> {
 }
 
 beforeAll(async () => {
-  server = await startServer({ ...modelOptions, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, log: () => {} });
+  server = await startServer({ ...modelOptions, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false, log: () => {} });
 });
 
 afterAll(async () => {
