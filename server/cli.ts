@@ -1,6 +1,7 @@
 /**
  * Command-line interface to the engine (for people and for acceptance checks):
- *   info | logits | generate | hooks   — see `npm run -s cli -- help`.
+ *   info | logits | generate | hooks | effects | graph | index | neuron | explanations
+ *   — see `npm run -s cli -- help`.
  * Errors a user can fix print one clear line on stderr and exit 1, without a stack trace.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ import { applyPrune, pruneGraph } from '../shared/graph/prune.js';
 import { exportGraph } from '../shared/graph/io.js';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { explanationsCommand, indexCommand, neuronCommand, UsageError } from './cli-neurons.js';
 
 const usage = `Circuits XR engine CLI
 
@@ -27,11 +29,18 @@ const usage = `Circuits XR engine CLI
   effects   --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN --json
   graph     --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN
             [--node-threshold 0.8] [--edge-threshold 0.98] [--max-nodes N] [--unpruned] --out FILE
+  index     --model PATH [--tokenizer PATH] [--corpus PATH] [--tokens N] [--index-dir DIR]
+            [--batch-contexts N] [--checkpoint-every BATCHES]
+  neuron    --model PATH [--tokenizer PATH] --layer L --index I [--corpus PATH] [--tokens N] [--index-dir DIR] --json
+  explanations --model PATH --import FILE_OR_DIR [--index-dir DIR]
 
 PATH is a model directory (Hugging Face layout) or a llama2.c .bin file.
-Every command takes --device cpu|cuda|webgpu (default cpu).`;
-
-class UsageError extends Error {}
+Every command takes --device cpu|cuda|webgpu (default cpu).
+index builds the neuron index (top examples, statistics, logit effects) over --corpus (a folder
+of .txt files or a .jsonl file; default the bundled Brown Corpus + nlp-corpus), at most --tokens
+tokens (default 1,000,000), in --index-dir (default .cache/neuron-index/); an interrupted build
+resumes. explanations imports OpenAI's neuron-explanation JSONL (a file or explanations/ tree) or a
+CSV with the columns layer,neuron,explanation,score.`;
 
 const options = {
   model: { type: 'string' },
@@ -53,6 +62,13 @@ const options = {
   'max-nodes': { type: 'string' },
   unpruned: { type: 'boolean' },
   out: { type: 'string' },
+  corpus: { type: 'string' },
+  'index-dir': { type: 'string' },
+  layer: { type: 'string' },
+  index: { type: 'string' },
+  import: { type: 'string' },
+  'batch-contexts': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -206,6 +222,15 @@ async function main(argv: string[]): Promise<void> {
       console.error(`\n${result.nodes.length} nodes, ${result.links.length} links written to ${args.out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       break;
     }
+    case 'index':
+      await indexCommand(args);
+      break;
+    case 'neuron':
+      await neuronCommand(args);
+      break;
+    case 'explanations':
+      await explanationsCommand(args);
+      break;
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${usage}`);
   }

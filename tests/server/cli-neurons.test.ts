@@ -1,0 +1,80 @@
+/**
+ * The neuron-index CLI commands as people run them: index (progress on stderr, summary on
+ * stdout), neuron --json (NeuronDetails, `indexed: null` with a note before an index exists),
+ * explanations --import; bad input fails with one clear line and exit 1.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import type { NeuronDetails } from '../../shared/neuron-index.js';
+import { bundledModel, smallCorpus, tempDir } from './neurons/fixtures.js';
+
+const run = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+const tsx = join(root, 'node_modules/.bin/tsx');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(tsx, ['server/cli.ts', ...args], { cwd: root, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function expectCleanFailure(result: { code: number; stderr: string }, pattern: RegExp) {
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/^error: /m);
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('neuron index CLI', () => {
+  it('imports explanations, indexes a corpus and answers a neuron\'s details; before an index, indexed is null; rejects bad input', async () => {
+    const dir = tempDir('cli-neurons');
+    const corpus = smallCorpus(dir).path;
+    const csv = join(dir, 'explanations.csv');
+    writeFileSync(csv, 'layer,neuron,explanation,score\n2,7,"fires on ""the"", mostly",0.4\n');
+    const model = ['--model', bundledModel, '--index-dir', dir];
+
+    const indexed = (async () => {
+      const imported = await cli(['explanations', ...model, '--import', csv]);
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(imported.stdout).toMatch(/imported 1 explanations from 1 file into .*explanations\.json \(1 neurons explained in all\)/);
+      const built = await cli(['index', ...model, '--corpus', corpus, '--tokens', '2000']);
+      expect(built.code, built.stderr).toBe(0);
+      expect(built.stderr).toMatch(/index \[[#.]+\] [\d.]+% [\d,]+\/1,984 tokens/);
+      expect(built.stdout).toMatch(/neuron index built: .*\.nidx/);
+      expect(built.stdout).toMatch(/1,984 tokens in [\d.]+ s \([\d,]+ tokens\/s overall\)/);
+      const shown = await cli(['neuron', ...model, '--corpus', corpus, '--tokens', '2000', '--layer', '2', '--index', '7', '--json']);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stderr).toBe('');
+      const details = JSON.parse(shown.stdout) as NeuronDetails;
+      expect(details.hook).toBe('blocks.2.mlp.hook_post');
+      expect(details.indexed!.topExamples).toHaveLength(20);
+      expect(details.indexed!.stats.count).toBe(1984);
+      expect(details.explanation).toEqual({ text: 'fires on "the", mostly', score: 0.4, source: 'explanations.csv' });
+    })();
+
+    const unindexed = (async () => {
+      // The default corpus has no index in a fresh folder: logit effects only, and a note.
+      const shown = await cli(['neuron', '--model', bundledModel, '--index-dir', tempDir('cli-unindexed'), '--layer', '0', '--index', '1', '--json']);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stderr).toMatch(/note: no corpus index is built/);
+      const details = JSON.parse(shown.stdout) as NeuronDetails;
+      expect(details.indexed).toBeNull();
+      expect(details.explanation).toBeNull();
+      expect(details.promoted).toHaveLength(10);
+      expect(details.suppressed).toHaveLength(10);
+    })();
+
+    const failures = (async () => {
+      expectCleanFailure(await cli(['neuron', ...model, '--layer', '4', '--index', '0', '--json']), /--layer 4 is out of range: the model has 4 layers/);
+      expectCleanFailure(await cli(['index', ...model, '--corpus', join(dir, 'no-such-corpus')]), /Corpus path not found/);
+    })();
+    await Promise.all([indexed, unindexed, failures]);
+  });
+});
