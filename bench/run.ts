@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchAnalysis } from './analysis.js';
 import { benchBrowser } from './browser.js';
 import { benchEngine } from './engine.js';
+import { benchNeurons } from './neurons.js';
 import { benchTransport } from './transport.js';
 import { table, type BenchRow } from './report.js';
 
@@ -15,6 +16,7 @@ const rows: BenchRow[] = [];
 rows.push(...(await benchEngine()));
 rows.push(...(await benchTransport()));
 rows.push(...(await benchAnalysis()));
+rows.push(...(await benchNeurons()));
 rows.push(...(await benchBrowser()));
 console.log(table(rows));
 process.exit(0);
