@@ -7,7 +7,7 @@
  * Layout (little-endian): "CXRNCKP\0", u32 version, u32 header length, header JSON, then each
  * state array's bytes padded to 8, then u32 CRC-32 of everything before it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-file.js';
 import { bytesOf, crc32 } from './crc32.js';
 import { IndexState, type IndexParams } from './index-state.js';
@@ -75,4 +75,24 @@ export function readCheckpoint(path: string, expected: { modelKey: string; corpu
   if (at !== bytes.length - 4) return null;
   state.restored(header.contextsDone);
   return state;
+}
+
+/** Contexts an interrupted build's checkpoint holds, from its header alone (0 when none). */
+export function checkpointContexts(path: string): number {
+  if (!existsSync(path)) return 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(65536);
+      const n = readSync(fd, head, 0, head.length, 0);
+      if (n < 16 || head.toString('latin1', 0, 8) !== MAGIC) return 0;
+      const length = head.readUInt32LE(12);
+      if (n < 16 + length) return 0;
+      return (JSON.parse(head.toString('utf8', 16, 16 + length)) as Partial<CheckpointHeader>).contextsDone ?? 0;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
+  }
 }

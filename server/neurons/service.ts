@@ -5,11 +5,12 @@
  * (from the store when ready, else logit effects computed on demand) and reports its status.
  * A corrupt store is moved aside and never served. Knows nothing of sockets.
  */
-import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError, type LoadedModel } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
 import type { IndexStatus, NeuronDetails } from '../../shared/neuron-index.js';
+import { checkpointContexts } from './checkpoint.js';
 import { openCorpus, type CorpusDocuments } from './corpus.js';
 import { buildContexts, contextLengthFor, DEFAULT_TOKEN_BUDGET, type CorpusContexts } from './contexts.js';
 import { TokenTexts, toIndexedNeuron, toLogitEffects } from './details.js';
@@ -45,6 +46,7 @@ export class NeuronIndex {
   private readonly budget: number;
   private readonly texts: TokenTexts;
   private model: string | null = null;
+  private tokenizerPrint: string | null = null;
   private corpusInfo: CachedCorpus | null = null;
   private contexts: CorpusContexts | null = null;
   private store: NeuronStore | null = null;
@@ -109,7 +111,8 @@ export class NeuronIndex {
     this.explanations ??= new ExplanationStore(indexPaths(this.indexDir, this.model, '').explanations);
     const C = contextLengthFor(decoder.spec);
     const cache = new CorpusKeyCache(this.indexDir);
-    const stamp = CorpusKeyCache.stamp(this.corpus.files, tokenizerFingerprint(tokenizer), C, this.budget);
+    this.tokenizerPrint ??= tokenizerFingerprint(tokenizer);
+    const stamp = CorpusKeyCache.stamp(this.corpus.files, this.tokenizerPrint, C, this.budget);
     this.corpusInfo ??= cache.get(stamp) ?? null;
     if (!this.corpusInfo && tokenize) {
       this.contexts = await buildContexts(this.corpus, tokenizer, decoder.spec, { budget: this.budget, pause });
@@ -298,24 +301,5 @@ export class NeuronIndex {
     if (this.stopping) await this.stopping;
     this.store?.close();
     this.store = null;
-  }
-}
-
-/** Contexts an interrupted build's checkpoint holds (its header only; 0 when there is none). */
-function checkpointContexts(path: string): number {
-  if (!existsSync(path)) return 0;
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const head = Buffer.alloc(65536);
-      const n = readSync(fd, head, 0, head.length, 0);
-      const length = head.readUInt32LE(12);
-      if (n < 16 + length) return 0;
-      return (JSON.parse(head.toString('utf8', 16, 16 + length)) as { contextsDone?: number }).contextsDone ?? 0;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return 0;
   }
 }

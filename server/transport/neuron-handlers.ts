@@ -7,6 +7,7 @@
  */
 import type { Server } from 'socket.io';
 import type { IndexStatus, NeuronRequest } from '../../shared/neuron-index.js';
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../shared/protocol.js';
 import type { NeuronIndex } from '../neurons/service.js';
 import type { ModelHost } from './model-host.js';
 import type { Scheduler } from './scheduler.js';
@@ -18,7 +19,10 @@ export const INDEX_CLIENT = 'neuron-index';
 const PROGRESS_INTERVAL_MS = 250;
 
 /** Runs `neurons`' builds through the scheduler and broadcasts its status (throttled). */
-export function connectNeuronIndex(io: Server, scheduler: Scheduler, neurons: NeuronIndex, newRunId: (kind: string) => string): { jobId: () => string | null } {
+export function connectNeuronIndex(
+  io: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>, scheduler: Scheduler, neurons: NeuronIndex,
+  newRunId: (kind: string) => string,
+): { jobId: () => string | null } {
   let jobId: string | null = null;
   neurons.submit = (steps) => {
     const id = newRunId('index');
