@@ -62,6 +62,8 @@ export function indexStatusText(status: IndexStatus): string {
   const progress = `${formatCount(status.done)} / ${formatCount(status.total)} tokens`;
   switch (status.state) {
     case 'building': {
+      // Before the corpus is tokenized the total is unknown: say what the build is doing.
+      if (status.total === 0) return `Indexing ${corpus}: ${status.message ?? 'starting'}…`;
       const parts = [`Indexing ${corpus}: ${progress} (${Math.floor(indexFraction(status) * 100)}%)`];
       if (status.tokensPerSecond > 0) parts.push(`${formatCount(status.tokensPerSecond)} tokens/s`);
       if (status.etaSeconds !== null) parts.push(`${formatDuration(status.etaSeconds)} left`);
@@ -70,7 +72,7 @@ export function indexStatusText(status: IndexStatus): string {
     case 'ready':
       return `Corpus index: ${formatCount(status.total)} tokens of ${corpus}`;
     case 'absent':
-      return 'No corpus index for this model yet';
+      return `No corpus index for this model yet${status.message ? ` (${status.message})` : ''}`;
     case 'cancelled':
       return `Index build stopped at ${progress}${status.message ? ` (${status.message})` : ''}`;
     case 'error':
@@ -117,8 +119,15 @@ export function tokenHighlight(value: number, max: number): TokenHighlight {
   };
 }
 
-/** A token's text as it reads inside running text: spaces kept, line breaks and tabs shown. */
+/** Special tokens such as `<|endoftext|>`. */
+export function isSpecialToken(text: string): boolean {
+  return /^<\|[^|]*\|>$/.test(text);
+}
+
+/** A token's text as it reads inside running text: spaces kept, line breaks and tabs shown,
+ * special tokens short (`<|endoftext|>` → `⟨endoftext⟩`). */
 export function exampleTokenText(text: string): string {
+  if (isSpecialToken(text)) return `⟨${text.slice(2, -2)}⟩`;
   return text.replace(/\r?\n/g, '↵').replace(/\t/g, '⇥');
 }
 

@@ -10,6 +10,7 @@ import {
   formatActivation,
   formatCount,
   formatDuration,
+  exampleTokenText,
   formatShare,
   histogramBars,
   histogramX,
@@ -73,6 +74,8 @@ describe('corpus index status in words', () => {
     expect(indexStatusText({ ...building, tokensPerSecond: 0, etaSeconds: null })).toBe('Indexing brown: 2.50k / 10.0k tokens (25%)');
     expect(indexStatusText({ ...building, state: 'error', message: 'disk full' })).toBe('Index build failed: disk full');
     expect(indexFraction({ ...building, total: 0 })).toBe(0);
+    expect(indexStatusText({ ...building, done: 0, total: 0, message: 'tokenizing the corpus' })).toBe('Indexing brown: tokenizing the corpus…');
+    expect(indexStatusText({ ...building, state: 'absent', message: undefined })).toBe('No corpus index for this model yet');
   });
 });
 
@@ -96,6 +99,16 @@ describe('token highlight', () => {
 
   it('still colours a neuron whose maximum is not positive', () => {
     expect(tokenHighlight(-0.2, 0).t).toBe(-1);
+  });
+});
+
+describe('example token text', () => {
+  it('keeps spaces, shows line breaks and tabs, and shortens special tokens', () => {
+    expect(exampleTokenText(' the')).toBe(' the');
+    expect(exampleTokenText('\n\n')).toBe('↵↵');
+    expect(exampleTokenText('\tx')).toBe('⇥x');
+    expect(exampleTokenText('<|endoftext|>')).toBe('⟨endoftext⟩');
+    expect(exampleTokenText('<b>')).toBe('<b>');
   });
 });
 
