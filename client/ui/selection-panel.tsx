@@ -17,7 +17,10 @@ export function SelectionPanel() {
   const value = activations.neuron(position, selection.layer, selection.neuron);
   return (
     <div className="panel selection-panel" data-testid="selection-panel">
-      <h2 data-testid="selection-id">{neuronLabel(selection)}</h2>
+      <div className="selection-header">
+        <h2 data-testid="selection-id">{neuronLabel(selection)}</h2>
+        <button type="button" className="link" onClick={() => selectNeuron(app, null)}>Clear</button>
+      </div>
       <p>
         Activation at token {position}
         {tokens[position] ? ` “${displayToken(tokens[position].text)}”` : ''}: <b>{value.toFixed(3)}</b>
@@ -39,7 +42,6 @@ export function SelectionPanel() {
           </button>
         ))}
       </div>
-      <button type="button" className="link" onClick={() => selectNeuron(app, null)}>Clear</button>
     </div>
   );
 }

@@ -33,6 +33,8 @@ export interface CircuitsTestHook {
   neurons: NeuronStore;
   /** The lines the in-scene neuron explanation panel shows (VR). */
   neuronPanelLines: () => string[];
+  /** PNG data URL of that panel's canvas texture, as drawn. */
+  neuronPanelImage: () => string | null;
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
 }
@@ -94,6 +96,7 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
       xrPanelLines: () => selectionPanelRegistry.panel?.lines ?? [],
       neurons: neuronServicesFor(services).store,
       neuronPanelLines: () => neuronPanelRegistry.panel?.lines ?? [],
+      neuronPanelImage: () => neuronPanelRegistry.panel?.canvas.toDataURL('image/png') ?? null,
       frameTimes: (reset = false) => {
         const summary = timer.summary();
         if (reset) timer.reset();

@@ -18,15 +18,15 @@ import { QuantileExamples, TopExamples } from './neuron-examples.js';
 import './neurons.css';
 
 function Explanation({ explanation }: { explanation: NeuronExplanation | null }) {
-  if (!explanation) return <p className="muted neuron-no-explanation">No imported explanation for this neuron.</p>;
+  if (!explanation) return null;
   return (
-    <section className="neuron-explanation" data-testid="neuron-explanation">
-      <p className="explanation-text">“{explanation.text}”</p>
-      <p className="muted">
+    <p className="neuron-explanation" data-testid="neuron-explanation">
+      <span className="explanation-text">“{explanation.text}”</span>{' '}
+      <span className="muted">
         {explanation.score !== null && <>score {explanation.score.toFixed(2)} · </>}
         {explanation.source}
-      </p>
-    </section>
+      </span>
+    </p>
   );
 }
 
@@ -79,7 +79,8 @@ export function NeuronDetailsPanel() {
   return (
     <div className="panel neuron-details" data-testid="neuron-details" data-status={status} data-layer={neuron.layer} data-index={neuron.neuron}>
       <h2>
-        Explanation <span className="muted">blocks.{neuron.layer}.mlp.hook_post[{neuron.neuron}]</span>
+        Explanation <span className="muted hook">blocks.{neuron.layer}.mlp.hook_post[{neuron.neuron}]</span>
+        {details && !details.explanation && <span className="muted none" data-testid="neuron-no-explanation">none imported</span>}
       </h2>
       {status === 'loading' && (
         <p className="muted" data-testid="neuron-loading">

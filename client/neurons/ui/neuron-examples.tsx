@@ -6,13 +6,13 @@
  */
 import { useState } from 'react';
 import type { NeuronExample } from '../../../shared/neuron-index.js';
-import { exampleTokenText, formatActivation, tokenHighlight } from '../state/neuron-format.js';
+import { exampleTokenText, formatActivation, isSpecialToken, tokenHighlight } from '../state/neuron-format.js';
 
 function ExampleToken({ text, activation, max, focus }: { text: string; activation: number; max: number; focus: boolean }) {
   const { background, color } = tokenHighlight(activation, max);
   return (
     <span
-      className={focus ? 'example-token focus' : 'example-token'}
+      className={`example-token${focus ? ' focus' : ''}${isSpecialToken(text) ? ' special' : ''}`}
       style={{ background, color }}
       title={`${JSON.stringify(text)}: ${formatActivation(activation)}`}
       data-focus={focus ? 'true' : undefined}

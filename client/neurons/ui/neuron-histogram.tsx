@@ -8,7 +8,7 @@ import { activationCss } from '../../scene/colour-scale.js';
 import { formatActivation, formatCount, histogramBars, histogramX } from '../state/neuron-format.js';
 
 const width = 360;
-const height = 48;
+const height = 42;
 const axis = 14;
 
 export function NeuronHistogram({ histogram, here }: { histogram: Histogram; here: number | null }) {

@@ -80,19 +80,19 @@ function logitColumn(context: CanvasRenderingContext2D, title: string, effects: 
   context.fillStyle = muted;
   context.font = '600 24px system-ui, sans-serif';
   context.fillText(title, x, y);
-  context.font = '28px system-ui, sans-serif';
+  context.font = '30px system-ui, sans-serif';
   effects.slice(0, panelLogitTokens).forEach((effect, i) => {
-    const rowY = y + 18 + i * 36;
+    const rowY = y + 18 + i * 38;
     context.fillStyle = activationCss(effect.value, range);
     context.globalAlpha = 0.35;
-    context.fillRect(x, rowY, (Math.abs(effect.value) / range) * width, 30);
+    context.fillRect(x, rowY, (Math.abs(effect.value) / range) * width, 32);
     context.globalAlpha = 1;
     context.fillStyle = text;
     context.textAlign = 'left';
-    context.fillText(displayToken(effect.token.text), x + 6, rowY + 15, width - 110);
+    context.fillText(displayToken(effect.token.text), x + 6, rowY + 16, width - 110);
     context.fillStyle = muted;
     context.textAlign = 'right';
-    context.fillText(formatActivation(effect.value), x + width - 4, rowY + 15);
+    context.fillText(formatActivation(effect.value), x + width - 4, rowY + 16);
     context.textAlign = 'left';
   });
 }

@@ -11,7 +11,7 @@ import { exampleTokenText, formatActivation, indexStatusText, statEntries } from
 import type { NeuronViewState } from '../state/neuron-store.js';
 
 /** Top examples the VR panel shows. */
-export const panelExamples = 4;
+export const panelExamples = 5;
 /** Promoted and suppressed tokens it shows, each. */
 export const panelLogitTokens = 6;
 
