@@ -188,6 +188,9 @@ describe('neuron explanation view in the browser', () => {
       }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     })()`);
     await browser.page.click('[data-testid=build-index]');
+    // A picture of the build in progress when it is still running (a fast machine may finish first).
+    const building = browser.page.locator('[data-testid=index-status][data-state=building]');
+    if (await building.waitFor({ timeout: 5000 }).then(() => true, () => false)) await shoot('neurons-01b-building');
     await waitFor(`window.__circuits.neurons.getState().index?.state === 'ready'`, 180_000);
     const seen = await state<IndexStatus[]>('window.__indexStates');
     expect(seen.some((s) => s.state === 'building')).toBe(true);
