@@ -10,6 +10,7 @@ import { createCanvasPanel, type CanvasPanel } from '../../scene/canvas-panel.js
 import { useNeurons } from '../state/neuron-services.js';
 import type { NeuronViewState } from '../state/neuron-store.js';
 import { drawNeuronPanel, panelHeight, panelWidth } from './neuron-panel-draw.js';
+import { neuronPanelLines } from './neuron-panel-lines.js';
 
 /** Shared so the test hook can read what the panel shows. */
 export const neuronPanelRegistry: { panel: CanvasPanel | null } = { panel: null };
@@ -24,17 +25,13 @@ export function NeuronPanel3D() {
   const panel = useMemo(() => createCanvasPanel(panelWidth, panelHeight), []);
   useEffect(() => {
     neuronPanelRegistry.panel = panel;
-    const redraw = (state: NeuronViewState, previous?: NeuronViewState) => {
-      if (
-        previous &&
-        state.neuron === previous.neuron &&
-        state.status === previous.status &&
-        state.details === previous.details &&
-        state.error === previous.error &&
-        state.index === previous.index
-      ) {
-        return;
-      }
+    // Progress events arrive several times a second during a build: redraw only when what the
+    // panel shows changes (its lines, or the details it paints).
+    let shown: { key: string; details: NeuronViewState['details'] } | null = null;
+    const redraw = (state: NeuronViewState) => {
+      const key = neuronPanelLines(state).join('\n');
+      if (shown && shown.key === key && shown.details === state.details) return;
+      shown = { key, details: state.details };
       drawNeuronPanel(panel, state);
     };
     redraw(store.getState());
