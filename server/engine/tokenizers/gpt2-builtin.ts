@@ -4,6 +4,8 @@
  * GPT2Tokenizer: no BOS is prepended, `<|endoftext|>` (50256) is the EOS and is recognised in text.
  */
 import r50k from 'gpt-tokenizer/encoding/r50k_base';
+import r50kRanks from 'gpt-tokenizer/bpeRanks/r50k_base';
+import { printableBytes } from './printable.js';
 import type { Tokenizer } from '../decoder.js';
 
 const END_OF_TEXT = '<|endoftext|>';
@@ -29,6 +31,11 @@ export class Gpt2BuiltinTokenizer implements Tokenizer {
   }
 
   tokenString(id: number): string {
-    return r50k.decode([id]);
+    if (id === END_OF_TEXT_ID) return END_OF_TEXT;
+    // From the token's own entry in the ranks (text, or bytes when it is not valid UTF-8 alone):
+    // r50k.decode buffers an incomplete character until a later call.
+    const entry = r50kRanks[id];
+    if (entry === undefined) return '';
+    return typeof entry === 'string' ? entry : printableBytes(Uint8Array.from(entry));
   }
 }

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Tokenizer as LibraryTokenizer } from '@huggingface/tokenizers';
 import { ModelError, type Tokenizer } from '../decoder.js';
+import { byteLevelTokenBytes, printableBytes } from './printable.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -119,6 +120,12 @@ export class HfTokenizer implements Tokenizer {
     if (raw === undefined) return '';
     if (this.addedIds.has(id)) return raw;
     const text = this.library.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    if (text.includes('\uFFFD')) {
+      // Part of a multi-byte character: write the bytes the decoder could not print.
+      const bytes = byteLevelTokenBytes(raw);
+      if (bytes) return printableBytes(bytes);
+      if (/^<0x[0-9A-Fa-f]{2}>$/.test(raw)) return raw; // sentencepiece byte fallback
+    }
     // Sentencepiece decoders strip the word-start space of a sequence's first token; keep it here.
     return raw.startsWith('▁') && !text.startsWith(' ') ? ` ${text}` : text;
   }
