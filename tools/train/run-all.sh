@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 npx tsx tools/train/prepare-corpus.ts
 npx tsx tools/train/train-tokenizer.ts --vocab 4096
-nice -n 10 /usr/bin/python3 tools/train/train.py --steps "${STEPS:-1200}" --batch 32 --d 256 --layers 4 --heads 8 --ctx 128 \
-  --repeat-share "${REPEAT_SHARE:-0.4}" --multi-repeat --checkpoint-every 100 | tee -a tools/train/work/train.log
+/usr/bin/python3 tools/train/train.py --steps 30000 --batch 4 --ctx 128 --d 256 --layers 4 --heads 8 --lr 0.001 --warmup 500 \
+  --seed 1234 --checkpoint-every 1000 | tee -a tools/train/work/train.log
 npx tsx tools/train/golden-prompts.ts
 /usr/bin/python3 tools/train/golden.py
-/usr/bin/python3 tools/train/evaluate.py
+STEP_SECONDS=$(/usr/bin/python3 tools/train/train.py --benchmark --batch 4 | sed -n 's/.*, \([0-9.]*\) s\/step/\1/p') \
+  /usr/bin/python3 tools/train/evaluate.py
