@@ -16,6 +16,7 @@ import { build } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { importGraph } from '../../shared/graph/io.js';
 import { launchBrowser, screenshotStatistics, type BrowserSession } from './browser.js';
+import { createPageHelpers } from './page.js';
 import { startServer, type RunningServer } from './server.js';
 
 const artifacts = resolve('test-artifacts/e2e');
@@ -33,28 +34,14 @@ let browser: BrowserSession;
 
 const analysis = 'window.__circuitsAnalysis.store.getState()';
 
-async function state<T>(expression: string): Promise<T> {
-  return browser.page.evaluate(expression) as Promise<T>;
-}
-
-async function waitFor(expression: string, timeout = 60_000): Promise<void> {
-  try {
-    await browser.page.waitForFunction(expression, null, { timeout, polling: 100 });
-  } catch (error) {
-    const snapshot = await state<string>(
-      `JSON.stringify((() => { const a = window.__circuitsAnalysis?.store.getState(); const s = window.__circuits?.store.getState(); return { app: s && { connection: s.connection, runStatus: s.runStatus, selection: s.selection, grabbed: s.grabbed, error: s.error }, analysis: a && { effectsStatus: a.effectsStatus, graphStatus: a.graphStatus, progress: a.progress, error: a.error, kept: a.prune?.keptLinks.length, highlight: a.highlight.count } }; })())`,
-    ).catch(() => 'unavailable');
-    throw new Error(`timed out waiting for ${expression}\nstate: ${snapshot}\nbrowser errors: ${browser.errors.join('\n')}\nserver: ${server?.output().slice(-3000)}`, { cause: error });
-  }
-}
+const { state, waitFor, xrFrames, shoot } = createPageHelpers({
+  browser: () => browser, server: () => server, artifacts,
+  snapshot: `(() => { const a = window.__circuitsAnalysis?.store.getState(); const s = window.__circuits?.store.getState(); return { app: s && { connection: s.connection, runStatus: s.runStatus, selection: s.selection, grabbed: s.grabbed, error: s.error }, analysis: a && { effectsStatus: a.effectsStatus, graphStatus: a.graphStatus, progress: a.progress, error: a.error, kept: a.prune?.keptLinks.length, highlight: a.highlight.count } }; })()`,
+});
 
 /** Waits until the page has rendered a few more animation frames. */
 async function frames(n = 4): Promise<void> {
   await state(`(async () => { for (let i = 0; i < ${n}; i++) await new Promise((r) => requestAnimationFrame(r)); })()`);
-}
-
-async function xrFrames(n: number): Promise<void> {
-  await state(`(async () => { const xr = window.__circuits.xrStore; for (let i = 0; i < ${n}; i++) await xr.requestFrame(); })()`);
 }
 
 /** The canvas alone (no HTML panels), as PNG bytes, from the preserved drawing buffer. */
@@ -102,10 +89,6 @@ async function pathPixels(name: string): Promise<number> {
   writeFileSync(join(artifacts, `${name}.json`), JSON.stringify({ pathPixels: pixels, stats }, null, 2));
   expect(stats.nonBackgroundFraction).toBeGreaterThan(0.01);
   return pixels;
-}
-
-async function shoot(name: string): Promise<void> {
-  await browser.page.screenshot({ path: join(artifacts, `${name}.png`) });
 }
 
 async function setRange(testId: string, value: number): Promise<void> {

@@ -17,6 +17,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomGpt2 } from '../helpers/random-checkpoint.js';
 import { launchBrowser, screenshotStatistics, type BrowserSession } from './browser.js';
+import { createPageHelpers } from './page.js';
 import { startServer, type RunningServer } from './server.js';
 
 const artifacts = resolve('test-artifacts/e2e');
@@ -27,40 +28,10 @@ let server: RunningServer;
 let browser: BrowserSession;
 let modelDir: string | undefined;
 
-async function state<T>(expression: string): Promise<T> {
-  return browser.page.evaluate(expression) as Promise<T>;
-}
-
-async function waitFor(expression: string, timeout = 60_000): Promise<void> {
-  try {
-    await browser.page.waitForFunction(expression, null, { timeout, polling: 100 });
-  } catch (error) {
-    const snapshot = await state<string>(
-      `JSON.stringify((() => { const s = window.__circuits?.store.getState(); return s && { connection: s.connection, runStatus: s.runStatus, framesReady: s.framesReady, tokens: s.tokens.length, selection: s.selection, grabbed: s.grabbed, error: s.error }; })())`,
-    ).catch(() => 'unavailable');
-    throw new Error(`timed out waiting for ${expression}\nstate: ${snapshot}\nbrowser errors: ${browser.errors.join('\n')}\nserver: ${server?.output().slice(-3000)}`, { cause: error });
-  }
-}
-
-/** Waits for n rendered XR frames: pointers update once per frame, and software frames are slow. */
-async function xrFrames(n: number): Promise<void> {
-  await state(`(async () => { const xr = window.__circuits.xrStore; for (let i = 0; i < ${n}; i++) await xr.requestFrame(); })()`);
-}
-
-/**
- * Pulls a controller's trigger for a few rendered frames, then releases it. (IWER's timed
- * `select` can press and release between two slow frames, and then no select event fires.)
- */
-async function pullTrigger(hand: 'left' | 'right'): Promise<void> {
-  await state(`window.__circuits.xrStore.getState().emulator.controllers.${hand}.updateButtonValue('trigger', 1)`);
-  await xrFrames(3);
-  await state(`window.__circuits.xrStore.getState().emulator.controllers.${hand}.updateButtonValue('trigger', 0)`);
-  await xrFrames(2);
-}
-
-async function shoot(name: string): Promise<Buffer> {
-  return browser.page.screenshot({ path: join(artifacts, `${name}.png`) });
-}
+const { state, waitFor, xrFrames, pullTrigger, shoot } = createPageHelpers({
+  browser: () => browser, server: () => server, artifacts,
+  snapshot: `(() => { const s = window.__circuits?.store.getState(); return s && { connection: s.connection, runStatus: s.runStatus, framesReady: s.framesReady, tokens: s.tokens.length, selection: s.selection, grabbed: s.grabbed, error: s.error }; })()`,
+});
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });

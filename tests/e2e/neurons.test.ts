@@ -22,6 +22,7 @@ import type { IndexStatus, NeuronDetails } from '../../shared/neuron-index.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol.js';
 import { exampleTokenText, formatActivation, formatCount, formatShare } from '../../client/neurons/state/neuron-format.js';
 import { launchBrowser, screenshotStatistics, type BrowserSession } from './browser.js';
+import { createPageHelpers } from './page.js';
 import { startServer, type RunningServer } from './server.js';
 
 const artifacts = resolve('test-artifacts/e2e');
@@ -42,35 +43,10 @@ let indexDir: string;
 /** The test's own connection to the server, to check the page against. */
 let probe: Socket<ServerToClientEvents, ClientToServerEvents>;
 
-async function state<T>(expression: string): Promise<T> {
-  return browser.page.evaluate(expression) as Promise<T>;
-}
-
-async function waitFor(expression: string, timeout = 60_000): Promise<void> {
-  try {
-    await browser.page.waitForFunction(expression, null, { timeout, polling: 100 });
-  } catch (error) {
-    const snapshot = await state<string>(
-      `JSON.stringify((() => { const s = window.__circuits?.store.getState(); const n = window.__circuits?.neurons.getState(); return { app: s && { connection: s.connection, runStatus: s.runStatus, selection: s.selection, error: s.error }, neurons: n && { neuron: n.neuron, status: n.status, error: n.error, index: n.index, indexError: n.indexError, indexed: n.details ? n.details.indexed != null : null } }; })())`,
-    ).catch(() => 'unavailable');
-    throw new Error(`timed out waiting for ${expression}\nstate: ${snapshot}\nbrowser errors: ${browser.errors.join('\n')}\nserver: ${server?.output().slice(-3000)}`, { cause: error });
-  }
-}
-
-async function xrFrames(n: number): Promise<void> {
-  await state(`(async () => { const xr = window.__circuits.xrStore; for (let i = 0; i < ${n}; i++) await xr.requestFrame(); })()`);
-}
-
-async function pullTrigger(hand: 'left' | 'right'): Promise<void> {
-  await state(`window.__circuits.xrStore.getState().emulator.controllers.${hand}.updateButtonValue('trigger', 1)`);
-  await xrFrames(3);
-  await state(`window.__circuits.xrStore.getState().emulator.controllers.${hand}.updateButtonValue('trigger', 0)`);
-  await xrFrames(2);
-}
-
-async function shoot(name: string): Promise<Buffer> {
-  return browser.page.screenshot({ path: join(artifacts, `${name}.png`) });
-}
+const { state, waitFor, xrFrames, pullTrigger, shoot } = createPageHelpers({
+  browser: () => browser, server: () => server, artifacts,
+  snapshot: `(() => { const s = window.__circuits?.store.getState(); const n = window.__circuits?.neurons.getState(); return { app: s && { connection: s.connection, runStatus: s.runStatus, selection: s.selection, error: s.error }, neurons: n && { neuron: n.neuron, status: n.status, error: n.error, index: n.index, indexError: n.indexError, indexed: n.details ? n.details.indexed != null : null } }; })()`,
+});
 
 /** What the server itself says about a neuron. */
 function serverDetails(layer: number, index: number): Promise<NeuronDetails> {
