@@ -104,7 +104,7 @@ export function interleave(lists: string[][]): string[] {
   }
 }
 
-/** The bundled corpora; when their packages are missing (an install without dev dependencies)
+/** The bundled corpora; when their packages are missing (an install that skipped them)
  * the server still starts, and reading the documents says what to do. */
 export function defaultCorpus(base = root): CorpusDocuments {
   let files: string[] = [];
