@@ -151,12 +151,22 @@ async function main(): Promise<void> {
   if (indexTokens !== undefined && !(Number.isInteger(indexTokens) && indexTokens > 0)) {
     throw new UsageError(`--index-tokens must be a positive integer, got "${values['index-tokens']}".`);
   }
-  const { url } = await startServer({
+  const { url, neurons } = await startServer({
     model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: values.host ?? '127.0.0.1', device, https: values.https ?? false,
     index: !values['no-index'], indexDir: values['index-dir'], corpus: values.corpus, indexTokens,
   });
   console.log(`Circuits XR is serving at ${url}`);
   if (values.https) console.log('Headsets on your network: open https://<this machine\'s address>:' + port + '/ and accept the certificate, then Enter VR.');
+  // Ctrl-C: a running index build finishes its step and checkpoints, so the next start resumes it.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(130); // a second Ctrl-C does not wait
+    stopping = true;
+    if (neurons.status().state === 'building') console.log('stopping: checkpointing the neuron index (Ctrl-C again to quit at once)');
+    void neurons.dispose().catch((error: unknown) => console.error(`neuron index: ${(error as Error).message}`)).finally(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

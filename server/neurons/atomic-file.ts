@@ -3,12 +3,36 @@
  * the target, fsync the folder. A crash at any point leaves either the old file or the new one,
  * never a mix, so a good store or checkpoint is never lost to a failed write.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 let counter = 0;
 const tempName = (path: string) => `${path}.tmp-${process.pid}-${++counter}`;
+const TEMP = /\.tmp-(\d+)-\d+$/;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/** Removes temporary files in `folder` left by processes that died mid-write (a store can be
+ * a hundred megabytes); files of live processes are theirs. Returns how many were removed. */
+export function removeStaleTemps(folder: string): number {
+  if (!existsSync(folder)) return 0;
+  let removed = 0;
+  for (const name of readdirSync(folder)) {
+    const pid = TEMP.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue;
+    rmSync(join(folder, name), { force: true });
+    removed++;
+  }
+  return removed;
+}
 
 function syncFolder(path: string): void {
   try {

@@ -180,6 +180,8 @@ export function readExplanations(path: string, shape: Shape): { explanations: Im
 export class ExplanationStore {
   private entries = new Map<string, NeuronExplanation>();
   private loadedStamp = '';
+  /** Why the file could not be read, when it could not (then nothing is shown or overwritten). */
+  private unreadable: string | null = null;
 
   constructor(readonly path: string) {}
 
@@ -188,12 +190,14 @@ export class ExplanationStore {
     if (stamp === this.loadedStamp) return;
     this.loadedStamp = stamp;
     this.entries = new Map();
+    this.unreadable = null;
     if (!stamp) return;
     try {
       const file = JSON.parse(readFileSync(this.path, 'utf8')) as { explanations: [number, number, string, number | null, string][] };
       for (const [layer, index, text, score, source] of file.explanations) this.entries.set(`${layer}:${index}`, { text, score, source });
-    } catch {
-      this.entries = new Map(); // unreadable: nothing shown, the next import rewrites it
+    } catch (error) {
+      this.entries = new Map(); // nothing shown; import() refuses rather than overwrite what is there
+      this.unreadable = (error as Error).message;
     }
   }
 
@@ -210,6 +214,10 @@ export class ExplanationStore {
   /** Adds (replacing) these neurons' explanations and rewrites the file atomically. */
   import(explanations: ImportedExplanation[]): number {
     this.refresh();
+    if (this.unreadable !== null) {
+      throw new ModelError(`${this.path} holds earlier explanations but cannot be read (${this.unreadable}); nothing was imported. `
+        + 'Repair the file, or move it away to start afresh.');
+    }
     for (const e of explanations) this.entries.set(`${e.layer}:${e.index}`, { text: e.text, score: e.score, source: e.source });
     const rows = [...this.entries].map(([key, e]) => {
       const [layer, index] = key.split(':').map(Number) as [number, number];

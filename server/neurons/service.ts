@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ModelError, type LoadedModel } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
 import type { IndexStatus, NeuronDetails } from '../../shared/neuron-index.js';
+import { removeStaleTemps } from './atomic-file.js';
 import { checkpointContexts } from './checkpoint.js';
 import { openCorpus, type CorpusDocuments } from './corpus.js';
 import { buildContexts, contextLengthFor, DEFAULT_TOKEN_BUDGET, type CorpusContexts } from './contexts.js';
@@ -48,6 +49,7 @@ export class NeuronIndex {
   private model: string | null = null;
   private tokenizerPrint: string | null = null;
   private corpusInfo: CachedCorpus | null = null;
+  private corpusStamp = '';
   private contexts: CorpusContexts | null = null;
   private store: NeuronStore | null = null;
   private explanations: ExplanationStore | null = null;
@@ -108,16 +110,19 @@ export class NeuronIndex {
   async locate(tokenize: boolean): Promise<void> {
     const { decoder, tokenizer } = this.loaded;
     this.model ??= await modelKey(decoder, this.indexDir, pause);
-    this.explanations ??= new ExplanationStore(indexPaths(this.indexDir, this.model, '').explanations);
+    if (!this.explanations) {
+      const { dir, explanations } = indexPaths(this.indexDir, this.model, '');
+      removeStaleTemps(dir);
+      this.explanations = new ExplanationStore(explanations);
+    }
     const C = contextLengthFor(decoder.spec);
     const cache = new CorpusKeyCache(this.indexDir);
     this.tokenizerPrint ??= tokenizerFingerprint(tokenizer);
-    const stamp = CorpusKeyCache.stamp(this.corpus.files, this.tokenizerPrint, C, this.budget);
-    this.corpusInfo ??= cache.get(stamp) ?? null;
+    this.corpusStamp = CorpusKeyCache.stamp(this.corpus.files, this.tokenizerPrint, C, this.budget);
+    this.corpusInfo ??= cache.get(this.corpusStamp) ?? null;
     if (!this.corpusInfo && tokenize) {
       this.contexts = await buildContexts(this.corpus, tokenizer, decoder.spec, { budget: this.budget, pause });
-      this.corpusInfo = { key: this.contexts.key, count: this.contexts.count, name: this.contexts.name };
-      cache.set(stamp, this.corpusInfo);
+      this.rememberCorpus(this.contexts);
     }
     if (!this.corpusInfo) return;
     const total = this.corpusInfo.count * C;
@@ -135,6 +140,12 @@ export class NeuronIndex {
       }
     }
     if (!this.building) this.setStatus({ corpus: this.corpusInfo.name, done: checkpointContexts(paths.checkpoint) * C, total, message: this.current.message });
+  }
+
+  /** The corpus key of these contexts, for this process and in the key cache. */
+  private rememberCorpus(contexts: CorpusContexts): void {
+    this.corpusInfo = { key: contexts.key, count: contexts.count, name: contexts.name };
+    new CorpusKeyCache(this.indexDir).set(this.corpusStamp, this.corpusInfo);
   }
 
   /** No build runs any more (finished, failed or stopped). */
@@ -171,7 +182,16 @@ export class NeuronIndex {
       }
       const { decoder, tokenizer } = this.loaded;
       this.contexts ??= await buildContexts(this.corpus, tokenizer, decoder.spec, { budget: this.budget, pause });
-      if (this.contexts.key !== this.corpusInfo!.key) throw new Error('neuron index: the corpus changed while it was read; try again');
+      if (this.contexts.key !== this.corpusInfo!.key) {
+        // The cached key is stale (the corpus or the tokenizer changed in a way its stamp missed):
+        // the tokens just read are the truth, and their store may exist already.
+        this.rememberCorpus(this.contexts);
+        await this.locate(false);
+        if (this.store) {
+          this.idle();
+          return null;
+        }
+      }
       this.build = await IndexBuild.prepare(decoder, tokenizer.vocabSize, this.contexts, this.model!, this.indexDir, this.options.build);
     } catch (error) {
       this.idle();
@@ -209,7 +229,7 @@ export class NeuronIndex {
         this.setStatus({ state: 'ready', done: build.total, total: build.total, tokensPerSecond: 0, etaSeconds: null });
         return false;
       }
-      this.progress();
+      if (!this.cancelRequested) this.progress();
     } catch (error) {
       this.build = null;
       this.idle();
@@ -239,13 +259,17 @@ export class NeuronIndex {
     this.stopping ??= (async () => {
       const build = this.build;
       this.build = null;
-      if (build) {
-        const done = build.state.contextsDone;
-        if (done > 0 && done < build.contexts.count) build.checkpoint(); // the corpus's end was checkpointed already
-        await build.dispose();
+      let message = 'cancelled; a new build resumes where this one stopped';
+      try {
+        const done = build?.state.contextsDone ?? 0;
+        if (build && done > 0 && done < build.contexts.count) build.checkpoint(); // the corpus's end was checkpointed already
+      } catch (error) {
+        message = `cancelled, but its checkpoint could not be written (${(error as Error).message}); a new build resumes from the last good checkpoint`;
+      } finally {
+        await build?.dispose().catch(() => {});
+        this.idle();
       }
-      this.idle();
-      this.setStatus({ state: 'cancelled', done: build?.done ?? this.current.done, tokensPerSecond: 0, etaSeconds: null, message: 'cancelled; a new build resumes where this one stopped' });
+      this.setStatus({ state: 'cancelled', done: build?.done ?? this.current.done, tokensPerSecond: 0, etaSeconds: null, message });
     })().finally(() => { this.stopping = null; });
     return this.stopping;
   }
@@ -296,8 +320,10 @@ export class NeuronIndex {
     if (this.autoBuild) void this.startBuild().catch(() => {});
   }
 
+  /** Stops a build (checkpointing it, after the step that is running) and closes the store. */
   async dispose(): Promise<void> {
     if (this.building) await this.cancel();
+    if (this.building) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     if (this.stopping) await this.stopping;
     this.store?.close();
     this.store = null;

@@ -149,6 +149,7 @@ export class NeuronStore {
       const declared = Number(prefix.readBigUInt64LE(16));
       if (declared !== size) throw new StoreCorruptError(path, `${size} bytes on disk, ${declared} written (truncated or partial)`);
       const jsonLength = prefix.readUInt32LE(12);
+      if (PREFIX + jsonLength > size) throw new StoreCorruptError(path, `a header of ${jsonLength} bytes in a file of ${size}`);
       const json = read(PREFIX, jsonLength);
       let header: StoreHeader;
       try {
@@ -156,9 +157,11 @@ export class NeuronStore {
       } catch {
         throw new StoreCorruptError(path, 'unreadable header');
       }
+      if (!header || typeof header !== 'object' || Array.isArray(header)) throw new StoreCorruptError(path, 'the header is not an object');
       const G = header.nLayers * header.dMlp;
-      if (!(G > 0)) throw new StoreCorruptError(path, 'no neurons in the header');
+      if (!(Number.isSafeInteger(G) && G > 0)) throw new StoreCorruptError(path, 'no neurons in the header');
       const directoryAt = roundUp(PREFIX + jsonLength, PAGE);
+      if (directoryAt + G * ENTRY > size) throw new StoreCorruptError(path, `a directory of ${G} neurons does not fit in ${size} bytes`);
       const directory = read(directoryAt, G * ENTRY);
       if (crc32(directory, crc32(json)) !== prefix.readUInt32LE(24)) throw new StoreCorruptError(path, 'header or directory checksum mismatch');
       let next = directoryAt + G * ENTRY;

@@ -4,7 +4,7 @@
  * explanation per neuron wins; the per-model file is rewritten atomically and merges re-imports;
  * malformed input fails naming the file and line.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExplanationStore, parseCsv, readExplanations } from '../../../server/neurons/explanations.js';
@@ -98,5 +98,17 @@ describe('explanation import', () => {
     expect(reopened.get(1, 2)).toEqual({ text: 'kept', score: null, source: 'a.csv' });
     expect(reopened.size).toBe(2);
     expect(readdirSync(join(dir, 'model'))).toEqual(['explanations.json']); // no temporary files left
+  });
+
+  it('refuses to import over a file it cannot read, leaving that file as it was', () => {
+    const dir = tempDir('explanation-unreadable');
+    const path = join(dir, 'explanations.json');
+    const damaged = '{"version": 1, "explanations": [[0, 1, "hand-edited, then cut sh';
+    writeFileSync(path, damaged);
+    const store = new ExplanationStore(path);
+    expect(store.get(0, 1)).toBeNull();
+    expect(() => store.import([{ layer: 2, index: 3, text: 'new', score: 0.5, source: 'c.csv' }])).toThrow(/explanations\.json holds earlier explanations but cannot be read .*nothing was imported/);
+    expect(readFileSync(path, 'utf8')).toBe(damaged);
+    expect(readdirSync(dir)).toEqual(['explanations.json']);
   });
 });

@@ -1,14 +1,16 @@
 /**
  * The store's durability: a build killed (SIGKILL, in a CLI child process) after its first
- * checkpoint resumes and ends byte-identical to an uninterrupted build; a truncated store or a
- * flipped byte in a record is detected, moved aside, never served, and rebuilt identically.
+ * checkpoint resumes and ends byte-identical to an uninterrupted build; a truncated store, a
+ * damaged header or a flipped byte in a record is detected, moved aside, never served, and
+ * rebuilt identically; a failed checkpoint, a stale corpus key and crash leftovers do not wedge it.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedModel } from '../../../server/engine/decoder.js';
 import { loadModel } from '../../../server/engine/load.js';
+import { removeStaleTemps } from '../../../server/neurons/atomic-file.js';
 import { NeuronIndex, type NeuronIndexOptions } from '../../../server/neurons/service.js';
 import { bundledModel, smallCorpus, tempDir } from './fixtures.js';
 
@@ -76,22 +78,78 @@ describe('neuron index store', () => {
     await resumed.dispose();
   });
 
-  it('detects a truncated store, never serves it, moves it aside and rebuilds it identically', async () => {
-    const dir = tempDir('store-truncated');
+  // Damage that opening the store must catch (sizes, header), each moved aside and rebuilt.
+  const damages: [string, (bytes: Buffer) => Buffer, RegExp][] = [
+    ['a truncated store', (bytes) => bytes.subarray(0, Math.floor(bytes.length / 2)), /truncated or partial/],
+    ['a header length beyond the file', (bytes) => { bytes.writeUInt32LE(0xfffffff0, 12); return bytes; }, /a header of 4294967280 bytes/],
+    ['a header that is not an object', (bytes) => {
+      const length = bytes.readUInt32LE(12);
+      bytes.write('null'.padEnd(length, ' '), 32, 'utf8');
+      return bytes;
+    }, /the header is not an object/],
+    ['a header that is not its checksum', (bytes) => {
+      const at = 32 + bytes.subarray(32, 32 + bytes.readUInt32LE(12)).indexOf('"nLayers"');
+      bytes.write('"nLayerz"', at, 'utf8'); // still JSON, still an object
+      return bytes;
+    }, /no neurons in the header|checksum mismatch/],
+  ];
+  it.each(damages)('detects %s, never serves it, moves it aside and rebuilds it identically', async (_, damage, message) => {
+    const dir = tempDir('store-damaged');
     cpSync(referenceDir, dir, { recursive: true });
     const [store] = find(dir, '.nidx');
-    truncateSync(store!, Math.floor(statSync(store!).size / 2));
+    writeFileSync(store!, damage(readFileSync(store!)));
 
     const index = new NeuronIndex(model, options(dir));
     await index.locate(false);
     expect(index.status().state).toBe('absent');
-    expect(index.status().message).toMatch(/truncated or partial/);
+    expect(index.status().message).toMatch(message);
     expect(index.details(1, 3).indexed).toBeNull();
     expect(index.details(1, 3).promoted).toHaveLength(10); // logit effects come from the weights
     expect(existsSync(`${store}.corrupt`)).toBe(true);
     await build(index);
     expect(readFileSync(store!).equals(reference)).toBe(true);
     await index.dispose();
+  });
+
+  it('a cancel whose checkpoint cannot be written says so, and a later build still runs', async () => {
+    const dir = tempDir('store-checkpoint-fails');
+    const index = new NeuronIndex(model, options(dir));
+    const steps = await index.prepareBuild();
+    expect(await steps!.step()).toBe(true);
+    const checkpoint = index.storePath!.replace(/\.nidx$/, '.checkpoint');
+    mkdirSync(checkpoint, { recursive: true }); // a folder where the checkpoint file goes: its rename fails
+    await index.cancel();
+    expect(index.status().state).toBe('cancelled');
+    expect(index.status().message).toMatch(/checkpoint could not be written/);
+    rmSync(checkpoint, { recursive: true });
+    await build(index);
+    expect(readFileSync(index.storePath!).equals(reference)).toBe(true);
+    await index.dispose();
+  });
+
+  it('finds its store when the cached corpus key is stale, instead of failing every build', async () => {
+    const dir = tempDir('store-stale-key');
+    cpSync(referenceDir, dir, { recursive: true });
+    const keysFile = join(dir, 'corpus-keys.json');
+    writeFileSync(keysFile, readFileSync(keysFile, 'utf8').replace(/"key":\s*"[0-9a-f]+"/g, `"key":"${'0'.repeat(64)}"`));
+    const index = new NeuronIndex(model, options(dir));
+    await index.locate(false);
+    expect(index.status().state).not.toBe('ready'); // the stale key names no store
+    expect(await index.prepareBuild()).toBeNull(); // tokenizing finds the real key and its store
+    expect(index.status().state).toBe('ready');
+    expect(readFileSync(keysFile, 'utf8')).not.toContain('0'.repeat(64));
+    await index.dispose();
+  });
+
+  it('removes temporary files of processes that died mid-write, and only those', async () => {
+    const dir = tempDir('store-temps');
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.once('exit', resolve));
+    writeFileSync(join(dir, `a.nidx.tmp-${dead.pid}-1`), 'left by a crash');
+    writeFileSync(join(dir, `a.nidx.tmp-${process.pid}-1`), 'being written now');
+    writeFileSync(join(dir, 'a.nidx'), 'a store');
+    expect(removeStaleTemps(dir)).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(['a.nidx', `a.nidx.tmp-${process.pid}-1`]);
   });
 
   it('detects a damaged record when it is read, answers without it and rebuilds', async () => {
