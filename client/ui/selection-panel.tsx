@@ -26,13 +26,15 @@ export function SelectionPanel() {
         {tokens[position] ? ` “${displayToken(tokens[position].text)}”` : ''}: <b>{value.toFixed(3)}</b>
       </p>
       {grabbed && <p data-testid="grabbed">Grabbed ({grabbed.kind})</p>}
-      <div className="history" data-testid="activation-history" aria-label="activation history">
+      <div className="history" data-testid="activation-history" role="group" aria-label="activation history">
         {history.map((v, p) => (
           <button
             key={p}
             type="button"
             className={p === position ? 'bar-slot current' : 'bar-slot'}
             title={`${p}: ${tokens[p] ? displayToken(tokens[p].text) : ''} = ${v.toFixed(3)}`}
+            aria-label={`token ${p}${tokens[p] ? ` “${displayToken(tokens[p].text)}”` : ''}: activation ${v.toFixed(3)}`}
+            aria-current={p === position ? 'true' : undefined}
             onClick={() => choosePosition(app, p)}
           >
             <span

@@ -35,6 +35,8 @@ export interface CircuitsTestHook {
   neuronPanelLines: () => string[];
   /** PNG data URL of that panel's canvas texture, as drawn. */
   neuronPanelImage: () => string | null;
+  /** How many times the VR neuron panel's texture was redrawn (three's texture.version). */
+  neuronPanelVersion: () => number | null;
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
 }
@@ -97,6 +99,7 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
       neurons: neuronServicesFor(services).store,
       neuronPanelLines: () => neuronPanelRegistry.panel?.lines ?? [],
       neuronPanelImage: () => neuronPanelRegistry.panel?.canvas.toDataURL('image/png') ?? null,
+      neuronPanelVersion: () => neuronPanelRegistry.panel?.texture.version ?? null,
       frameTimes: (reset = false) => {
         const summary = timer.summary();
         if (reset) timer.reset();

@@ -270,11 +270,17 @@ describe('neuron explanation view in the browser', () => {
     await waitFor(`(() => { const lines = window.__circuits.neuronPanelLines(); return lines[0] === 'blocks.0.mlp neuron ${neuron}' && lines.includes('Top examples'); })()`, 30_000);
     const after = await state<string[]>(`window.__circuits.neuronPanelLines()`);
     expect(after).not.toEqual(before);
+    // Drawn when what it says changes, not per frame.
+    const drawnVersion = await state<number>(`window.__circuits.neuronPanelVersion()`);
+    await xrFrames(30);
+    expect(await state<number>(`window.__circuits.neuronPanelVersion()`)).toBe(drawnVersion);
 
     // What it says is the server's: statistics, the first top examples, the output tokens.
     const expected = await serverDetails(0, neuron);
     const indexed = expected.indexed!;
     expect(after).toContain(`max ${formatActivation(indexed.stats.max)} · min ${formatActivation(indexed.stats.min)} · mean ${formatActivation(indexed.stats.mean)} · active ${formatShare(indexed.stats.frequency)} · tokens ${formatCount(indexed.stats.count)}`);
+    const { edges, counts } = indexed.histogram;
+    expect(after).toContain(`Histogram: ${counts.length} bins, ${formatActivation(edges[0]!)} … ${formatActivation(edges[edges.length - 1]!)}`);
     const exampleLines = after.slice(after.indexOf('Top examples') + 1).filter((line) => !/^(Promotes|Suppresses):/.test(line));
     expect(exampleLines.length).toBe(Math.min(5, indexed.topExamples.length));
     exampleLines.forEach((line, i) => {

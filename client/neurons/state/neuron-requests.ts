@@ -5,6 +5,8 @@
  * not shown — and the corpus index status ('index:status' on connect, 'index:progress' while a
  * build runs, 'index:build' / 'index:cancel' on request). When the index becomes ready, details
  * fetched before it (with `indexed: null`) are dropped and the shown neuron is fetched again.
+ * A reconnect or another model starts a new generation: the cache goes (the server may have
+ * restarted with another index or retrained weights) and answers to older requests are dropped.
  */
 import type { IndexStatus, NeuronDetails } from '../../../shared/neuron-index.js';
 import type { AppStore, NeuronRef } from '../../state/app-store.js';
@@ -37,6 +39,8 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
   /** Requests awaiting an answer, by neuron key: the latest request id (older answers are dropped). */
   const pending = new Map<string, number>();
   let nextRequest = 1;
+  /** Bumped on reconnect and model change; callbacks of an older generation do nothing. */
+  let generation = 0;
   let modelName: string | null = app.getState().model?.name ?? null;
 
   const keyOf = (neuron: NeuronRef) => `${modelName ?? '?'}/${neuron.layer}/${neuron.neuron}`;
@@ -51,9 +55,10 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
     if (!quiet) store.setState({ status: 'loading', details: null, error: null });
     if (pending.has(key)) return; // its answer is on the way
     const id = nextRequest++;
+    const asked = generation;
     pending.set(key, id);
     socket.timeout(detailsTimeoutMs).emit('neuron:details', { layer: neuron.layer, index: neuron.neuron }, (error, response) => {
-      if (pending.get(key) !== id) return; // superseded (reconnect, model change)
+      if (asked !== generation || pending.get(key) !== id) return; // superseded (reconnect, model change)
       pending.delete(key);
       let message = failure(error, response, detailsTimeoutMs);
       if (!message && response.ok && (response.value.layer !== neuron.layer || response.value.index !== neuron.neuron)) {
@@ -62,8 +67,9 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
       if (!message && response.ok) cache.set(key, response.value);
       if (key !== shownKey()) return; // the selection moved on: cached, not shown
       if (message) {
-        // A quiet refresh that failed leaves the older details on screen.
-        if (store.getState().status !== 'ready') store.setState({ status: 'error', details: null, error: message });
+        // A quiet refresh that failed leaves the older details on screen, and says so.
+        if (store.getState().status === 'ready') store.setState({ error: message });
+        else store.setState({ status: 'error', details: null, error: message });
       } else if (response.ok) {
         store.setState({ status: 'ready', details: response.value, error: null });
       }
@@ -75,11 +81,14 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
       store.setState({ neuron: null, status: 'idle', details: null, error: null });
       return;
     }
-    store.setState({ neuron });
+    // One update: the new neuron never shows with the previous one's details.
     const cached = cache.get(keyOf(neuron));
-    if (cached) store.setState({ status: 'ready', details: cached, error: null });
-    else if (modelName) fetchDetails(neuron);
-    else store.setState({ status: 'loading', details: null, error: null }); // fetched once the model is known
+    if (cached) {
+      store.setState({ neuron, status: 'ready', details: cached, error: null });
+      return;
+    }
+    store.setState({ neuron, status: 'loading', details: null, error: null });
+    if (modelName) fetchDetails(neuron, true); // loading is said already; without a model, fetched once it is known
   };
 
   const applyIndex = (status: IndexStatus) => {
@@ -94,20 +103,25 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
 
   const indexRequest = (event: 'index:status' | 'index:build' | 'index:cancel') =>
     new Promise<void>((resolve) => {
+      const asked = generation;
       socket.timeout(detailsTimeoutMs).emit(event, (error, response) => {
+        resolve();
+        if (asked !== generation) return; // sent before a reconnect or to another model
         const message = failure(error, response, detailsTimeoutMs);
         if (message) store.setState({ indexError: message });
         else if (response.ok) applyIndex(response.value);
-        resolve();
       });
     });
 
   const onConnect = () => {
-    // Answers to requests sent before a disconnect will not come.
+    // Answers to requests sent before a disconnect will not come, and the server may have
+    // restarted with another index or other weights: nothing cached is trusted.
+    generation++;
     pending.clear();
+    cache.clear();
     void indexRequest('index:status');
     const { neuron, status } = store.getState();
-    if (neuron && modelName && status !== 'ready') fetchDetails(neuron);
+    if (neuron && modelName) fetchDetails(neuron, status === 'ready');
   };
   socket.on('connect', onConnect);
   socket.on('index:progress', applyIndex);
@@ -118,6 +132,7 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
     if (name !== modelName) {
       // Another model: other neurons, another index.
       modelName = name;
+      generation++;
       cache.clear();
       pending.clear();
       store.setState({ index: null, indexError: null });
@@ -131,8 +146,8 @@ export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Ci
 
   return {
     retry() {
-      const { neuron } = store.getState();
-      if (neuron && modelName) fetchDetails(neuron);
+      const { neuron, details } = store.getState();
+      if (neuron && modelName) fetchDetails(neuron, details != null); // shown details stay while it asks
     },
     buildIndex: () => indexRequest('index:build'),
     cancelIndex: () => indexRequest('index:cancel'),

@@ -74,7 +74,8 @@ export function NeuronDetailsPanel() {
   const status = useNeuronStore(store, (state) => state.status);
   const details = useNeuronStore(store, (state) => state.details);
   const error = useNeuronStore(store, (state) => state.error);
-  const index = useNeuronStore(store, (state) => state.index);
+  // The index status only shows in the footer of indexed details: no re-render per progress event otherwise.
+  const index = useNeuronStore(store, (state) => (state.details?.indexed ? state.index : null));
   if (!neuron) return null;
   return (
     <div className="panel neuron-details" data-testid="neuron-details" data-status={status} data-layer={neuron.layer} data-index={neuron.neuron}>
@@ -87,9 +88,9 @@ export function NeuronDetailsPanel() {
           Loading the neuron’s examples and logit effects…
         </p>
       )}
-      {status === 'error' && (
+      {error && (
         <div className="error neuron-error" data-testid="neuron-error">
-          <span>Could not load this neuron: {error}</span>
+          <span>{status === 'error' ? 'Could not load this neuron' : 'Could not refresh this neuron'}: {error}</span>
           <button type="button" className="small" onClick={() => requests.retry()}>
             Retry
           </button>

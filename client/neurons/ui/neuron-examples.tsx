@@ -33,6 +33,13 @@ export function ExampleLine({ example, max, label, testId }: { example: NeuronEx
       data-testid={testId}
       data-value={example.value}
       onClick={() => setExpanded(!expanded)}
+      onKeyDown={(event) => {
+        if (event.key !== 'Enter' && event.key !== ' ') return;
+        event.preventDefault();
+        setExpanded(!expanded);
+      }}
+      tabIndex={0}
+      aria-expanded={expanded}
       title={expanded ? 'Click to fold' : `Context ${example.context}, position ${example.position} — click to show the whole window`}
     >
       <span className="example-value">

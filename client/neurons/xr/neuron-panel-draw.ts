@@ -1,6 +1,6 @@
 /**
  * Paints the in-scene neuron explanation panel on its canvas: id, explanation, statistics,
- * the first top examples as rows of highlighted tokens (focus outlined, kept in view), and the
+ * the activation histogram (log count, coloured like the clouds), the first top examples as rows of highlighted tokens (focus outlined, kept in view), and the
  * promoted / suppressed tokens. Called on store changes only, never per frame.
  * Canvas units: pixels of a 1024 × 896 canvas.
  */
@@ -8,7 +8,7 @@ import type { NeuronExample } from '../../../shared/neuron-index.js';
 import { fillPanelBackground, type CanvasPanel } from '../../scene/canvas-panel.js';
 import { activationCss } from '../../scene/colour-scale.js';
 import { displayToken } from '../../scene/token-rail.js';
-import { exampleTokenText, formatActivation, indexFraction, indexStatusText, statEntries, tokenHighlight } from '../state/neuron-format.js';
+import { exampleTokenText, formatActivation, histogramBars, histogramX, indexFraction, indexStatusText, statEntries, tokenHighlight } from '../state/neuron-format.js';
 import type { NeuronViewState } from '../state/neuron-store.js';
 import { neuronPanelLines, panelExamples, panelLogitTokens } from './neuron-panel-lines.js';
 
@@ -76,6 +76,33 @@ function exampleRow(context: CanvasRenderingContext2D, example: NeuronExample, m
   context.restore();
 }
 
+/** The histogram in a box at (x, y) of width × height, with its range and zero below. */
+function histogram(context: CanvasRenderingContext2D, indexed: NonNullable<NonNullable<NeuronViewState['details']>['indexed']>, x: number, y: number, width: number, height: number): void {
+  const { histogram: h } = indexed;
+  const low = h.edges[0] ?? 0;
+  const high = h.edges[h.edges.length - 1] ?? 0;
+  const range = Math.max(Math.abs(low), Math.abs(high), 1e-6);
+  const labels = 120; // room for the range at either end
+  const barsWidth = width - 2 * labels;
+  context.fillStyle = '#0b0d13';
+  context.fillRect(x + labels, y, barsWidth, height);
+  for (const bar of histogramBars(h, barsWidth, height - 4)) {
+    context.fillStyle = activationCss(bar.centre, range);
+    context.fillRect(x + labels + bar.x, y + height - bar.height, Math.max(1, bar.width - 0.5), bar.height);
+  }
+  const zero = histogramX(h, barsWidth, 0);
+  if (zero !== null) {
+    context.fillStyle = '#6a7080';
+    context.fillRect(x + labels + zero - 1, y, 2, height);
+  }
+  context.font = '24px system-ui, sans-serif';
+  context.fillStyle = muted;
+  context.textAlign = 'right';
+  context.fillText(formatActivation(low), x + labels - 10, y + height / 2);
+  context.textAlign = 'left';
+  context.fillText(formatActivation(high), x + width - labels + 10, y + height / 2);
+}
+
 function logitColumn(context: CanvasRenderingContext2D, title: string, effects: { token: { text: string }; value: number }[], range: number, x: number, y: number, width: number): void {
   context.fillStyle = muted;
   context.font = '600 24px system-ui, sans-serif';
@@ -132,7 +159,9 @@ export function drawNeuronPanel(panel: CanvasPanel, state: NeuronViewState): voi
         context.font = '600 32px system-ui, sans-serif';
         context.fillText(entry.text, x + 12, y + 46, boxWidth - 20);
       });
-      y += 100;
+      y += 84;
+      histogram(context, indexed, margin, y, width - 2 * margin, 44);
+      y += 70;
       context.fillStyle = muted;
       context.font = '600 24px system-ui, sans-serif';
       context.fillText('Top activating examples', margin, y);
@@ -142,13 +171,13 @@ export function drawNeuronPanel(panel: CanvasPanel, state: NeuronViewState): voi
         context.font = '28px system-ui, sans-serif';
         context.fillStyle = muted;
         context.textAlign = 'right';
-        context.fillText(formatActivation(example.value), margin + 84, y + 28);
+        context.fillText(formatActivation(example.value), margin + 84, y + 26);
         context.textAlign = 'left';
-        context.font = '32px system-ui, sans-serif';
-        exampleRow(context, example, max, margin + 100, width - margin, y, 56);
-        y += 60;
+        context.font = '30px system-ui, sans-serif';
+        exampleRow(context, example, max, margin + 100, width - margin, y, 50);
+        y += 52;
       }
-      y += 22;
+      y += 30;
     } else {
       context.font = '28px system-ui, sans-serif';
       context.fillStyle = muted;

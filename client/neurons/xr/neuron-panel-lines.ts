@@ -1,7 +1,7 @@
 /**
  * What the in-scene neuron explanation panel says, as text lines (what tests read back) and
- * the pieces it draws: the selected neuron's id, its imported explanation, corpus statistics,
- * the first top examples (a window around the focus token) and the tokens it promotes and
+ * the pieces it draws: the selected neuron's id, its imported explanation, corpus statistics
+ * and histogram, the first top examples (a window around the focus token) and the tokens it promotes and
  * suppresses — or why those are missing (loading, an error, no corpus index yet).
  */
 import type { NeuronExample } from '../../../shared/neuron-index.js';
@@ -36,6 +36,8 @@ export function neuronPanelLines(state: NeuronViewState): string[] {
   lines.push(explanation ? `“${explanation.text}”${explanation.score !== null ? ` (score ${explanation.score.toFixed(2)})` : ''}` : 'No imported explanation');
   if (indexed) {
     lines.push(statEntries(indexed.stats).map((entry) => `${entry.label} ${entry.text}`).join(' · '));
+    const { edges, counts } = indexed.histogram;
+    lines.push(`Histogram: ${counts.length} bins, ${formatActivation(edges[0] ?? 0)} … ${formatActivation(edges[edges.length - 1] ?? 0)}`);
     lines.push('Top examples');
     for (const example of indexed.topExamples.slice(0, panelExamples)) lines.push(`${formatActivation(example.value)}  ${exampleLine(example)}`);
   } else {

@@ -2,7 +2,8 @@
  * The neuron view's request flow against a fake socket: a selection asks for its details once
  * per model and neuron, answers for a neuron no longer selected are kept but not shown, errors
  * and timeouts are said, and when the corpus index becomes ready the shown neuron is fetched
- * again (its older details stay on screen meanwhile).
+ * again (its older details stay on screen meanwhile); a reconnect trusts nothing cached and
+ * drops answers to requests sent before it.
  */
 import { describe, expect, it } from 'vitest';
 import type { IndexStatus, NeuronDetails } from '../../../shared/neuron-index.js';
@@ -161,6 +162,72 @@ describe('neuron details requests', () => {
     expect(sent('neuron:details')).toHaveLength(2);
     expect(sent('index:status')).toHaveLength(2);
     expect(store.getState()).toMatchObject({ status: 'loading', index: null });
+  });
+
+  it('after a reconnect trusts nothing cached and drops answers to requests sent before it', () => {
+    const { app, store, socket, sent } = setup();
+    app.setState({ selection: { layer: 0, neuron: 1 } });
+    sent('neuron:details')[0]!.answer({ ok: true, value: details(0, 1, true) });
+    app.setState({ selection: { layer: 0, neuron: 2 } }); // its answer will never come: the server restarts
+    socket.fire('connect');
+    expect(sent('index:status')).toHaveLength(2);
+    expect(sent('neuron:details')).toHaveLength(3); // neuron 2 asked again at once
+    expect(store.getState()).toMatchObject({ status: 'loading', neuron: { neuron: 2 } });
+    sent('neuron:details')[1]!.answer({ ok: true, value: details(0, 2, true) }); // the old request's answer
+    expect(store.getState().status).toBe('loading');
+    sent('neuron:details')[2]!.answer({ ok: true, value: details(0, 2, false) });
+    expect(store.getState()).toMatchObject({ status: 'ready', details: { index: 2, indexed: null } });
+    app.setState({ selection: { layer: 0, neuron: 1 } });
+    expect(sent('neuron:details')).toHaveLength(4); // neuron 1's cached details were from before
+  });
+
+  it('keeps the shown details through a reconnect while it asks again, quietly', () => {
+    const { app, store, socket, sent } = setup();
+    app.setState({ selection: { layer: 1, neuron: 7 } });
+    sent('neuron:details')[0]!.answer({ ok: true, value: details(1, 7, true) });
+    socket.fire('connect');
+    expect(sent('neuron:details')).toHaveLength(2);
+    expect(store.getState()).toMatchObject({ status: 'ready', details: { index: 7 } });
+  });
+
+  it('an index request timing out after a reconnect does not overwrite what the server said since', () => {
+    const { store, api, socket, sent } = setup();
+    void api.buildIndex();
+    socket.fire('connect');
+    sent('index:status')[1]!.answer({ ok: true, value: status('ready') });
+    sent('index:build')[0]!.fail(); // the request lost with the old connection
+    expect(store.getState()).toMatchObject({ index: { state: 'ready' }, indexError: null });
+  });
+
+  it('a failed quiet refresh keeps the details on screen and says it failed', () => {
+    const { app, store, socket, sent } = setup();
+    sent('index:status')[0]!.answer({ ok: true, value: status('building') });
+    app.setState({ selection: { layer: 0, neuron: 4 } });
+    sent('neuron:details')[0]!.answer({ ok: true, value: details(0, 4, false) });
+    socket.fire('index:progress', status('ready'));
+    sent('neuron:details')[1]!.fail();
+    expect(store.getState()).toMatchObject({ status: 'ready', details: { index: 4 }, error: 'no answer from the server within 20 s' });
+  });
+
+  it('never shows a newly selected neuron with the previous one\'s details', () => {
+    const { app, store, sent } = setup();
+    app.setState({ selection: { layer: 0, neuron: 1 } });
+    sent('neuron:details')[0]!.answer({ ok: true, value: details(0, 1, true) });
+    const seen: string[] = [];
+    store.subscribe((state) => seen.push(`${state.neuron?.neuron}:${state.status}:${state.details?.index ?? '-'}`));
+    app.setState({ selection: { layer: 0, neuron: 2 } });
+    sent('neuron:details')[1]!.answer({ ok: true, value: details(0, 2, true) });
+    app.setState({ selection: { layer: 0, neuron: 1 } }); // from the cache
+    expect(seen).toEqual(['2:loading:-', '2:ready:2', '1:ready:1']);
+  });
+
+  it('stops listening when disposed', () => {
+    const { app, api, socket, sent } = setup();
+    api.dispose();
+    socket.fire('connect');
+    app.setState({ selection: { layer: 0, neuron: 1 } });
+    expect(sent('index:status')).toHaveLength(1);
+    expect(sent('neuron:details')).toHaveLength(0);
   });
 
   it('clears the view when the selection is cleared', () => {
