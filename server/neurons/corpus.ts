@@ -9,7 +9,8 @@
  * tools/train/prepare-corpus.ts reads the same npm corpora through `brownDocuments` and
  * `nlpCorpusDocuments` (the training split is theirs, not this interleaving).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { basename, join } from 'node:path';
 import { ModelError } from '../engine/decoder.js';
 
@@ -20,8 +21,9 @@ export interface CorpusDocuments {
   name: string;
   /** Every file read, so a cache can tell when the corpus changed (path, size, mtime). */
   files: string[];
-  /** Reads the documents (seconds for the default corpus; a key cache often avoids it). */
-  documents: () => string[];
+  /** Reads the documents in order, lazily for `--corpus` (a reader that stops early reads no
+   * further), in seconds for the default corpus; a key cache often avoids it. */
+  documents: () => Iterable<string>;
 }
 
 /** Rejoins Brown tokens: no space before closing punctuation, quotes as ", hyphen tags dropped. */
@@ -120,6 +122,25 @@ export function defaultCorpus(base = root): CorpusDocuments {
   };
 }
 
+/** The lines of a text file, read in 1 MiB chunks: files of any size, never whole in memory. */
+function* readLines(path: string): Generator<string> {
+  const fd = openSync(path, 'r');
+  try {
+    const decoder = new StringDecoder('utf8');
+    const chunk = Buffer.alloc(1 << 20);
+    let rest = '';
+    for (let read; (read = readSync(fd, chunk, 0, chunk.length, null)) > 0;) {
+      const lines = (rest + decoder.write(chunk.subarray(0, read))).split('\n');
+      rest = lines.pop()!;
+      yield* lines;
+    }
+    rest += decoder.end();
+    if (rest !== '') yield rest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** One JSONL line: a JSON string or an object with a string "text". */
 function jsonlDocument(line: string, where: string): string {
   let value: unknown;
@@ -139,16 +160,24 @@ export function corpusFromPath(path: string): CorpusDocuments {
   if (statSync(path).isDirectory()) {
     const files = readdirSync(path).filter((f) => f.endsWith('.txt')).sort().map((f) => join(path, f));
     if (files.length === 0) throw new ModelError(`${path}: no .txt files in this folder (a corpus is a folder of .txt files or a .jsonl file)`);
-    return { name: `${basename(path)}/ (${files.length} .txt files)`, files, documents: () => files.map((f) => readFileSync(f, 'utf8')) };
+    return {
+      name: `${basename(path)}/ (${files.length} .txt files)`, files,
+      documents: function* () {
+        for (const f of files) yield readFileSync(f, 'utf8');
+      },
+    };
   }
   if (!path.endsWith('.jsonl')) throw new ModelError(`${path}: a corpus is a folder of .txt files or a .jsonl file`);
-  const documents = () => {
-    const out: string[] = [];
-    readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-      if (line.trim() !== '') out.push(jsonlDocument(line, `${path}:${i + 1}`));
-    });
-    if (out.length === 0) throw new ModelError(`${path}: no documents (expected one JSON string or {"text": ...} per line)`);
-    return out;
+  const documents = function* () {
+    let count = 0;
+    let number = 0;
+    for (const line of readLines(path)) {
+      number++;
+      if (line.trim() === '') continue;
+      count++;
+      yield jsonlDocument(line, `${path}:${number}`);
+    }
+    if (count === 0) throw new ModelError(`${path}: no documents (expected one JSON string or {"text": ...} per line)`);
   };
   return { name: basename(path), files: [path], documents };
 }
