@@ -157,7 +157,13 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
     let run: IncrementalRun | null = null;
     let lastLogits: Float32Array | null = null;
     let produced = 0;
-    const done = (reason: 'length' | 'eos' | 'cancelled' | 'context') => socket.emit('generate:done', runId, reason);
+    /** The newest frame held back from a client that could not keep up, sent before the end. */
+    let heldBack: ArrayBuffer | null = null;
+    const done = (reason: 'length' | 'eos' | 'cancelled' | 'context') => {
+      if (heldBack && reason !== 'cancelled') socket.emit('run:frame', runId, heldBack);
+      heldBack = null;
+      socket.emit('generate:done', runId, reason);
+    };
     const job: Job = {
       id: runId, clientId: socket.id, cancelled: false,
       onCancel: () => done('cancelled'),
@@ -187,10 +193,12 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
           if (job.cancelled) return false;
           const predictions = host.predictions(lastLogits!, request.topK && request.topK > 0 ? Math.min(request.topK, 10) : 10);
           lastLogits = logits.data.slice(logits.data.length - vocabSize);
-          // A client that cannot keep up gets the tokens, and frames only when its buffer drains.
+          // A client that cannot keep up gets every token, and frames only while its buffer is
+          // short: the newest one then, and the last one held back before the end.
           const backlog = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
-          const frame = backlog > limits.backlogPackets ? null : toArrayBuffer(host.frame(cache, 0, offset, token));
-          socket.emit('generate:token', runId, host.token(token), predictions, frame);
+          const frame = toArrayBuffer(host.frame(cache, 0, offset, token));
+          heldBack = backlog > limits.backlogPackets ? frame : null;
+          socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : frame);
           produced++;
           if (produced >= maxTokens) {
             done(run.length >= contextLength ? 'context' : 'length');

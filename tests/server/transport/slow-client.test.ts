@@ -1,0 +1,98 @@
+/**
+ * A client that stops reading (its TCP socket paused, as a stalled headset on Wi-Fi would) while
+ * a long generation streams 64 KB frames: the server's queue for it stays bounded, every token
+ * still arrives in order, frames are skipped rather than piled up, and the newest frame (the
+ * last token's) arrives before the end. Real socket.io over websocket, a real ONNX model (random
+ * weights shaped for large frames: 2 layers × 32,768 neurons).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Socket as NetSocket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { Tokenizer } from '../../../server/engine/decoder.js';
+import { gpt2Spec, randomDecoder } from '../../../server/engine/random-decoder.js';
+import { ModelRunner } from '../../../server/engine/runner.js';
+import { ModelHost } from '../../../server/transport/model-host.js';
+import { attachSocketServer, limits } from '../../../server/transport/socket-server.js';
+import { decodeFrame } from '../../../shared/frame-codec.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
+
+const numberTokenizer: Tokenizer = {
+  encode: (text) => text.trim().split(/\s+/).map((w) => Number(w) || 1), decode: (ids) => ids.join(' '),
+  tokenString: (id) => ` ${id}`, vocabSize: 256, bosId: null, eosId: null,
+};
+
+let runner: ModelRunner;
+let io: ReturnType<typeof attachSocketServer>['io'];
+let url: string;
+
+beforeAll(async () => {
+  const decoder = randomDecoder({ ...gpt2Spec({ nLayers: 2, dModel: 64, nHeads: 4, vocabSize: 256, contextLength: 1024 }), dMlp: 32768 });
+  runner = await ModelRunner.create(decoder);
+  const host = new ModelHost('wide-random', { decoder, tokenizer: numberTokenizer }, runner);
+  const http = createServer();
+  ({ io } = attachSocketServer(http, host));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
+  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => io.close(() => resolve()));
+  await runner.dispose();
+});
+
+describe('a client that cannot keep up', () => {
+  it('gets every token and the newest frames, with a bounded queue on the server', async () => {
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(url, { transports: ['websocket'], forceNew: true });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const [serverSocket] = await io.fetchSockets();
+    const conn = (io.sockets.sockets.get(serverSocket!.id)!).conn as unknown as { writeBuffer: { data?: unknown }[] };
+    /** Bytes of frames waiting in the server's queue for this client (tokens are small and all kept). */
+    const queuedFrameBytes = () => conn.writeBuffer.reduce((sum, packet) => sum + (packet.data instanceof ArrayBuffer || ArrayBuffer.isView(packet.data) ? (packet.data as ArrayBuffer).byteLength : 0), 0);
+
+    // Watch the server's queue for this client and when it finishes (the client cannot tell: it is not reading).
+    let mostQueued = 0;
+    let serverDone = false;
+    const real = io.sockets.sockets.get(serverSocket!.id)!;
+    const emit = real.emit.bind(real);
+    real.emit = ((event: string, ...args: unknown[]) => {
+      mostQueued = Math.max(mostQueued, queuedFrameBytes());
+      if (event === 'generate:done') serverDone = true;
+      return emit(event as never, ...(args as never[]));
+    }) as typeof real.emit;
+
+    const tokens: { id: number; frame: boolean }[] = [];
+    const lateFrames: number[] = [];
+    let prompt = 0;
+    socket.on('run:frame', (_, frame) => {
+      const { position } = decodeFrame(new Uint8Array(frame));
+      if (position < 8 && tokens.length === 0) prompt++;
+      else lateFrames.push(position);
+    });
+    socket.on('generate:token', (_, token, __, frame) => tokens.push({ id: token.id, frame: frame !== null }));
+    const finished = new Promise<string>((resolve) => socket.on('generate:done', (_, reason) => resolve(reason)));
+
+    // Stop reading, then ask for 1000 tokens: 64 MB of frames, far beyond the kernel's buffers.
+    const tcp = (socket.io.engine.transport as unknown as { ws: { _socket: NetSocket } }).ws._socket;
+    tcp.pause();
+    const started = socket.emitWithAck('generate:start', { prompt: '1 2 3 4 5 6 7 8', maxTokens: 1000, temperature: 0 });
+    const deadline = Date.now() + 120_000;
+    while (!serverDone && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(serverDone, 'the server finished generating while the client was not reading').toBe(true);
+    tcp.resume();
+    expect((await started).ok).toBe(true);
+    expect(await finished).toBe('length');
+
+    expect(prompt).toBe(8);
+    expect(tokens).toHaveLength(1000);
+    const skipped = tokens.filter((t) => !t.frame).length;
+    expect(skipped, 'frames were skipped rather than queued').toBeGreaterThan(0);
+    const frameBytes = 2 * 32768 + 2 * 4 * 1024 * 4 + 64; // neurons, attention rows at most, header
+    expect(mostQueued, 'frames queued for this client stay bounded').toBeGreaterThan(0);
+    expect(mostQueued, 'frames queued for this client stay bounded').toBeLessThanOrEqual((limits.backlogPackets + 1) * frameBytes);
+    // The last token's frame was held back and sent before the end: the client ends on the newest state.
+    expect(tokens[999]!.frame || lateFrames.includes(8 + 999)).toBe(true);
+    socket.disconnect();
+  }, 180_000);
+});
