@@ -4,9 +4,11 @@
  * scaling, so the row is centred and then multiplied by γ (ln_final.w); RMSNorm only scales, so
  * the row is multiplied by γ. Biases (β, b_U) add the same to every neuron and are left out.
  *   effect[v] = Σ_j fold(W_out[i, :])[j] · W_U[j, v]
- * The top promoted (largest) and suppressed (smallest) tokens come two ways: in bulk at index
- * time (one small ONNX graph: MatMul then TopK, batched over neurons) and on demand for one
- * neuron in plain loops, when no index exists yet.
+ * The top promoted (largest) and suppressed (smallest) tokens come from one small ONNX graph
+ * (MatMul then TopK, batched over neurons): in bulk at index time, and for one neuron at a time
+ * when no index exists yet (the server's path: it runs on ONNX Runtime's threads, not the event
+ * loop, and reads the unembedding as an input instead of holding a second copy). Plain loops
+ * (`logitEffectsOf`) are the independent reference the tests compare with.
  *
  * Legend: d width, V tokens the tokenizer knows (padded model vocabulary rows are left out),
  * n neurons per call, K effects kept on each side.
@@ -58,7 +60,7 @@ export function extremes(values: ArrayLike<number>, V: number, K = LOGIT_EFFECTS
   return { promoted: pick((a, b) => a > b), suppressed: pick((a, b) => a < b) };
 }
 
-/** One neuron's effects in plain loops (float64 sums): the path before an index exists. */
+/** One neuron's effects in plain loops (float64 sums): the reference, and the CLI's path. */
 export function logitEffectsOf(decoder: Decoder, vocabSize: number, layer: number, index: number, K = LOGIT_EFFECTS): TokenEffects {
   const { dModel: d, vocabSize: modelV } = decoder.spec;
   const W_U = decoder.weights['unembed.W_U']!.data; // [d, V_model]
@@ -75,10 +77,15 @@ export function logitEffectsOf(decoder: Decoder, vocabSize: number, layer: numbe
 
 /** Batched effects on ONNX Runtime: rows [n, d] → top and bottom K per row. */
 export class BulkLogitEffects {
-  private constructor(private readonly session: ort.InferenceSession, readonly batch: number, private readonly K: number) {}
+  private constructor(
+    private readonly session: ort.InferenceSession, readonly batch: number, private readonly K: number,
+    /** The unembedding fed on every call, when it is an input rather than part of the graph. */
+    private readonly unembedInput: ort.Tensor | null,
+  ) {}
 
-  /** `batch` rows per call, sized so the [n, V] product stays near 16 MB. */
-  static async create(decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS): Promise<BulkLogitEffects> {
+  /** `batch` rows per call, sized so the [n, V] product stays near 16 MB. With `unembedAsInput`
+   * the graph holds no copy of W_U (it is fed from the decoder's own array on every call). */
+  static async create(decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS, { unembedAsInput = false } = {}): Promise<BulkLogitEffects> {
     const { dModel: d, vocabSize: modelV } = decoder.spec;
     const V = Math.min(vocabSize, modelV);
     const W_U = decoder.weights['unembed.W_U']!.data;
@@ -89,7 +96,8 @@ export class BulkLogitEffects {
     }
     const g = new GraphBuilder(17);
     const rows = g.input('rows', DataType.FLOAT, ['n', d]);
-    const effects = g.op('MatMul', [rows, g.weight('W_U', { shape: [d, V], data: unembed })]); // [n, V]
+    const W = unembedAsInput ? g.input('W_U', DataType.FLOAT, [d, V]) : g.weight('W_U', { shape: [d, V], data: unembed });
+    const effects = g.op('MatMul', [rows, W]); // [n, V]
     const kept = Math.min(K, V);
     const k = g.int64s([kept]);
     const [topValues, topIds] = g.opMulti('TopK', [effects, k], 2, [attr.int('axis', -1), attr.int('largest', 1), attr.int('sorted', 1)]);
@@ -99,12 +107,15 @@ export class BulkLogitEffects {
     g.output(bottomValues!, 'bottom_values', ['n', kept]);
     g.output(bottomIds!, 'bottom_ids', ['n', kept], DataType.INT64);
     const session = await ort.InferenceSession.create(encodeModel(g.message()), { executionProviders: ['cpu'], logSeverityLevel: 3 });
-    return new BulkLogitEffects(session, Math.max(1, Math.min(1024, Math.floor((4 << 20) / V))), kept);
+    const input = unembedAsInput ? new ort.Tensor('float32', unembed, [d, V]) : null;
+    return new BulkLogitEffects(session, Math.max(1, Math.min(1024, Math.floor((4 << 20) / V))), kept, input);
   }
 
   /** Effects of n neurons whose folded rows are `rows` [n, d]. */
   async compute(rows: Float32Array, n: number, d: number): Promise<TokenEffects[]> {
-    const out = await this.session.run({ rows: new ort.Tensor('float32', rows.subarray(0, n * d), [n, d]) });
+    const feeds: Record<string, ort.Tensor> = { rows: new ort.Tensor('float32', rows.subarray(0, n * d), [n, d]) };
+    if (this.unembedInput) feeds.W_U = this.unembedInput;
+    const out = await this.session.run(feeds);
     const K = this.K;
     const topValues = out.top_values!.data as Float32Array;
     const topIds = out.top_ids!.data as BigInt64Array;

@@ -66,7 +66,10 @@ export function registerNeuronHandlers({ on, scheduler, toError }: HandlerKit, h
       layer: { kind: 'integer', min: 0, max: nLayers - 1 },
       index: { kind: 'integer', min: 0, max: dMlp - 1 },
     });
-    ack!({ ok: true, value: neurons.details(request.layer, request.index) });
+    neurons.detailsAsync(request.layer, request.index).then(
+      (details) => ack!({ ok: true, value: details }),
+      (error: unknown) => ack!({ ok: false, error: toError(error) }),
+    );
   });
 
   on('index:status', true, (payload, ack) => {

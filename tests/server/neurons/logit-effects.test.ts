@@ -3,12 +3,14 @@
  * test helpers' safetensors reader, Hugging Face names and orientations, plain float64 loops):
  *   GPT-2 (LayerNorm): effect[v] = Σ_j (c_proj[i, j] − mean_j c_proj[i, :]) · ln_f.w[j] · wte[v, j]
  *   Llama (RMSNorm):   effect[v] = Σ_j down_proj[j, i] · norm.w[j] · lm_head[v, j]
- * for the on-demand path (plain loops in the server) and the bulk ONNX path the indexer uses.
+ * for the plain loops, the bulk ONNX path the indexer uses, and what the server answers before an
+ * index exists (one neuron at a time on ONNX Runtime, the unembedding fed as an input).
  */
 import { describe, expect, it } from 'vitest';
-import type { Decoder } from '../../../server/engine/decoder.js';
+import type { LoadedModel } from '../../../server/engine/decoder.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { BulkLogitEffects, foldedRow, logitEffectsOf, type TokenEffects } from '../../../server/neurons/logit-effects.js';
+import { NeuronIndex } from '../../../server/neurons/service.js';
 import { readHfCheckpoint } from '../../helpers/safetensors.js';
 import { writeRandomLlama } from '../../helpers/random-checkpoint.js';
 import { bundledModel, tempDir } from './fixtures.js';
@@ -37,17 +39,26 @@ function expectEffects(got: TokenEffects, effect: Float64Array, where: string): 
   check(got.suppressed, bottom, 'suppressed');
 }
 
-async function checkModel(decoder: Decoder, vocabSize: number, direct: (layer: number, index: number) => Float64Array, picks: [number, number][]) {
+async function checkModel(model: LoadedModel, direct: (layer: number, index: number) => Float64Array, picks: [number, number][]) {
+  const { decoder } = model;
+  const { vocabSize } = model.tokenizer;
   const bulk = await BulkLogitEffects.create(decoder, vocabSize);
   const d = decoder.spec.dModel;
   const rows = new Float32Array(picks.length * d);
   picks.forEach(([l, i], r) => foldedRow(decoder, l, i, rows.subarray(r * d, (r + 1) * d)));
   const batched = await bulk.compute(rows, picks.length, d);
   await bulk.dispose();
+  const server = new NeuronIndex(model, { indexDir: tempDir('effects-index') }); // no index: effects on demand
+  const answered = await Promise.all(picks.map(([l, i]) => server.detailsAsync(l, i)));
+  await server.dispose();
   picks.forEach(([l, i], r) => {
     const effect = direct(l, i);
-    expectEffects(logitEffectsOf(decoder, vocabSize, l, i), effect, `on demand ${l}/${i}`);
+    expectEffects(logitEffectsOf(decoder, vocabSize, l, i), effect, `plain loops ${l}/${i}`);
     expectEffects(batched[r]!, effect, `bulk ${l}/${i}`);
+    const { promoted, suppressed } = answered[r]!;
+    const asEffects = (list: typeof promoted) => list.map((e) => ({ token: e.token.id, value: e.value }));
+    expect(answered[r]!.indexed).toBeNull();
+    expectEffects({ promoted: asEffects(promoted), suppressed: asEffects(suppressed) }, effect, `server ${l}/${i}`);
   });
 }
 
@@ -72,7 +83,7 @@ describe('logit effects', () => {
       }
       return effect;
     };
-    await checkModel(model.decoder, model.tokenizer.vocabSize, direct, [[0, 0], [1, 517], [2, 77], [3, 1023]]);
+    await checkModel(model, direct, [[0, 0], [1, 517], [2, 77], [3, 1023]]);
   });
 
   it('match W_out · (RMSNorm γ folded) · W_U for a random Llama', async () => {
@@ -93,6 +104,6 @@ describe('logit effects', () => {
       }
       return effect;
     };
-    await checkModel(model.decoder, model.tokenizer.vocabSize, direct, [[0, 0], [0, 31], [1, 5], [1, 55]]);
+    await checkModel(model, direct, [[0, 0], [0, 31], [1, 5], [1, 55]]);
   });
 });
