@@ -84,7 +84,8 @@ export class BulkLogitEffects {
   ) {}
 
   /** `batch` rows per call, sized so the [n, V] product stays near 16 MB. With `unembedAsInput`
-   * the graph holds no copy of W_U (it is fed from the decoder's own array on every call). */
+   * the graph holds no copy of W_U: it is fed on every call (the decoder's own array, or its
+   * tokenizer's columns when the model pads its vocabulary). */
   static async create(decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS, { unembedAsInput = false } = {}): Promise<BulkLogitEffects> {
     const { dModel: d, vocabSize: modelV } = decoder.spec;
     const V = Math.min(vocabSize, modelV);
