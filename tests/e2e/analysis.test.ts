@@ -34,7 +34,7 @@ let browser: BrowserSession;
 
 const analysis = 'window.__circuitsAnalysis.store.getState()';
 
-const { state, waitFor, xrFrames, shoot } = createPageHelpers({
+const { state, waitFor, xrFrames, enterVr, shoot } = createPageHelpers({
   browser: () => browser, server: () => server, artifacts,
   snapshot: `(() => { const a = window.__circuitsAnalysis?.store.getState(); const s = window.__circuits?.store.getState(); return { app: s && { connection: s.connection, runStatus: s.runStatus, selection: s.selection, grabbed: s.grabbed, error: s.error }, analysis: a && { effectsStatus: a.effectsStatus, graphStatus: a.graphStatus, progress: a.progress, error: a.error, kept: a.prune?.keptLinks.length, highlight: a.highlight.count } }; })()`,
 });
@@ -238,11 +238,7 @@ describe('analysis views in the browser', () => {
     await state(`window.__circuits.store.setState({ selection: null, grabbed: null })`);
     await waitFor(`${analysis}.highlight.count === 0`, 5000);
 
-    await waitFor(`window.__circuits.xrStore.getState().emulator != null`, 20_000);
-    await browser.page.click('[data-testid=enter-vr]');
-    await waitFor(`window.__circuits.xrStore.getState().session != null`, 30_000);
-    await waitFor(`window.__circuits.xrStore.getState().inputSourceStates.filter((s) => s.type === 'controller').length === 2`, 30_000);
-    await xrFrames(10);
+    await enterVr();
 
     // Bring the right controller half a metre in front of the neuron (no slab in between), aim, squeeze.
     await state(`(async () => {

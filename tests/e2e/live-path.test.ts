@@ -28,7 +28,7 @@ let server: RunningServer;
 let browser: BrowserSession;
 let modelDir: string | undefined;
 
-const { state, waitFor, xrFrames, pullTrigger, shoot } = createPageHelpers({
+const { state, waitFor, xrFrames, enterVr, pullTrigger, shoot } = createPageHelpers({
   browser: () => browser, server: () => server, artifacts,
   snapshot: `(() => { const s = window.__circuits?.store.getState(); return s && { connection: s.connection, runStatus: s.runStatus, framesReady: s.framesReady, tokens: s.tokens.length, selection: s.selection, grabbed: s.grabbed, error: s.error }; })()`,
 });
@@ -138,11 +138,7 @@ describe('live path in the browser', () => {
   });
 
   it('enters VR, selects a neuron with the controller ray and grabs a token by squeezing', async () => {
-    await waitFor(`window.__circuits.xrStore.getState().emulator != null`, 20_000);
-    await browser.page.click('[data-testid=enter-vr]');
-    await waitFor(`window.__circuits.xrStore.getState().session != null`, 30_000);
-    await waitFor(`window.__circuits.xrStore.getState().inputSourceStates.filter((s) => s.type === 'controller').length === 2`, 30_000);
-    await xrFrames(10);
+    await enterVr();
 
     const layout = await state<{ columns: number; rows: number }>(`window.__circuits.layout()`);
     const neuron = (layout.rows - 2) * layout.columns + Math.floor(layout.columns / 3);

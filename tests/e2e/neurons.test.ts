@@ -43,7 +43,7 @@ let indexDir: string;
 /** The test's own connection to the server, to check the page against. */
 let probe: Socket<ServerToClientEvents, ClientToServerEvents>;
 
-const { state, waitFor, xrFrames, pullTrigger, shoot } = createPageHelpers({
+const { state, waitFor, xrFrames, enterVr, pullTrigger, shoot } = createPageHelpers({
   browser: () => browser, server: () => server, artifacts,
   snapshot: `(() => { const s = window.__circuits?.store.getState(); const n = window.__circuits?.neurons.getState(); return { app: s && { connection: s.connection, runStatus: s.runStatus, selection: s.selection, error: s.error }, neurons: n && { neuron: n.neuron, status: n.status, error: n.error, index: n.index, indexError: n.indexError, indexed: n.details ? n.details.indexed != null : null } }; })()`,
 });
@@ -247,11 +247,7 @@ describe('neuron explanation view in the browser', () => {
   });
 
   it('in emulated VR, a neuron picked with the controller ray fills the in-scene explanation panel', async () => {
-    await waitFor(`window.__circuits.xrStore.getState().emulator != null`, 20_000);
-    await browser.page.click('[data-testid=enter-vr]');
-    await waitFor(`window.__circuits.xrStore.getState().session != null`, 30_000);
-    await waitFor(`window.__circuits.xrStore.getState().inputSourceStates.filter((s) => s.type === 'controller').length === 2`, 30_000);
-    await xrFrames(10);
+    await enterVr();
 
     const layout = await state<{ columns: number; rows: number }>(`window.__circuits.layout()`);
     let neuron = (layout.rows - 2) * layout.columns + Math.floor(layout.columns / 3);

@@ -1,7 +1,7 @@
 /**
  * The page helpers every browser test uses: evaluate an expression in the page, wait for one to
  * hold (a timeout prints the test's state snapshot, the browser's errors and the server's log),
- * step the emulated headset's frames, pull a controller's trigger, take a screenshot.
+ * enter VR on the emulated headset, step its frames, pull a controller's trigger, take a screenshot.
  */
 import { join } from 'node:path';
 import type { BrowserSession } from './browser.js';
@@ -44,7 +44,16 @@ export function createPageHelpers({ browser, server, snapshot, artifacts }: Page
     await xrFrames(2);
   };
 
+  /** Presses Enter VR on the emulated headset and waits for the session and both controllers. */
+  const enterVr = async (): Promise<void> => {
+    await waitFor(`window.__circuits.xrStore.getState().emulator != null`, 20_000);
+    await browser().page.click('[data-testid=enter-vr]');
+    await waitFor(`window.__circuits.xrStore.getState().session != null`, 30_000);
+    await waitFor(`window.__circuits.xrStore.getState().inputSourceStates.filter((s) => s.type === 'controller').length === 2`, 30_000);
+    await xrFrames(10);
+  };
+
   const shoot = (name: string): Promise<Buffer> => browser().page.screenshot({ path: join(artifacts, `${name}.png`) });
 
-  return { state, waitFor, xrFrames, pullTrigger, shoot };
+  return { state, waitFor, xrFrames, enterVr, pullTrigger, shoot };
 }
