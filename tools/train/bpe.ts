@@ -4,20 +4,10 @@
  * Training counts pre-tokens once and updates pair counts incrementally per merge.
  */
 
+import { bytesToUnicode } from '../../server/engine/tokenizers/printable.js';
+
 /** GPT-2's pre-tokeniser: contractions, letters, numbers, other runs, whitespace. */
 export const PRETOKEN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
-
-/** GPT-2's reversible map from bytes to printable characters. */
-export function bytesToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const map: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) map[b] = String.fromCodePoint(printable.includes(b) ? b : 256 + extra++);
-  return map;
-}
 
 const byteChars = bytesToUnicode();
 const encoder = new TextEncoder();

@@ -37,16 +37,20 @@ export function printableBytes(bytes: Uint8Array): string {
   return out;
 }
 
-/** GPT-2's byte-to-unicode map inverted: the characters of a byte-level BPE token → its bytes. */
+/** GPT-2's reversible map from bytes to printable characters (bytes_to_unicode). */
+export function bytesToUnicode(): string[] {
+  const direct = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const map: string[] = new Array(256);
+  let shifted = 0;
+  for (let b = 0; b < 256; b++) map[b] = String.fromCodePoint(direct(b) ? b : 256 + shifted++);
+  return map;
+}
+
+/** That map inverted: the characters of a byte-level BPE token → its bytes. */
 let unicodeToByte: Map<string, number> | null = null;
 
 export function byteLevelTokenBytes(token: string): Uint8Array | null {
-  if (!unicodeToByte) {
-    unicodeToByte = new Map();
-    const direct = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    let shifted = 0;
-    for (let b = 0; b < 256; b++) unicodeToByte.set(String.fromCharCode(direct(b) ? b : 256 + shifted++), b);
-  }
+  unicodeToByte ??= new Map(bytesToUnicode().map((char, byte) => [char, byte]));
   const bytes: number[] = [];
   for (const char of token) {
     const byte = unicodeToByte.get(char);
