@@ -278,9 +278,7 @@ export class NeuronIndex {
 
   /** Everything known of one neuron; `indexed` is null until the index is ready. */
   details(layer: number, index: number): NeuronDetails {
-    const { nLayers, dMlp } = this.loaded.decoder.spec;
-    if (!(Number.isInteger(layer) && layer >= 0 && layer < nLayers)) throw new ModelError(`layer must be an integer in 0..${nLayers - 1}, got ${layer}`);
-    if (!(Number.isInteger(index) && index >= 0 && index < dMlp)) throw new ModelError(`neuron index must be an integer in 0..${dMlp - 1}, got ${index}`);
+    this.checkNeuron(layer, index);
     let effects: TokenEffects | null = null;
     let indexed: NeuronDetails['indexed'] = null;
     if (this.store) {
@@ -305,10 +303,10 @@ export class NeuronIndex {
    * Runtime's threads, so the event loop (everyone's streams) never waits on a d × V product:
    * about 80 ms in plain loops for GPT-2 small. The server answers with this. */
   async detailsAsync(layer: number, index: number): Promise<NeuronDetails> {
+    this.checkNeuron(layer, index);
     const { decoder, tokenizer } = this.loaded;
     const g = layer * decoder.spec.dMlp + index;
-    if (!this.store && !this.onDemand.has(g) && Number.isInteger(layer) && Number.isInteger(index)
-      && layer >= 0 && layer < decoder.spec.nLayers && index >= 0 && index < decoder.spec.dMlp) {
+    if (!this.store && !this.onDemand.has(g)) {
       this.onDemandSession ??= BulkLogitEffects.create(decoder, tokenizer.vocabSize, undefined, { unembedAsInput: true });
       try {
         const [effects] = await (await this.onDemandSession).compute(foldedRow(decoder, layer, index), 1, decoder.spec.dModel);
@@ -319,6 +317,12 @@ export class NeuronIndex {
       }
     }
     return this.details(layer, index);
+  }
+
+  private checkNeuron(layer: number, index: number): void {
+    const { nLayers, dMlp } = this.loaded.decoder.spec;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < nLayers)) throw new ModelError(`layer must be an integer in 0..${nLayers - 1}, got ${layer}`);
+    if (!(Number.isInteger(index) && index >= 0 && index < dMlp)) throw new ModelError(`neuron index must be an integer in 0..${dMlp - 1}, got ${index}`);
   }
 
   private effectsOnDemand(layer: number, index: number): TokenEffects {

@@ -157,10 +157,11 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
     let run: IncrementalRun | null = null;
     let lastLogits: Float32Array | null = null;
     let produced = 0;
-    /** The newest frame held back from a client that could not keep up, sent before the end. */
-    let heldBack: ArrayBuffer | null = null;
+    /** The newest frame held back from a client that could not keep up (encoded only if it is
+     * still the newest at the end), sent before generate:done. */
+    let heldBack: (() => ArrayBuffer) | null = null;
     const done = (reason: 'length' | 'eos' | 'cancelled' | 'context') => {
-      if (heldBack && reason !== 'cancelled') socket.emit('run:frame', runId, heldBack);
+      if (heldBack && reason !== 'cancelled') socket.emit('run:frame', runId, heldBack());
       heldBack = null;
       socket.emit('generate:done', runId, reason);
     };
@@ -196,9 +197,9 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
           // A client that cannot keep up gets every token, and frames only while its buffer is
           // short: the newest one then, and the last one held back before the end.
           const backlog = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
-          const frame = toArrayBuffer(host.frame(cache, 0, offset, token));
-          heldBack = backlog > limits.backlogPackets ? frame : null;
-          socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : frame);
+          const encode = () => toArrayBuffer(host.frame(cache, 0, offset, token));
+          heldBack = backlog > limits.backlogPackets ? encode : null;
+          socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : encode());
           produced++;
           if (produced >= maxTokens) {
             done(run.length >= contextLength ? 'context' : 'length');
