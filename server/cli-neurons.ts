@@ -112,7 +112,8 @@ export async function indexCommand(args: NeuronArgs): Promise<void> {
     if (status.state === 'error') throw new ModelError(status.message ?? 'the index build failed');
     if (interrupted || status.state === 'cancelled') {
       console.error(`interrupted at ${count(status.done)} of ${count(status.total)} tokens; run the same command again to resume.`);
-      process.exit(130);
+      process.exitCode = 130; // the CLI exits with it once its output is flushed
+      return;
     }
   }
   const status = index.status();

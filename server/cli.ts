@@ -236,13 +236,36 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. A pipe to a
+ * slower reader (`| jq .`) holds the rest in Node's buffer: exiting before this cuts the output.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve()); // called in order, after every earlier write
+  });
+}
+
+/** Exits once stdout and stderr are flushed (loaded sessions would otherwise keep the process). */
+async function exit(code: number): Promise<never> {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+// A reader that goes away (`| head`) is not an error of ours: stop quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
   (error: unknown) => {
     const known = error instanceof ModelError || error instanceof UsageError
       || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     console.error(`error: ${(error as Error).message}`);
     if (!known && process.env.DEBUG) console.error((error as Error).stack);
-    process.exit(1);
+    return exit(1);
   },
 );

@@ -1,9 +1,10 @@
 /**
  * The CLI as people and acceptance checks use it: output shapes of logits/hooks/generate, and
- * bad input failing with one clear line and a non-zero exit, never a bare stack trace.
+ * bad input failing with one clear line and a non-zero exit, never a bare stack trace; output
+ * piped into a slow reader arrives whole (the CLI waits for stdout to drain before exiting).
  */
-import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,6 +80,32 @@ describe('CLI', () => {
     expect(out.hooks['blocks.0.attn.hook_pattern'].shape).toEqual([model.config.n_head, 4, 4]);
     expect(out.hooks['blocks.0.attn.hook_pattern'].values).toHaveLength(model.config.n_head * 16);
   });
+
+  it('pipes megabytes of JSON whole into a slow reader in another process', async () => {
+    // The bundled model: 128 positions × 4096 logits is about 10 MB of JSON, far past a pipe's 64 KiB.
+    const bundled = join(root, 'assets/models/brown-gpt2');
+    const tokens = Array.from({ length: 128 }, (_, i) => (i * 31) % 4000).join(',');
+    const args = ['server/cli.ts', 'logits', '--model', bundled, '--tokens', tokens, '--positions', 'all', '--json'];
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-cli-pipe-'));
+    // The parser starts reading only after the CLI has finished computing: everything past the
+    // pipe's buffer is still in the CLI's process when it is done.
+    const parser = `setTimeout(() => { const parts = []; process.stdin.on('data', (c) => parts.push(c));
+      process.stdin.on('end', () => { const text = Buffer.concat(parts); let parsed = null;
+        try { const o = JSON.parse(text.toString('utf8')); parsed = { rows: o.logits.length, width: o.logits[0].length, tokens: o.tokens.length }; } catch {}
+        process.stdout.write(JSON.stringify({ bytes: text.length, parsed })); }); }, 4000);`;
+    const script = `'${tsx}' ${args.map((a) => `'${a}'`).join(' ')} | '${process.execPath}' -e "$PARSER" > '${join(dir, 'parsed.json')}'`
+      + ` && '${tsx}' ${args.map((a) => `'${a}'`).join(' ')} > '${join(dir, 'file.json')}'`;
+    const child = spawn('bash', ['-o', 'pipefail', '-c', script], { cwd: root, env: { ...process.env, PARSER: parser }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stderr).toBe(0);
+    const received = JSON.parse(readFileSync(join(dir, 'parsed.json'), 'utf8')) as { bytes: number; parsed: { rows: number; width: number; tokens: number } | null };
+    const written = statSync(join(dir, 'file.json')).size;
+    expect(written).toBeGreaterThan(5 << 20);
+    expect(received.bytes, 'bytes through the pipe vs the same output written to a file').toBe(written);
+    expect(received.parsed, 'the piped JSON parses').toEqual({ rows: 128, width: 4096, tokens: 128 });
+  }, 60_000);
 
   it('fails clearly on a missing model path', async () => {
     expectCleanFailure(await cli(['info', '--model', '/nonexistent/model']), /nonexistent/);
