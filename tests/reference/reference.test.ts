@@ -11,8 +11,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { needSharedFixtures, stories260K } from '../helpers/shared-fixtures.js';
 import { argmaxRow, maxAbsDiff } from '../helpers/compare.js';
 import { llama2cToHf } from '../helpers/llama2c-to-hf.js';
 import {
@@ -26,9 +26,8 @@ import { type LlamaRefConfig, llamaReference } from './llama.js';
 import { decodeLlama2c, llama2cLogits, readLlama2c, readLlama2cTokenizer } from './llama2c.js';
 import type { ReferenceResult } from './types.js';
 
-const fixtureDir = fileURLToPath(new URL('../../../shared/fixtures/stories260K/', import.meta.url));
-const haveFixture = existsSync(join(fixtureDir, 'stories260K.bin'));
-if (!haveFixture) console.log(`[reference.test] skipping stories260K checks: ${fixtureDir} is absent`);
+const fixtureDir = stories260K;
+const haveFixture = needSharedFixtures('the llama2.c reference checks on stories260K', join(fixtureDir, 'stories260K.bin'));
 
 const tmp = mkdtempSync(join(tmpdir(), 'cxr-ref-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -3,9 +3,9 @@
  * format, from ../shared/fixtures). Greedy decoding from BOS reproduces the known text
  * exactly, logits agree with the plain-loop llama2.c reference, and the hook invariants hold.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { needSharedFixtures, stories260K } from '../../helpers/shared-fixtures.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { ModelRunner } from '../../../server/engine/runner.js';
 import { generate } from '../../../server/engine/generate.js';
@@ -13,9 +13,8 @@ import { hookName } from '../../../server/engine/hooks.js';
 import { llama2cLogits, readLlama2c } from '../../reference/llama2c.js';
 import { maxAbsDiff } from '../../helpers/compare.js';
 
-const fixtures = fileURLToPath(new URL('../../../../shared/fixtures/stories260K/', import.meta.url));
-const present = existsSync(`${fixtures}stories260K.bin`);
-if (!present) console.log(`skipping stories260K tests: ${fixtures} is absent`);
+const fixtures = stories260K;
+const present = needSharedFixtures('the stories260K tests', `${fixtures}stories260K.bin`, `${fixtures}tok512.bin`, `${fixtures}expected-greedy.txt`);
 
 describe.skipIf(!present)('stories260K (llama2.c checkpoint)', () => {
   const open = async () => {

@@ -7,9 +7,8 @@
  * scored) and stories260K from ../shared/fixtures (a Llama whose contexts start with BOS, which is
  * never scored), when that folder is present.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { needSharedFixtures, stories260K } from '../../helpers/shared-fixtures.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { hookName } from '../../../server/engine/hooks.js';
 import { ModelRunner } from '../../../server/engine/runner.js';
@@ -20,9 +19,8 @@ import { bundledModel, smallCorpus, tempDir } from './fixtures.js';
 
 const C = 64;
 const BUDGET = 4096;
-const stories = fileURLToPath(new URL('../../../../shared/fixtures/stories260K/', import.meta.url));
-const storiesPresent = existsSync(`${stories}stories260K.bin`);
-if (!storiesPresent) console.log(`skipping the BOS case of the neuron index test: ${stories} is absent`);
+const stories = stories260K;
+const storiesPresent = needSharedFixtures('the BOS case of the neuron index test', `${stories}stories260K.bin`, `${stories}tok512.bin`);
 
 const models = [
   { name: 'bundled GPT-2 (no BOS)', path: bundledModel, tokenizer: undefined as string | undefined, present: true },

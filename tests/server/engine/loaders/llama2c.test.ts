@@ -3,10 +3,10 @@
  * transpose and the W_Q/W_K rotate_half permutation are checked element by element, plus the
  * invariant that attention scores are unchanged), size checks, and the real stories260K file.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from './temp-dir.js';
 import { ModelError, type Tensor } from '../../../../server/engine/decoder.js';
 import { describeModel, loadModel } from '../../../../server/engine/load.js';
@@ -151,9 +151,8 @@ describe('llama2.c loader', () => {
   });
 });
 
-const fixtures = fileURLToPath(new URL('../../../../../shared/fixtures/stories260K/', import.meta.url));
-const present = existsSync(join(fixtures, 'stories260K.bin'));
-if (!present) console.log(`skipping stories260K loader tests: ${fixtures} is absent`);
+const fixtures = stories260K;
+const present = needSharedFixtures('the stories260K loader tests', join(fixtures, 'stories260K.bin'));
 
 describe.skipIf(!present)('stories260K.bin', () => {
   it('loads with its tokenizer found beside it (tok512.bin)', async () => {

@@ -2,10 +2,10 @@
  * loadModel's dispatch and its user-facing errors: missing paths, unsupported architectures,
  * broken config.json, and finding a llama2.c tokenizer beside the checkpoint.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from './temp-dir.js';
 import { ModelError } from '../../../../server/engine/decoder.js';
 import { describeModel, loadModel } from '../../../../server/engine/load.js';
@@ -86,9 +86,8 @@ describe('loadModel errors', () => {
   });
 });
 
-const fixtures = fileURLToPath(new URL('../../../../../shared/fixtures/stories260K/', import.meta.url));
-const present = existsSync(join(fixtures, 'stories260K.bin'));
-if (!present) console.log(`skipping llama2.c tokenizer-discovery tests: ${fixtures} is absent`);
+const fixtures = stories260K;
+const present = needSharedFixtures('the llama2.c tokenizer-discovery tests', join(fixtures, 'stories260K.bin'));
 
 describe.skipIf(!present)('llama2.c checkpoint: finding its tokenizer', () => {
   const copyModel = (dir: string, name = 'stories260K.bin') => copyFileSync(join(fixtures, 'stories260K.bin'), join(dir, name));

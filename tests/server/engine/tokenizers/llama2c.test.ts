@@ -15,17 +15,16 @@
  *   (score −151 and below, so they never beat a merge). No piece holds a space after its first
  *   byte except whitespace-only ones, so words never merge across a space.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from '../loaders/temp-dir.js';
 import { ModelError } from '../../../../server/engine/decoder.js';
 import { Llama2cTokenizer } from '../../../../server/engine/tokenizers/llama2c.js';
 
-const fixtures = fileURLToPath(new URL('../../../../../shared/fixtures/stories260K/', import.meta.url));
-const present = existsSync(join(fixtures, 'tok512.bin'));
-if (!present) console.log(`skipping stories260K tokenizer tests: ${fixtures} is absent`);
+const fixtures = stories260K;
+const present = needSharedFixtures('the stories260K tokenizer tests', join(fixtures, 'tok512.bin'));
 
 describe.skipIf(!present)('llama2.c tokenizer on stories260K tok512.bin', () => {
   const tok = () => Llama2cTokenizer.fromFile(join(fixtures, 'tok512.bin'));
