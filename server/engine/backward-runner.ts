@@ -1,26 +1,29 @@
 /**
  * Runs the compiled backward graphs (see onnx/compile-backward.ts) on ONNX Runtime:
  * vector-Jacobian products for N cotangent rows in one call, fed with a forward run's cache.
+ * The session comes from the engine's one factory (session.ts): by default on the device, with
+ * the threads and external-data rule, of the model's forward runner.
  */
 import * as ort from 'onnxruntime-node';
 import type { Decoder, DecoderSpec, Tensor } from './decoder.js';
 import { backwardInputs, buildBackwardGraph, type BackwardMode } from './onnx/compile-backward.js';
 import { graphInput } from './onnx/compile.js';
-import { encodeModel } from './onnx/proto.js';
 import { rotaryTables } from './rotary.js';
+import { createSession, sessionSettingsFor, type Device, type SessionSettings } from './session.js';
 
 export class BackwardRunner {
   private constructor(
     readonly spec: DecoderSpec,
     readonly mode: BackwardMode,
     private readonly session: ort.InferenceSession,
+    /** Where it runs (after any fallback to the CPU). */
+    readonly device: Device,
   ) {}
 
-  static async create(decoder: Decoder, mode: BackwardMode): Promise<BackwardRunner> {
-    const session = await ort.InferenceSession.create(encodeModel(buildBackwardGraph(decoder, mode).message()), {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3,
-    });
-    return new BackwardRunner(decoder.spec, mode, session);
+  /** `settings` default to those of the decoder's forward runner (see session.ts). */
+  static async create(decoder: Decoder, mode: BackwardMode, settings: SessionSettings = sessionSettingsFor(decoder)): Promise<BackwardRunner> {
+    const { session, device } = await createSession(buildBackwardGraph(decoder, mode), settings);
+    return new BackwardRunner(decoder.spec, mode, session, device);
   }
 
   /** The forward hooks `run` needs in `cache` (from a batch-1 forward run). */

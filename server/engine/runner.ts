@@ -5,26 +5,16 @@
  *
  * Legend: B batch, T positions of this call, P past positions, V vocabulary.
  */
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ModelError, type Decoder, type DecoderSpec, type Tensor } from './decoder.js';
+import { ModelError, type DecoderSpec, type Decoder, type Tensor } from './decoder.js';
 import { hookName } from './hooks.js';
 import { buildDecoderGraph, graphInput, hookShapes } from './onnx/compile.js';
-import type { GraphBuilder } from './onnx/graph-builder.js';
-import { encodeModel } from './onnx/proto.js';
 import { rotaryTables } from './rotary.js';
+import { createSession, rememberSessionSettings, type Device, type SessionSettings } from './session.js';
 
-export type Device = 'cpu' | 'cuda' | 'webgpu';
-export const devices: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
+export { devices, type Device } from './session.js';
 
-export interface RunnerOptions {
-  device?: Device;
-  /** Weights larger than this go to an external-data file (protobuf caps a message at 2 GB). */
-  externalDataThresholdBytes?: number;
-  /** Called with a one-line notice, e.g. when a device falls back to the CPU. */
-  onNotice?: (message: string) => void;
+export interface RunnerOptions extends SessionSettings {
   /** Hooks that accept an additive intervention (`RunOptions.deltas`): ablations, tests. */
   interventions?: string[];
   /** Compile only what these hooks need (no logits, no later layers): a runner for `runHooks`
@@ -49,56 +39,8 @@ export interface RunResult {
   cache: Record<string, Tensor>;
 }
 
-const DEFAULT_EXTERNAL_THRESHOLD = 1.5 * 2 ** 30;
-
 function toTensor(value: ort.Tensor): Tensor {
   return { shape: [...value.dims], data: value.data as Float32Array };
-}
-
-/** Picks the execution provider, falling back to the CPU with one clear message. */
-function executionProviders(device: Device, notice: (m: string) => void): { providers: string[]; device: Device } {
-  if (device === 'cpu') return { providers: ['cpu'], device };
-  const available = ort.listSupportedBackends?.() ?? [];
-  const backend = available.find((b) => b.name === device);
-  if (!backend) {
-    notice(device === 'cuda'
-      ? 'CUDA was asked for but onnxruntime-node has no CUDA libraries here (see README, "GPU"); running on the CPU.'
-      : `Device ${device} is not available in this onnxruntime-node build; running on the CPU.`);
-    return { providers: ['cpu'], device: 'cpu' };
-  }
-  return { providers: [device], device };
-}
-
-/** Writes the graph with every weight in one external-data file; returns the model path. */
-function writeWithExternalData(graph: GraphBuilder, dir: string): string {
-  const dataPath = join(dir, 'weights.bin');
-  const fd = openSync(dataPath, 'w');
-  let offset = 0;
-  try {
-    for (const init of graph.initializers) {
-      const bytes = graph.initializerData.get(init.name);
-      if (!bytes) continue; // small constants stay inline
-      offset = Math.ceil(offset / 4096) * 4096; // page-aligned so ORT can map it
-      writeSync(fd, bytes, 0, bytes.byteLength, offset);
-      init.raw_data = undefined;
-      init.data_location = 1;
-      init.external_data = [
-        { key: 'location', value: 'weights.bin' },
-        { key: 'offset', value: String(offset) },
-        { key: 'length', value: String(bytes.byteLength) },
-      ];
-      offset += bytes.byteLength;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  const modelPath = join(dir, 'model.onnx');
-  writeFileSync(modelPath, encodeModel(graph.message()));
-  return modelPath;
-}
-
-function weightBytes(decoder: Decoder): number {
-  return Object.values(decoder.weights).reduce((sum, t) => sum + t.data.byteLength, 0);
 }
 
 export class ModelRunner {
@@ -113,40 +55,14 @@ export class ModelRunner {
   ) {}
 
   static async create(decoder: Decoder, options: RunnerOptions = {}): Promise<ModelRunner> {
-    const notice = options.onNotice ?? ((m: string) => console.warn(m));
-    const chosen = executionProviders(options.device ?? 'cpu', notice);
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: chosen.providers as ort.InferenceSession.SessionOptions['executionProviders'],
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-    };
-    const threshold = options.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD;
     const interventions = options.interventions ?? [];
-    const graph = () => {
-      const built = buildDecoderGraph(decoder, interventions);
-      return options.outputs ? built.keepOutputs(options.outputs) : built;
-    };
-    const create = async (providers: ort.InferenceSession.SessionOptions) => {
-      if (weightBytes(decoder) <= threshold) {
-        return ort.InferenceSession.create(encodeModel(graph().message()), providers);
-      }
-      const dir = mkdtempSync(join(tmpdir(), 'circuits-xr-onnx-'));
-      try {
-        return await ort.InferenceSession.create(writeWithExternalData(graph(), dir), providers);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    };
-    let session: ort.InferenceSession;
-    let device = chosen.device;
-    try {
-      session = await create(sessionOptions);
-    } catch (error) {
-      if (device === 'cpu') throw error;
-      notice(`Device ${device} failed to start (${(error as Error).message.split('\n')[0]}); running on the CPU.`);
-      device = 'cpu';
-      session = await create({ ...sessionOptions, executionProviders: ['cpu'] });
-    }
+    const built = buildDecoderGraph(decoder, interventions);
+    const graph = options.outputs ? built.keepOutputs(options.outputs) : built;
+    const { session, device } = await createSession(graph, options);
+    // The model's other graphs (backward, logit effects) run where this one ended up.
+    rememberSessionSettings(decoder, {
+      device, threads: options.threads, externalDataThresholdBytes: options.externalDataThresholdBytes, onNotice: options.onNotice,
+    });
     const hooks = options.outputs ?? Object.keys(hookShapes(decoder.spec));
     return new ModelRunner(decoder.spec, device, session, new Set(hooks), interventions, options.outputs === undefined);
   }

@@ -16,7 +16,8 @@
 import * as ort from 'onnxruntime-node';
 import type { Decoder } from '../engine/decoder.js';
 import { GraphBuilder, attr } from '../engine/onnx/graph-builder.js';
-import { DataType, encodeModel } from '../engine/onnx/proto.js';
+import { DataType } from '../engine/onnx/proto.js';
+import { createSession, sessionSettingsFor, type SessionSettings } from '../engine/session.js';
 
 export const LOGIT_EFFECTS = 10;
 
@@ -85,8 +86,13 @@ export class BulkLogitEffects {
 
   /** `batch` rows per call, sized so the [n, V] product stays near 16 MB. With `unembedAsInput`
    * the graph holds no copy of W_U: it is fed on every call (the decoder's own array, or its
-   * tokenizer's columns when the model pads its vocabulary). */
-  static async create(decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS, { unembedAsInput = false } = {}): Promise<BulkLogitEffects> {
+   * tokenizer's columns when the model pads its vocabulary). The session comes from the engine's
+   * factory, by default with the settings of the decoder's forward runner (device, threads, and
+   * external data for an unembedding past protobuf's limit). */
+  static async create(
+    decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS,
+    { unembedAsInput = false, session: settings = sessionSettingsFor(decoder) }: { unembedAsInput?: boolean; session?: SessionSettings } = {},
+  ): Promise<BulkLogitEffects> {
     const { dModel: d, vocabSize: modelV } = decoder.spec;
     const V = Math.min(vocabSize, modelV);
     const W_U = decoder.weights['unembed.W_U']!.data;
@@ -107,7 +113,7 @@ export class BulkLogitEffects {
     g.output(topIds!, 'top_ids', ['n', kept], DataType.INT64);
     g.output(bottomValues!, 'bottom_values', ['n', kept]);
     g.output(bottomIds!, 'bottom_ids', ['n', kept], DataType.INT64);
-    const session = await ort.InferenceSession.create(encodeModel(g.message()), { executionProviders: ['cpu'], logSeverityLevel: 3 });
+    const { session } = await createSession(g, settings);
     const input = unembedAsInput ? new ort.Tensor('float32', unembed, [d, V]) : null;
     return new BulkLogitEffects(session, Math.max(1, Math.min(1024, Math.floor((4 << 20) / V))), kept, input);
   }

@@ -20,7 +20,7 @@
  * Legend: N cotangent rows, T positions, d width, H heads, Hkv kv heads, G = H / Hkv,
  * dh head width, m = d_mlp.
  */
-import type { Decoder, DecoderSpec, Tensor } from '../decoder.js';
+import type { Decoder, DecoderSpec } from '../decoder.js';
 import { hookName } from '../hooks.js';
 import { graphInput, OPSET } from './compile.js';
 import { attr, GraphBuilder } from './graph-builder.js';
@@ -76,14 +76,26 @@ class BackwardGraph {
     return name in this.decoder.weights;
   }
 
-  /** A weight, transposed once at build time when asked (W → Wᵀ as a new initializer). */
-  private w(name: string, transposed = false): string {
-    const key = transposed ? `${name}.T` : name;
-    if (this.weightNames.has(key)) return key;
+  /** A weight of the decoder, as an initializer that shares its bytes (added once). */
+  private w(name: string): string {
+    if (this.weightNames.has(name)) return name;
     const tensor = this.decoder.weights[name];
     if (!tensor) throw new Error(`backward compiler: weight ${name} is missing`);
-    this.weightNames.add(key);
-    return this.g.weight(key, transposed ? transpose(tensor) : tensor);
+    this.weightNames.add(name);
+    return this.g.weight(name, tensor);
+  }
+
+  /** x · Wᵀ for x [N, T, out] and a weight W [in, out] of the forward pass: a Gemm with transB
+   * on the same initializer as the forward graph's, so the graph holds no transposed copy of any
+   * matrix (and ONNX Runtime makes none: its Gemm reads B transposed). Gemm takes 2-D inputs,
+   * hence the reshapes around it. */
+  private matmulTransposed(x: string, name: string): string {
+    const { g } = this;
+    const weight = this.w(name);
+    const rows = g.op('Reshape', [x, g.int64s([-1, this.decoder.weights[name]!.shape[1]!])]); // [N·T, out]
+    const product = g.op('Gemm', [rows, weight], [attr.int('transB', 1)]); // [N·T, in]
+    const leading = g.op('Slice', [g.op('Shape', [x]), g.int64s([0]), g.int64s([-1])]); // [N, T]
+    return g.op('Reshape', [product, g.op('Concat', [leading, g.int64s([this.decoder.weights[name]!.shape[0]!])], [attr.int('axis', 0)])]);
   }
 
   private sumLast(x: string): string {
@@ -159,7 +171,7 @@ class BackwardGraph {
   private mlpBackward(l: number, gPost: string): string {
     const { g, spec } = this;
     const p = `blocks.${l}.mlp`;
-    const gAct = g.op('MatMul', [gPost, this.w(`${p}.W_out`, true)]); // [N, T, m]
+    const gAct = this.matmulTransposed(gPost, `${p}.W_out`); // [N, T, m]
     if (this.mode === 'linear') {
       g.output(g.op('Mul', [gAct, hookName.mlpPost(l)]), backwardName.edges(l), ['N', 'T', spec.dMlp]);
       return backwardName.inject(l);
@@ -170,10 +182,10 @@ class BackwardGraph {
       const up = hookName.mlpPreLinear(l);
       const gGate = g.op('Mul', [g.op('Mul', [gAct, up]), this.activationDerivative(pre)]);
       const gUp = g.op('Mul', [gAct, this.activation(pre)]);
-      return g.op('Add', [g.op('MatMul', [gGate, this.w(`${p}.W_gate`, true)]), g.op('MatMul', [gUp, this.w(`${p}.W_in`, true)])]);
+      return g.op('Add', [this.matmulTransposed(gGate, `${p}.W_gate`), this.matmulTransposed(gUp, `${p}.W_in`)]);
     }
     const gPre = g.op('Mul', [gAct, this.activationDerivative(pre)]);
-    return g.op('MatMul', [gPre, this.w(`${p}.W_in`, true)]);
+    return this.matmulTransposed(gPre, `${p}.W_in`);
   }
 
   /** Rotary backward: the forward is x·cos + rot(x)·sin with rot(x) = [−x₂, x₁]; rotᵀ(y) = [y₂, −y₁]. */
@@ -199,14 +211,14 @@ class BackwardGraph {
     const flat = (t: string, n: number) => g.op('Reshape', [t, g.int64s([0, 0, n * dh])]);
 
     if (this.has(`${p}.b_O`)) this.constantTerm(gOut, this.w(`${p}.b_O`));
-    const gZ = heads(g.op('MatMul', [gOut, this.w(`${p}.W_O`, true)]), H); // [N, T, H, dh]
+    const gZ = heads(this.matmulTransposed(gOut, `${p}.W_O`), H); // [N, T, H, dh]
     if (this.mode === 'full') g.output(gZ, backwardName.gradZ(l), ['N', 'T', H, dh]);
     const gZGrouped = grouped(g.op('Transpose', [gZ], toHeadMajor)); // [N, Hkv, G*T, dh]
     const pattern = hookName.pattern(l); // [1, H, T, T]
     // Values: g_v = patternᵀ g_z, summed over the G query heads sharing each kv head.
     const gVHeadMajor = g.op('MatMul', [g.op('Transpose', [grouped(pattern)], swapLast), gZGrouped]); // [N, Hkv, T, dh]
     const gV = flat(g.op('Transpose', [gVHeadMajor], toHeadMajor), Hkv); // [N, T, Hkv*dh]
-    let gIn = g.op('MatMul', [gV, this.w(`${p}.W_V`, true)]); // [N, T, d]
+    let gIn = this.matmulTransposed(gV, `${p}.W_V`); // [N, T, d]
     if (this.mode === 'linear') {
       // Constant through the frozen value path: (β₁ W_V + b_V) per position.
       const valueOffset = this.valueOffset(l);
@@ -227,8 +239,8 @@ class BackwardGraph {
       gQ = this.rotaryBackward(gQ);
       gK = this.rotaryBackward(gK);
     }
-    gIn = g.op('Add', [gIn, g.op('MatMul', [flat(gQ, H), this.w(`${p}.W_Q`, true)])]);
-    gIn = g.op('Add', [gIn, g.op('MatMul', [flat(gK, Hkv), this.w(`${p}.W_K`, true)])]);
+    gIn = g.op('Add', [gIn, this.matmulTransposed(flat(gQ, H), `${p}.W_Q`)]);
+    gIn = g.op('Add', [gIn, this.matmulTransposed(flat(gK, Hkv), `${p}.W_K`)]);
     void d;
     return gIn;
   }
@@ -302,13 +314,6 @@ class BackwardGraph {
     g.output(total, backwardName.constants, ['N']);
     return g;
   }
-}
-
-function transpose(t: Tensor): Tensor {
-  const [rows, cols] = t.shape as [number, number];
-  const data = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[c * rows + r] = t.data[r * cols + c]!;
-  return { shape: [cols, rows], data };
 }
 
 export function buildBackwardGraph(decoder: Decoder, mode: BackwardMode): GraphBuilder {
