@@ -31,6 +31,24 @@ export interface NeuronArgs {
   device?: string;
   'batch-contexts'?: string;
   'checkpoint-every'?: string;
+  'checkpoint-seconds'?: string;
+  threads?: string;
+}
+
+/** `--threads N`: ONNX Runtime's threads per operator (undefined: its own choice). */
+export function threadsArg(args: { threads?: string }): number | undefined {
+  if (args.threads === undefined) return undefined;
+  const value = Number(args.threads);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--threads must be a positive integer, got "${args.threads}".`);
+  return value;
+}
+
+function secondsArg(args: NeuronArgs, name: 'checkpoint-seconds'): number | undefined {
+  const raw = args[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!(Number.isFinite(value) && value > 0)) throw new UsageError(`--${name} must be a positive number of seconds, got "${raw}".`);
+  return value;
 }
 
 function integerArg(args: NeuronArgs, name: 'tokens' | 'layer' | 'index' | 'batch-contexts' | 'checkpoint-every', min: number): number | undefined {
@@ -51,7 +69,10 @@ function indexOptions(args: NeuronArgs): NeuronIndexOptions {
   if (!devices.includes(device)) throw new UsageError(`--device must be one of ${devices.join(', ')}, got "${args.device}".`);
   return {
     indexDir: args['index-dir'], corpus: args.corpus, tokens: integerArg(args, 'tokens', 1),
-    build: { device, batchContexts: integerArg(args, 'batch-contexts', 1), checkpointEveryBatches: integerArg(args, 'checkpoint-every', 1) },
+    build: {
+      device, threads: threadsArg(args), batchContexts: integerArg(args, 'batch-contexts', 1),
+      checkpointEveryBatches: integerArg(args, 'checkpoint-every', 1), checkpointEverySeconds: secondsArg(args, 'checkpoint-seconds'),
+    },
   };
 }
 
@@ -143,6 +164,9 @@ export async function neuronCommand(args: NeuronArgs): Promise<void> {
   if (neuron >= dMlp) throw new UsageError(`--index ${neuron} is out of range: layers have ${dMlp} neurons (0..${dMlp - 1}).`);
   const index = new NeuronIndex(model, options);
   await index.locate(false);
+  // Without --tokens, the index that exists is the one wanted, whatever budget built it (npm
+  // start's --index-tokens): the newest ready one over this corpus.
+  if (index.status().state !== 'ready' && args.tokens === undefined) await index.adoptNewestStore();
   // Tokenize the corpus (seconds) only when the key cache missed and a store over a corpus of
   // this name exists for this model.
   if (index.status().state !== 'ready' && storesOver(index)) await index.locate(true);

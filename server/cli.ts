@@ -18,7 +18,7 @@ import { applyPrune, pruneGraph } from '../shared/graph/prune.js';
 import { exportGraph } from '../shared/graph/io.js';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { explanationsCommand, indexCommand, neuronCommand, UsageError } from './cli-neurons.js';
+import { explanationsCommand, indexCommand, neuronCommand, threadsArg, UsageError } from './cli-neurons.js';
 
 const usage = `Circuits XR engine CLI
 
@@ -30,16 +30,20 @@ const usage = `Circuits XR engine CLI
   graph     --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN
             [--node-threshold 0.8] [--edge-threshold 0.98] [--max-nodes N] [--unpruned] --out FILE
   index     --model PATH [--tokenizer PATH] [--corpus PATH] [--tokens N] [--index-dir DIR]
-            [--batch-contexts N] [--checkpoint-every BATCHES]
+            [--batch-contexts N] [--checkpoint-every BATCHES] [--checkpoint-seconds S]
   neuron    --model PATH [--tokenizer PATH] --layer L --index I [--corpus PATH] [--tokens N] [--index-dir DIR] --json
   explanations --model PATH --import FILE_OR_DIR [--index-dir DIR]
 
 PATH is a model directory (Hugging Face layout) or a llama2.c .bin file.
-Every command takes --device cpu|cuda|webgpu (default cpu).
+Every command takes --device cpu|cuda|webgpu (default cpu) and --threads N (ONNX Runtime's
+threads per operator; default all cores).
 index builds the neuron index (top examples, statistics, logit effects) over --corpus (a folder
 of .txt files or a .jsonl file; default the bundled Brown Corpus + nlp-corpus), at most --tokens
-tokens (default 1,000,000), in --index-dir (default .cache/neuron-index/); an interrupted build
-resumes. explanations imports OpenAI's neuron-explanation JSONL (a file or explanations/ tree) or a
+tokens (default 1,000,000), in --index-dir (default .cache/neuron-index/); it checkpoints after
+its first batch, then every --checkpoint-seconds (default 30) or --checkpoint-every batches
+(default 64), and an interrupted build resumes from its last checkpoint. neuron reads the index
+for --tokens N when given; without --tokens it uses the newest ready index of this model over
+the same corpus (so it finds one that npm start built with any --index-tokens). explanations imports OpenAI's neuron-explanation JSONL (a file or explanations/ tree) or a
 CSV with the columns layer,neuron,explanation,score.`;
 
 const options = {
@@ -69,6 +73,8 @@ const options = {
   import: { type: 'string' },
   'batch-contexts': { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  'checkpoint-seconds': { type: 'string' },
+  threads: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -88,8 +94,10 @@ async function open(args: Args): Promise<{ model: LoadedModel; runner: ModelRunn
   if (!args.model) throw new UsageError('--model PATH is required.');
   const device = (args.device ?? 'cpu') as Device;
   if (!devices.includes(device)) throw new UsageError(`--device must be one of ${devices.join(', ')}, got "${args.device}".`);
+  const threads = threadsArg(args);
   const model = await loadModel(args.model, { tokenizerPath: args.tokenizer });
-  const runner = await ModelRunner.create(model.decoder, { device, onNotice: (m) => console.error(m) });
+  // Every other graph of this model (backward, logit effects) gets the same device and threads.
+  const runner = await ModelRunner.create(model.decoder, { device, threads, onNotice: (m) => console.error(m) });
   return { model, runner };
 }
 

