@@ -1,7 +1,8 @@
 /**
  * The neuron-index CLI commands as people run them: index (progress on stderr, summary on
  * stdout), neuron --json (NeuronDetails, `indexed: null` with a note before an index exists),
- * explanations --import; bad input fails with one clear line and exit 1.
+ * explanations --import; bad input fails with one clear line and exit 1; neuron finds the index
+ * that the server (npm start) built with its own --index-tokens.
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { NeuronDetails } from '../../shared/neuron-index.js';
+import { startServer } from '../../server/main.js';
 import { bundledModel, smallCorpus, tempDir } from './neurons/fixtures.js';
 
 const run = promisify(execFile);
@@ -77,4 +79,34 @@ describe('neuron index CLI', () => {
     })();
     await Promise.all([indexed, unindexed, failures]);
   });
+
+  it('neuron, given no --tokens, finds the index the server built with a non-default --index-tokens', async () => {
+    const dir = tempDir('cli-served');
+    const corpus = smallCorpus(dir).path;
+    const server = await startServer({
+      model: bundledModel, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false,
+      index: true, indexDir: dir, corpus, indexTokens: 3000, log: () => {},
+    });
+    let expected: NeuronDetails['indexed'];
+    try {
+      const deadline = Date.now() + 120_000;
+      while (server.neurons.status().state !== 'ready') {
+        if (Date.now() > deadline || server.neurons.status().state === 'error') throw new Error(`the server's index build: ${JSON.stringify(server.neurons.status())}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expected = server.neurons.details(2, 7).indexed;
+    } finally {
+      await server.close();
+    }
+    expect(expected!.stats.count).toBe(2944); // 3,000 tokens: 46 contexts of 64
+    const shown = await cli(['neuron', '--model', bundledModel, '--index-dir', dir, '--corpus', corpus, '--layer', '2', '--index', '7', '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stderr).toBe('');
+    expect((JSON.parse(shown.stdout) as NeuronDetails).indexed).toEqual(expected);
+    // An explicit budget asks for that budget's index: none is built for 5,000 tokens.
+    const other = await cli(['neuron', '--model', bundledModel, '--index-dir', dir, '--corpus', corpus, '--tokens', '5000', '--layer', '2', '--index', '7', '--json']);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stderr).toMatch(/note: no corpus index is built/);
+    expect((JSON.parse(other.stdout) as NeuronDetails).indexed).toBeNull();
+  }, 180_000);
 });
