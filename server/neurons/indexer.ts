@@ -121,7 +121,7 @@ export class IndexBuild {
     if (this.finished) return false;
     if (this.state.contextsDone < this.contexts.count) {
       await this.batch();
-      if (this.state.contextsDone === this.contexts.count) this.checkpoint();
+      if (this.state.contextsDone === this.contexts.count) await this.checkpoint();
       return true;
     }
     const G = this.state.neurons;
@@ -137,9 +137,10 @@ export class IndexBuild {
     return false;
   }
 
-  /** Saves the streaming state now (at a batch boundary: between steps). */
-  checkpoint(): void {
-    writeCheckpoint(this.paths.checkpoint, this.state, this.keys);
+  /** Saves the streaming state now (at a batch boundary: between steps; no step may run until
+   * it resolves). */
+  async checkpoint(): Promise<void> {
+    await writeCheckpoint(this.paths.checkpoint, this.state, this.keys);
     this.lastCheckpoint = performance.now();
     this.batchesSinceCheckpoint = 0;
     this.checkpointed = true;
@@ -168,7 +169,7 @@ export class IndexBuild {
     const everyBatches = this.options.checkpointEveryBatches ?? 64;
     const everyMs = (this.options.checkpointEverySeconds ?? 30) * 1000;
     const due = !this.checkpointed || this.batchesSinceCheckpoint >= everyBatches || performance.now() - this.lastCheckpoint >= everyMs;
-    if (due && state.contextsDone < contexts.count) this.checkpoint(); // the last batch's comes from step()
+    if (due && state.contextsDone < contexts.count) await this.checkpoint(); // the last batch's comes from step()
   }
 
   private header(): StoreHeader {

@@ -299,7 +299,7 @@ export class NeuronIndex {
       let message = 'cancelled; a new build resumes where this one stopped';
       try {
         const done = build?.state.contextsDone ?? 0;
-        if (build && done > 0 && done < build.contexts.count) build.checkpoint(); // the corpus's end was checkpointed already
+        if (build && done > 0 && done < build.contexts.count) await build.checkpoint(); // the corpus's end was checkpointed already
       } catch (error) {
         message = `cancelled, but its checkpoint could not be written (${(error as Error).message}); a new build resumes from the last good checkpoint`;
       } finally {
