@@ -9,7 +9,9 @@
  *   - the store's size: each neuron keeps k + 5 examples, ≤ 128 histogram bins and 20 logit
  *     effects whatever the corpus, so the size measured here is the size at 1M tokens, up to the
  *     histogram widening (at most 512 bytes per neuron more, given as the bound);
- *   - opening a neuron's details from a warm store (median over 200 neurons; target < 50 ms).
+ *   - opening a neuron's details from a warm store (median over 200 neurons; target < 50 ms);
+ *   - a checkpoint of a GPT-2-small build's state (about 100 MB): its time, and the longest the
+ *     event loop (everyone's streams) waits while it is written.
  */
 import { rmSync, statSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -20,6 +22,8 @@ import { loadModel } from '../server/engine/load.js';
 import { gpt2SmallSpec, randomDecoder } from '../server/engine/random-decoder.js';
 import { Gpt2BuiltinTokenizer } from '../server/engine/tokenizers/gpt2-builtin.js';
 import { NeuronIndex } from '../server/neurons/service.js';
+import { writeCheckpoint } from '../server/neurons/checkpoint.js';
+import { IndexState } from '../server/neurons/index-state.js';
 import { median, row, type BenchRow } from './report.js';
 
 const bundled = new URL('../assets/models/brown-gpt2', import.meta.url).pathname;
@@ -72,5 +76,32 @@ export async function benchNeurons(): Promise<BenchRow[]> {
   const rows = await benchModel('bundled brown-gpt2', await loadModel(bundled), 16_384);
   const small: LoadedModel = { decoder: randomDecoder(gpt2SmallSpec()), tokenizer: new Gpt2BuiltinTokenizer() };
   rows.push(...await benchModel('GPT-2-small shapes', small, 4096));
+  rows.push(...await benchCheckpoint());
   return rows;
+}
+
+export async function benchCheckpoint(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cxr-bench-checkpoint-'));
+  try {
+    const { nLayers, dMlp } = gpt2SmallSpec();
+    const state = new IndexState({ nLayers, dMlp, contextLength: 64, scoredStart: 0, topK: 20, sampleSize: 24 });
+    let last = performance.now();
+    let longest = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 1);
+    const t0 = performance.now();
+    await writeCheckpoint(join(dir, 'state.checkpoint'), state, { modelKey: 'bench', corpusKey: 'bench' });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    const mib = statSync(join(dir, 'state.checkpoint')).size / 2 ** 20;
+    return [
+      row('neurons', `checkpoint of a GPT-2-small build's state (${mib.toFixed(0)} MiB, fsync'd)`, ms, 'ms', 'every 30 s of building at most'),
+      row('neurons', 'longest event-loop wait while it is written', longest, 'ms', 'was the whole write, in one go'),
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
