@@ -8,9 +8,10 @@
  * index graphs of the same model run where its forward runner runs without every caller
  * passing them along (`sessionSettingsFor`).
  */
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Decoder } from './decoder.js';
 import type { GraphBuilder } from './onnx/graph-builder.js';
@@ -71,11 +72,23 @@ export function needsExternalData(graph: GraphBuilder, thresholdBytes = DEFAULT_
   return protoBytesEstimate(graph) > Math.min(thresholdBytes, PROTOBUF_LIMIT);
 }
 
+/** Whether onnxruntime-node's CUDA provider library is installed (the npm package lists CUDA as
+ * a backend but ships it only after its installer fetched it: README, "GPU"). Asking ONNX
+ * Runtime without it prints a load error of its own before failing. */
+function cudaLibraryPresent(): boolean {
+  try {
+    const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(join(bin, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return true; // unknown layout: let ONNX Runtime try
+  }
+}
+
 /** Picks the execution provider, falling back to the CPU with one clear message. */
 function executionProvider(device: Device, notice: (m: string) => void): Device {
   if (device === 'cpu') return device;
   const available = ort.listSupportedBackends?.() ?? [];
-  if (!available.some((b) => b.name === device)) {
+  if (!available.some((b) => b.name === device) || (device === 'cuda' && !cudaLibraryPresent())) {
     notice(device === 'cuda'
       ? 'CUDA was asked for but onnxruntime-node has no CUDA libraries here (see README, "GPU"); running on the CPU.'
       : `Device ${device} is not available in this onnxruntime-node build; running on the CPU.`);

@@ -91,8 +91,11 @@ export class BulkLogitEffects {
    * external data for an unembedding past protobuf's limit). */
   static async create(
     decoder: Decoder, vocabSize: number, K = LOGIT_EFFECTS,
-    { unembedAsInput = false, session: settings = sessionSettingsFor(decoder) }: { unembedAsInput?: boolean; session?: SessionSettings } = {},
+    { unembedAsInput = false, session: asked }: { unembedAsInput?: boolean; session?: SessionSettings } = {},
   ): Promise<BulkLogitEffects> {
+    // W_U fed on every call stays on the CPU, where feeding it is free: on a GPU each call would
+    // copy the whole unembedding (150 MB for GPT-2 small) to the device for one neuron.
+    const settings = asked ?? (unembedAsInput ? { ...sessionSettingsFor(decoder), device: 'cpu' as const } : sessionSettingsFor(decoder));
     const { dModel: d, vocabSize: modelV } = decoder.spec;
     const V = Math.min(vocabSize, modelV);
     const W_U = decoder.weights['unembed.W_U']!.data;

@@ -131,8 +131,7 @@ describe('devices', () => {
     expect(backward.device).toBe('cpu');
     const effects = await BulkLogitEffects.create(decoder, 61, 5, { session: { device: 'cuda', onNotice: (m) => notices.push(m) } });
     expect(notices).toHaveLength(2);
-    for (const notice of notices) expect(notice).toMatch(/CUDA|cuda/);
-    expect(notices[0]).toMatch(/running on the CPU\.$/);
+    for (const notice of notices) expect(notice).toMatch(/^(CUDA was asked for|Device cuda failed to start).*running on the CPU\.$/);
     await backward.dispose();
     await effects.dispose();
   });
