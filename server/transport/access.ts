@@ -10,6 +10,9 @@
  *   token is refused; none at all is refused when the token is required (bound beyond loopback)
  *   and otherwise connects as a 'viewer', who can run the model for themselves but cannot change
  *   what others see (build or cancel the shared index).
+ * - Host: a server bound to loopback answers only to loopback names, so a foreign page that
+ *   rebinds its own domain name to 127.0.0.1 (DNS rebinding: its Origin and Host then agree) is
+ *   still refused.
  * - Connections per address are capped, so one machine cannot exhaust the server's sockets.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -94,6 +97,16 @@ export function attachAccessControl(io: Server, options: AccessOptions): { roleO
   // Transport connections per address, counted from the handshake to the close, so a burst of
   // simultaneous handshakes cannot slip past the cap.
   const open = new Map<string, number>();
+  const loopbackOnly = isLoopbackHost(options.bindHost ?? '127.0.0.1');
+  // Transport connections that never ask for a socket get no message; past twice the cap they
+  // are not even accepted (a well-behaved client closes a refused one at once).
+  const engine = io.engine as unknown as { opts: { allowRequest?: (req: { socket: { remoteAddress?: string } }, fn: (err: string | null | undefined, ok: boolean) => void) => void } };
+  engine.opts.allowRequest = (req, fn) => {
+    const raw = req.socket.remoteAddress ?? 'unknown';
+    const address = raw.startsWith('::ffff:') && isIP(raw.slice(7)) === 4 ? raw.slice(7) : raw;
+    const count = open.get(address) ?? 0;
+    fn(count < 2 * cap ? null : 'too many connections from this address', count < 2 * cap);
+  };
   io.engine.on('connection', (conn: { remoteAddress: string; once: (event: 'close', f: () => void) => void }) => {
     const raw = conn.remoteAddress ?? 'unknown';
     const address = raw.startsWith('::ffff:') && isIP(raw.slice(7)) === 4 ? raw.slice(7) : raw;
@@ -120,6 +133,11 @@ export function attachAccessControl(io: Server, options: AccessOptions): { roleO
           + `to allow that site, start the server with --allow-origin ${origin}`));
         return;
       }
+    }
+    const host = socket.handshake.headers.host ?? '';
+    if (loopbackOnly && !isLoopbackHost(host.replace(/:\d+$/, ''))) {
+      next(new AccessError('forbidden', `refused: this server listens on this machine only and answers to localhost or 127.0.0.1, not to "${host}"`));
+      return;
     }
     const address = clientAddress(socket);
     const connections = open.get(address) ?? 0;

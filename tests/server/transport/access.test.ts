@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { io as connect, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import { io as connect, Manager, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import { startServer } from '../../../server/main.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
 import { requestLimits } from '../../../shared/limits.js';
@@ -71,6 +71,13 @@ describe('origin check', () => {
     expect(await outcome(open(loopback.url, { extraHeaders: { Origin: `http://127.0.0.1:${port}` } }))).toBeNull();
     expect(await outcome(open(loopback.url, { extraHeaders: { Origin: 'https://lab.example:8443' } }))).toBeNull();
     expect(await outcome(open(loopback.url))).toBeNull();
+  });
+
+  it('refuses a foreign page that rebinds its name to this loopback-bound server (Origin and Host agree)', async () => {
+    const port = new URL(loopback.url).port;
+    const rebound = open(loopback.url, { extraHeaders: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } });
+    expect(await outcome(rebound)).toMatch(/answers to localhost or 127\.0\.0\.1, not to "evil\.example:\d+"/);
+    expect(await outcome(open(loopback.url, { extraHeaders: { Host: `localhost:${port}`, Origin: `http://localhost:${port}` } }))).toBeNull();
   });
 });
 
@@ -159,6 +166,17 @@ describe('per-client limits', () => {
     first[0]!.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await outcome(open(capped.url))).toBeNull();
+    // Transport connections that never ask for a socket: refused outright past twice the cap.
+    const raw: Manager[] = [];
+    const opened = async () => {
+      const manager = new Manager(capped.url, { transports: ['websocket'], reconnection: false, autoConnect: false });
+      raw.push(manager);
+      return new Promise<boolean>((resolve) => manager.open((error) => resolve(!error)));
+    };
+    const results: boolean[] = [];
+    for (let k = 0; k < 4; k++) results.push(await opened());
+    expect(results).toEqual([true, true, true, false]); // 3 sockets + 3 bare transports = 6 = 2 × 3
+    for (const manager of raw) manager.engine?.close();
   });
 
   it('shares the model between addresses first: one socket is not starved by 20 sockets from another address', async () => {
