@@ -211,6 +211,14 @@ describe('messages the server will not read', () => {
     expect((await socket.emitWithAck('run:prompt', { prompt: 'Still here' })).ok).toBe(true);
   });
 
+  it('closes past the transport limit with websocket code 1009, which the page turns into words', async () => {
+    const socket = await connected(loopback.url);
+    const closed = new Promise<unknown>((resolve) => socket.on('disconnect', (_reason, details) => resolve(details)));
+    socket.emit('tokenize', 'x'.repeat(requestLimits.transportBytes + 1000), () => {});
+    const details = (await closed) as { context?: { code?: number } };
+    expect(details.context?.code).toBe(1009); // client/state/connection.ts names this case
+  });
+
   it('explains a packet it cannot parse before closing the connection', async () => {
     const socket = await connected(loopback.url);
     const said = new Promise<string>((resolve) => socket.on('error', (e) => resolve(`${e.code}: ${e.message}`)));
