@@ -144,6 +144,9 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     // Refused by the server (token, origin, connection cap): socket.io does not retry, and the
     // reason is shown as the server wrote it. Otherwise still retrying: say so.
     const refusal = connectProblem(error as Error & { data?: { code?: string } });
+    // A token the server rejects (an old link after a restart) is forgotten, so a reload of the
+    // plain address connects as a viewer where the server allows one.
+    if ((error as { data?: { code?: string } }).data?.code === 'unauthorized') safeSessionStorage()?.removeItem(TOKEN_KEY);
     if (refusal) app.setState({ connection: 'disconnected', error: refusal });
     else app.setState({ connection: socket.active ? 'reconnecting' : 'disconnected' });
   });
