@@ -1,7 +1,7 @@
 /**
  * Access in the browser, headless Chromium against the real server bound beyond loopback
  * (`--host 0.0.0.0`, so the access token is required): the page opened without the token says in
- * words why it is refused; opened with the printed link it connects, the token leaves the address
+ * words why it is refused (no token, or an old one, which it then forgets); opened with the printed link it connects, the token leaves the address
  * bar, and a reload keeps working (the tab remembers the token); a prompt longer than the server
  * accepts is stopped in the page with the reason, before anything is sent.
  */
@@ -47,6 +47,15 @@ describe('access in the browser', () => {
     expect(shown).toMatch(/this server needs its access token: open the link printed by npm start/);
     expect(await state<unknown>('window.__circuits.store.getState().model')).toBeNull();
     await shoot('access-01-refused');
+  });
+
+  it('says the token is wrong for an old link, and forgets it', async () => {
+    await browser.page.goto(`${server.baseUrl!}?token=an-old-token-from-yesterday`);
+    await waitFor(`window.__circuits?.store.getState().connection === 'disconnected'`, 60_000);
+    expect(await browser.page.textContent('[data-testid=error]')).toMatch(/wrong access token\. Open the link printed by npm start/);
+    expect(await browser.page.textContent('[data-testid=status]')).toContain('Not connected: the server refused this page');
+    expect(await state<string>('location.href')).toBe(server.baseUrl);
+    expect(await state<string | null>(`sessionStorage.getItem('circuits-xr-token')`)).toBeNull();
   });
 
   it('connects with the printed link, takes the token out of the address bar and keeps it over a reload', async () => {

@@ -48,6 +48,17 @@ async function waitForHttp(url: string, child: ChildProcess, log: () => string, 
 }
 
 export async function startServer(options: { modelDir?: string; extraArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningServer> {
+  // A port found free can be taken before the server binds it (other processes share the machine).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(options);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOnFreePort(options: { modelDir?: string; extraArgs?: string[]; timeoutMs?: number }): Promise<RunningServer> {
   const port = await freePort();
   // --no-index: these tests are not about the neuron index, which would otherwise build in the background.
   const token = randomBytes(18).toString('base64url');
