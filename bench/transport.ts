@@ -1,10 +1,14 @@
 /**
  * Transport benchmark on GPT-2-small shapes (random weights): frames through socket.io over
  * loopback — bytes per frame, raw frame rate, and live generation (model + frames) in tokens/s.
+ * Load: 50 clients each generating 16 tokens at once on the bundled model, through the real
+ * `npm start` server (access checks, fair scheduler): time to each client's last token, p50/p95,
+ * and how many failed.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { io as connect } from 'socket.io-client';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/protocol.js';
 import { gpt2SmallSpec, randomDecoder } from '../server/engine/random-decoder.js';
 import { ModelRunner } from '../server/engine/runner.js';
 import type { Tokenizer } from '../server/engine/decoder.js';
@@ -12,6 +16,7 @@ import { ModelHost } from '../server/transport/model-host.js';
 import { attachSocketServer } from '../server/transport/socket-server.js';
 import { encodeFrame } from '../shared/frame-codec.js';
 import { row, type BenchRow } from './report.js';
+import { defaultModel, startServer } from '../server/main.js';
 
 /** Text ↔ ids for a random model: each word is a token id. */
 const numberTokenizer: Tokenizer = {
@@ -60,8 +65,48 @@ export async function benchTransport(): Promise<BenchRow[]> {
   await new Promise<void>((resolve) => io.close(() => resolve()));
   await runner.dispose();
   return [
+    ...(await benchLoad()),
     row('transport', 'bytes per frame (36,864 neurons + 32-position attention rows)', frame.byteLength, 'B', `${(frame.byteLength / (L * N)).toFixed(2)} B/neuron incl. attention`),
     row('transport', 'frames through socket.io (websocket, loopback, Node client)', count / seconds, 'frames/s'),
     row('transport', 'live generation with a frame per token (model + socket.io)', tokens / generationSeconds, 'tokens/s', 'target ≥ 25'),
+  ];
+}
+
+/** The q-quantile of `values` (nearest rank). */
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/** 50 clients × 16-token generations at once on the bundled model. */
+export async function benchLoad(clients = 50, tokens = 16): Promise<BenchRow[]> {
+  // All clients come from loopback: raise the per-address connection cap (default 32) above 50.
+  const server = await startServer({
+    model: defaultModel, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false,
+    log: () => {}, maxConnectionsPerAddress: clients + 8,
+  });
+  const sockets = await Promise.all(Array.from({ length: clients }, async () => {
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
+    return socket;
+  }));
+  const t0 = performance.now();
+  const outcomes = await Promise.all(sockets.map((socket, k) => new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), 300_000);
+    socket.on('error', () => { clearTimeout(timer); resolve(null); });
+    socket.on('generate:done', (_id, reason) => { clearTimeout(timer); resolve(reason === 'length' || reason === 'eos' ? performance.now() - t0 : null); });
+    socket.emit('generate:start', { prompt: `Client ${k} says that the`, maxTokens: tokens, temperature: 0 }, (response) => {
+      if (!response.ok) { clearTimeout(timer); resolve(null); }
+    });
+  })));
+  const wall = (performance.now() - t0) / 1000;
+  for (const socket of sockets) socket.disconnect();
+  await server.close();
+  const times = outcomes.filter((t): t is number => t !== null);
+  const errors = outcomes.length - times.length;
+  return [
+    row('load', `${clients} clients × ${tokens}-token generations at once (bundled model): p50 to the last token`, quantile(times, 0.5) / 1000, 's'),
+    row('load', `${clients} clients × ${tokens}-token generations at once (bundled model): p95 to the last token`, quantile(times, 0.95) / 1000, 's'),
+    row('load', `${clients} clients × ${tokens}-token generations: failed`, errors, 'clients', `of ${clients}; ${((times.length * tokens) / wall).toFixed(0)} tokens/s served in all`),
   ];
 }

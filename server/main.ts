@@ -4,7 +4,13 @@
  *
  *   --model PATH  --tokenizer PATH  --port 8080  --host 127.0.0.1  --device cpu|cuda|webgpu  --https
  *   --corpus PATH  --index-tokens N  --index-dir DIR  --no-index   (the neuron index, see README)
+ *   --token T  --allow-origin URL (repeatable)  --max-connections-per-address N   (access, see README)
+ *
+ * It prints the page's URL with the access token (as Jupyter does): whoever opens that link is the
+ * operator; on a loopback-bound server others connect as viewers, beyond loopback they are refused.
  */
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -18,6 +24,7 @@ import { ModelHost } from './transport/model-host.js';
 import { NeuronIndex } from './neurons/service.js';
 import type { BuildOptions } from './neurons/indexer.js';
 import { attachSocketServer } from './transport/socket-server.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, isLoopbackHost, normalizeOrigin } from './transport/access.js';
 import { staticHandler } from './transport/static-files.js';
 import { certificate } from './transport/tls.js';
 
@@ -69,11 +76,23 @@ export interface StartOptions {
   indexTokens?: number;
   /** Tuning of index builds (tests use small batches). */
   indexBuild?: BuildOptions;
+  /** The access token (default: random at each start). */
+  token?: string;
+  /** Refuse connections without the token (default: when `host` is not a loopback address). */
+  requireToken?: boolean;
+  /** Origins allowed to open sockets besides the server's own pages. */
+  allowOrigins?: string[];
+  /** Socket connections one client address may hold (default 32). */
+  maxConnectionsPerAddress?: number;
+  /** Unfinished jobs per client before it is answered 'busy' (default 8). */
+  maxPendingJobs?: number;
   log?: (message: string) => void;
 }
 
 export async function startServer(options: StartOptions): Promise<{
-  server: Server; url: string; host: ModelHost; neurons: NeuronIndex; close: () => Promise<void>;
+  /** `url`: the server's address; `pageUrl`: the same with `?token=` (what `npm start` prints). */
+  server: Server; url: string; pageUrl: string; token: string; requireToken: boolean;
+  host: ModelHost; neurons: NeuronIndex; close: () => Promise<void>;
 }> {
   const log = options.log ?? ((m: string) => console.log(m));
   if (!existsSync(options.model)) {
@@ -99,7 +118,12 @@ export async function startServer(options: StartOptions): Promise<{
   } else {
     server = createHttpServer(serveFiles);
   }
-  const { io } = attachSocketServer(server, host, neurons);
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const requireToken = options.requireToken ?? !isLoopbackHost(options.host);
+  const { io } = attachSocketServer(server, host, neurons, {
+    token, requireToken, bindHost: options.host, allowOrigins: options.allowOrigins,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress, maxPendingJobs: options.maxPendingJobs,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -109,7 +133,7 @@ export async function startServer(options: StartOptions): Promise<{
   const url = `${options.https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/`;
   void neurons.start(options.index !== false).catch((error: unknown) => log(`neuron index: ${(error as Error).message}`));
   return {
-    server, url, host, neurons,
+    server, url, pageUrl: `${url}?token=${encodeURIComponent(token)}`, token, requireToken, host, neurons,
     close: async () => {
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await neurons.dispose();
@@ -135,12 +159,18 @@ async function main(): Promise<void> {
       model: { type: 'string' }, tokenizer: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       device: { type: 'string' }, https: { type: 'boolean' }, help: { type: 'boolean' },
       corpus: { type: 'string' }, 'index-tokens': { type: 'string' }, 'index-dir': { type: 'string' }, 'no-index': { type: 'boolean' },
+      token: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true }, 'max-connections-per-address': { type: 'string' },
     },
     strict: true,
   });
   if (values.help) {
     console.log('npm start -- [--model PATH] [--tokenizer PATH] [--port 8080] [--host 127.0.0.1] [--device cpu|cuda|webgpu] [--https]\n'
-      + '             [--corpus PATH] [--index-tokens N] [--index-dir DIR] [--no-index]');
+      + '             [--corpus PATH] [--index-tokens N] [--index-dir DIR] [--no-index]\n'
+      + `             [--token T] [--allow-origin URL ...] [--max-connections-per-address N (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})]\n\n`
+      + 'Access: the printed link carries a random access token (--token sets it). Whoever opens it is the operator\n'
+      + '(may build or cancel the neuron index). Bound to loopback (the default), pages opened without the token\n'
+      + 'connect as viewers (run and generate for themselves); with --host 0.0.0.0 or any other address they are refused.\n'
+      + 'Only the server\'s own pages may open sockets; --allow-origin URL adds a site (repeat for more).');
     return;
   }
   const port = Number(values.port ?? 8080);
@@ -151,12 +181,42 @@ async function main(): Promise<void> {
   if (indexTokens !== undefined && !(Number.isInteger(indexTokens) && indexTokens > 0)) {
     throw new UsageError(`--index-tokens must be a positive integer, got "${values['index-tokens']}".`);
   }
-  const { url, neurons } = await startServer({
-    model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: values.host ?? '127.0.0.1', device, https: values.https ?? false,
+  const token = values.token;
+  if (token !== undefined && !/^[A-Za-z0-9._~-]{8,}$/.test(token)) {
+    throw new UsageError('--token must be at least 8 characters from A-Z a-z 0-9 . _ ~ - (it goes in a URL)');
+  }
+  let allowOrigins: string[];
+  try {
+    allowOrigins = (values['allow-origin'] ?? []).map(normalizeOrigin);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const maxConnections = values['max-connections-per-address'] === undefined ? undefined : Number(values['max-connections-per-address']);
+  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections > 0)) {
+    throw new UsageError(`--max-connections-per-address must be a positive integer, got "${values['max-connections-per-address']}".`);
+  }
+  const bindHost = values.host ?? '127.0.0.1';
+  const started = await startServer({
+    model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: bindHost, device, https: values.https ?? false,
     index: !values['no-index'], indexDir: values['index-dir'], corpus: values.corpus, indexTokens,
+    token, allowOrigins, maxConnectionsPerAddress: maxConnections,
   });
-  console.log(`Circuits XR is serving at ${url}`);
-  if (values.https) console.log('Headsets on your network: open https://<this machine\'s address>:' + port + '/ and accept the certificate, then Enter VR.');
+  const { neurons } = started;
+  const query = `?token=${encodeURIComponent(started.token)}`;
+  const wildcard = bindHost === '0.0.0.0' || bindHost === '::';
+  if (!wildcard) console.log(`Circuits XR is serving at ${started.pageUrl}`);
+  else {
+    const scheme = values.https ? 'https' : 'http';
+    const port = new URL(started.url).port;
+    const addresses = Object.values(networkInterfaces()).flat().filter((a) => a && !a.internal && (bindHost === '::' || a.family === 'IPv4'));
+    console.log(`Circuits XR is serving on every address of this machine, port ${port}:`);
+    console.log(`  on this machine: ${scheme}://localhost:${port}/${query}`);
+    for (const a of addresses) console.log(`  on your network: ${scheme}://${a!.family === 'IPv6' ? `[${a!.address}]` : a!.address}:${port}/${query}`);
+  }
+  console.log(started.requireToken
+    ? 'Open the link with its token; connections without it are refused. Anyone holding the link can use the server and build its index.'
+    : 'The link makes you the operator; pages opened without the token connect as viewers (they cannot build or cancel the index).');
+  if (values.https) console.log('Headsets on your network: open the https link above (with its ?token=) in the headset\'s browser, accept the certificate once, then Enter VR.');
   // Ctrl-C: a running index build finishes its step and checkpoints, so the next start resumes it.
   let stopping = false;
   const stop = () => {

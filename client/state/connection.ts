@@ -2,6 +2,12 @@
  * The socket.io connection to the server (the page's own origin, websocket transport only) and
  * the request flows: model info, run a prompt, generate, cancel. Frames are decoded straight
  * into the activation store; the app store only learns discrete facts (a position is ready).
+ *
+ * Access: the link `npm start` prints carries `?token=...`. The page keeps the token in
+ * sessionStorage (a reload keeps it), removes it from the address bar (so it is not shared by
+ * a screenshot or a copied link) and presents it in the socket's `auth`. A server's refusal
+ * (no token, wrong origin, too many connections) reaches the status bar in words, and requests
+ * the server would refuse for their size are stopped here with the reason.
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
@@ -13,6 +19,36 @@ import type {
 import type { ActivationStore } from './activation-store.js';
 import type { AppStore } from './app-store.js';
 import { decodeActivationFrame } from './frame-adapter.js';
+import { promptProblem, requestLimits } from '../../shared/limits.js';
+
+const TOKEN_KEY = 'circuits-xr-token';
+
+/** The access token from the page's URL (then removed from it) or from this tab's storage. */
+export function takeAccessToken(location: Location = window.location, history: History = window.history, storage: Storage | null = safeSessionStorage()): string | null {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (fromUrl) {
+    storage?.setItem(TOKEN_KEY, fromUrl);
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+    return fromUrl;
+  }
+  return storage?.getItem(TOKEN_KEY) ?? null;
+}
+
+function safeSessionStorage(): Storage | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null; // storage disabled: the token lasts as long as the page
+  }
+}
+
+/** Words for a failed connection: the server's own refusal, or what the transport said. */
+function connectProblem(error: Error & { data?: { code?: string } }): string | null {
+  if (error.data?.code) return error.message; // refused by the server, already in words
+  return null;
+}
 
 export type CircuitsSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -31,12 +67,13 @@ function unwrap<T>(response: AckResponse<T>): T {
   return response.value;
 }
 
-export function createConnection(app: AppStore, activations: ActivationStore, url?: string): Connection {
+export function createConnection(app: AppStore, activations: ActivationStore, url?: string, token: string | null = takeAccessToken()): Connection {
   const socket: CircuitsSocket = io(url ?? window.location.origin, {
     transports: ['websocket'],
     reconnection: true,
     reconnectionDelay: 500,
     reconnectionDelayMax: 4000,
+    auth: token ? { token } : {},
   });
 
   const applyModel = (model: ModelInfo) => {
@@ -85,21 +122,33 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     app.setState({ connection: 'connected' });
     fetchModelInfo();
   });
-  socket.on('disconnect', (reason) => {
+  socket.on('disconnect', (reason, details) => {
     // A server that closed us on purpose is not retried by socket.io itself; we still want it.
     if (reason === 'io server disconnect') socket.connect();
     const interrupted = app.getState().runStatus !== 'idle';
+    // Websocket close code 1009: a message over the transport's limit (the checks below should
+    // have stopped it; say what happened rather than only that the connection closed).
+    const code = (details as { context?: { code?: number } } | undefined)?.context?.code;
+    const tooBig = code === 1009 ? `the server closed the connection: a message was larger than it accepts (${requestLimits.transportBytes / 2 ** 20} MB)` : null;
+    // The server's own explanation (an 'error' event just before it closed) stays shown.
+    const explained = app.getState().error?.startsWith('bad_request: the server could not read') ? app.getState().error : null;
     app.setState({
       connection: 'reconnecting',
       runStatus: interrupted ? 'error' : 'idle',
-      error: interrupted ? 'connection lost during the run' : null,
+      error: tooBig ?? explained ?? (interrupted ? 'connection lost during the run' : null),
     });
   });
   socket.io.on('reconnect_attempt', () => app.setState({ connection: 'reconnecting' }));
-  socket.io.on('reconnect_failed', () => app.setState({ connection: 'disconnected' }));
-  socket.on('connect_error', () => {
-    // Still retrying (active) after a first failure: say so; given up: disconnected.
-    app.setState({ connection: socket.active ? 'reconnecting' : 'disconnected' });
+  socket.io.on('reconnect_failed', () => app.setState({ connection: 'disconnected', error: app.getState().error ?? 'cannot reach the server (it may have stopped); reload the page to try again' }));
+  socket.on('connect_error', (error) => {
+    // Refused by the server (token, origin, connection cap): socket.io does not retry, and the
+    // reason is shown as the server wrote it. Otherwise still retrying: say so.
+    const refusal = connectProblem(error as Error & { data?: { code?: string } });
+    // A token the server rejects (an old link after a restart) is forgotten, so a reload of the
+    // plain address connects as a viewer where the server allows one.
+    if ((error as { data?: { code?: string } }).data?.code === 'unauthorized') safeSessionStorage()?.removeItem(TOKEN_KEY);
+    if (refusal) app.setState({ connection: 'disconnected', error: refusal });
+    else app.setState({ connection: socket.active ? 'reconnecting' : 'disconnected' });
   });
 
   socket.on('server:status', (status) => {
@@ -161,9 +210,18 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     });
   };
 
+  /** Stops a request the server would refuse for its size, with the reason; true when it may go. */
+  const checkPrompt = (prompt: string): boolean => {
+    const problem = promptProblem(prompt);
+    if (problem === null) return true;
+    app.setState({ runStatus: 'error', error: `too_long: ${problem}` });
+    return false;
+  };
+
   return {
     socket,
     runPrompt(prompt) {
+      if (!checkPrompt(prompt)) return Promise.resolve();
       startRun();
       // Frames for this run arrive before the ack, so accept the run id they carry once the
       // ack confirms it; until then keep the first run id we see (a single run is in flight).
@@ -189,6 +247,11 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
       });
     },
     generate(prompt, maxTokens, temperature = 0) {
+      if (!checkPrompt(prompt)) return Promise.resolve();
+      if (maxTokens > requestLimits.maxTokens) {
+        app.setState({ runStatus: 'error', error: `bad_request: ${maxTokens} tokens asked; the server generates at most ${requestLimits.maxTokens} at a time` });
+        return Promise.resolve();
+      }
       startRun();
       pendingRun = true;
       return new Promise((resolve) => {

@@ -15,7 +15,7 @@ export function StatusBar() {
   let tone: 'ok' | 'busy' | 'bad';
   if (connection === 'connecting') [text, tone] = ['Connecting…', 'busy'];
   else if (connection === 'reconnecting') [text, tone] = ['Disconnected — reconnecting…', 'bad'];
-  else if (connection === 'disconnected') [text, tone] = ['Disconnected', 'bad'];
+  else if (connection === 'disconnected') [text, tone] = [error?.startsWith('refused') ? 'Not connected: the server refused this page' : 'Disconnected', 'bad'];
   else if (serverState === 'loading' || !model) [text, tone] = ['Loading model…', 'busy'];
   else if (runStatus === 'running') [text, tone] = [`Running… ${framesReady} positions`, 'busy'];
   else if (runStatus === 'generating') [text, tone] = [`Generating… ${framesReady} positions`, 'busy'];

@@ -3,7 +3,8 @@
  * model run), the corpus index's status, and building/cancelling it. A build runs as one
  * low-priority scheduler job under its own client id, one batch per step, so users' runs wait
  * for at most one batch; its progress goes to every client as 'index:progress', at most 4 per
- * second plus every change of state.
+ * second plus every change of state. Building and cancelling change what everyone sees, so
+ * they need the operator role (access.ts).
  */
 import type { Server } from 'socket.io';
 import type { IndexStatus, NeuronRequest } from '../../shared/neuron-index.js';
@@ -28,7 +29,7 @@ export function connectNeuronIndex(
     const id = newRunId('index');
     jobId = id;
     scheduler.submit({
-      id, clientId: INDEX_CLIENT, priority: 'low', cancelled: false,
+      id, clientId: INDEX_CLIENT, priority: 'low', kind: 'index', cancelled: false,
       step: async () => {
         const more = await steps.step();
         if (!more && jobId === id) jobId = null;
@@ -55,7 +56,7 @@ export function connectNeuronIndex(
   return { jobId: () => jobId };
 }
 
-export function registerNeuronHandlers({ on, scheduler, toError }: HandlerKit, host: ModelHost, neurons: NeuronIndex, jobId: () => string | null): void {
+export function registerNeuronHandlers({ on, scheduler, toError, requireOperator }: HandlerKit, host: ModelHost, neurons: NeuronIndex, jobId: () => string | null): void {
   const { nLayers, dMlp } = host.model.decoder.spec;
   const noPayload = (event: string, payload: unknown) => {
     if (payload !== undefined) throw new PayloadError(`${event}: takes no payload`);
@@ -83,11 +84,13 @@ export function registerNeuronHandlers({ on, scheduler, toError }: HandlerKit, h
 
   on('index:build', true, (payload, ack) => {
     noPayload('index:build', payload);
+    requireOperator('index:build');
     answer(neurons.startBuild(), ack);
   });
 
   on('index:cancel', true, (payload, ack) => {
     noPayload('index:cancel', payload);
+    requireOperator('index:cancel');
     const id = jobId();
     if (id) scheduler.cancel(id, INDEX_CLIENT);
     answer(neurons.cancel(), ack);

@@ -1,9 +1,14 @@
 /**
  * Fair scheduling of model work. ONNX Runtime runs one call at a time per session, so every
  * job is split into small steps (one forward pass each: a prompt, or one generated token) and
- * the scheduler takes steps from the clients in turn (round robin). One client's long
- * generation never blocks another client's short run; cancelling a job drops it at its next
- * step; a client that disconnects has all its jobs cancelled.
+ * the scheduler takes steps in turn (round robin): first across client addresses, then across
+ * the sockets of one address. One client's long generation never blocks another client's short
+ * run, and 50 sockets opened from one machine share one turn between them instead of leaving a
+ * person on another machine 1/51 of the model. Cancelling a job drops it at its next step; a
+ * client that disconnects has all its jobs cancelled.
+ *
+ * Limits (answered with BusyError, which the socket layer sends as a 'busy' error): at most
+ * `maxPendingJobs` unfinished jobs per client, and one analysis job per client at a time.
  *
  * Low-priority jobs (the neuron index build) run when no user job waits, and otherwise get one
  * step every LOW_PRIORITY_EVERY_MS, so users wait at most one such step and the build still
@@ -11,6 +16,8 @@
  */
 
 export const LOW_PRIORITY_EVERY_MS = 2000;
+/** Unfinished jobs one client (socket) may have before new ones are refused as busy. */
+export const MAX_PENDING_JOBS = 8;
 
 export interface Job {
   readonly id: string;
@@ -22,21 +29,75 @@ export interface Job {
   cancelled: boolean;
   /** 'low': background work that yields to every user job (see the file header). */
   priority?: 'normal' | 'low';
+  /** What the job does: 'analysis' jobs are limited to one per client at a time. */
+  kind?: 'run' | 'generate' | 'analysis' | 'index';
+}
+
+/** A job refused because its client already has too much work queued. */
+export class BusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BusyError';
+  }
+}
+
+export interface SchedulerOptions {
+  lowPriorityEveryMs?: number;
+  maxPendingJobs?: number;
 }
 
 export class Scheduler {
-  constructor(private readonly lowPriorityEveryMs = LOW_PRIORITY_EVERY_MS) {}
+  private readonly lowPriorityEveryMs: number;
+  private readonly maxPendingJobs: number;
+
+  constructor(options: number | SchedulerOptions = {}) {
+    const o = typeof options === 'number' ? { lowPriorityEveryMs: options } : options;
+    this.lowPriorityEveryMs = o.lowPriorityEveryMs ?? LOW_PRIORITY_EVERY_MS;
+    this.maxPendingJobs = o.maxPendingJobs ?? MAX_PENDING_JOBS;
+  }
 
   private readonly queues = new Map<string, Job[]>();
-  private order: string[] = [];
+  /** Client id → its address (the fairness group); clients never registered are their own group. */
+  private readonly addresses = new Map<string, string>();
+  /** Addresses in turn order, each with its clients in turn order (only those with queued jobs). */
+  private order: { address: string; clients: string[] }[] = [];
   private running = false;
+  /** The job whose step is running now. */
+  private current: Job | null = null;
 
+  /** Groups a client's jobs with the other clients of the same address for fairness. */
+  setClientAddress(clientId: string, address: string): void {
+    this.addresses.set(clientId, address);
+  }
+
+  /** Forgets a client (after its disconnect): cancels its jobs. */
+  removeClient(clientId: string): void {
+    this.cancelClient(clientId);
+    this.addresses.delete(clientId);
+  }
+
+  /** Queues a job, or throws BusyError when its client is over a limit. */
   submit(job: Job): void {
     let queue = this.queues.get(job.clientId);
+    const live = queue?.filter((j) => !j.cancelled) ?? [];
+    if (job.priority !== 'low') {
+      if (live.length >= this.maxPendingJobs) {
+        throw new BusyError(`you already have ${live.length} requests waiting (at most ${this.maxPendingJobs}); wait for them to finish or cancel one`);
+      }
+      if (job.kind === 'analysis' && live.some((j) => j.kind === 'analysis')) {
+        throw new BusyError('one analysis at a time per client; wait for the running one to finish or cancel it');
+      }
+    }
     if (!queue) {
       queue = [];
       this.queues.set(job.clientId, queue);
-      this.order.push(job.clientId);
+      const address = this.addressOf(job.clientId);
+      let group = this.order.find((g) => g.address === address);
+      if (!group) {
+        group = { address, clients: [] };
+        this.order.push(group);
+      }
+      group.clients.push(job.clientId);
     }
     queue.push(job);
     void this.pump();
@@ -47,20 +108,26 @@ export class Scheduler {
     if (!job || job.cancelled) return false;
     job.cancelled = true;
     job.onCancel();
+    if (job !== this.current) this.finish(job); // a running job leaves when its step returns
     return true;
   }
 
   cancelClient(clientId: string): void {
-    for (const job of this.queues.get(clientId) ?? []) {
+    for (const job of [...(this.queues.get(clientId) ?? [])]) {
       if (!job.cancelled) {
         job.cancelled = true;
         job.onCancel();
       }
+      if (job !== this.current) this.finish(job);
     }
   }
 
   pendingJobs(clientId: string): number {
     return this.queues.get(clientId)?.filter((j) => !j.cancelled).length ?? 0;
+  }
+
+  private addressOf(clientId: string): string {
+    return this.addresses.get(clientId) ?? `client:${clientId}`;
   }
 
   private lastLowStep = -Infinity;
@@ -72,20 +139,42 @@ export class Scheduler {
     return job;
   }
 
-  /** The next client in turn whose head job has (`low`) or lacks low priority; it goes to the back. */
+  /**
+   * The next address in turn with a client whose head job has (`low`) or lacks low priority,
+   * and within it the next client in turn; both go to the back of their turn orders.
+   */
   private pick(low: boolean): Job | null {
-    for (let k = 0; k < this.order.length; k++) {
-      const clientId = this.order[k]!;
-      const queue = this.queues.get(clientId)!;
-      while (queue.length > 0 && queue[0]!.cancelled) queue.shift();
-      const job = queue[0];
-      if (job && (job.priority === 'low') === low) {
-        this.order.splice(k, 1);
-        this.order.push(clientId); // round robin: this client goes to the back
-        return job;
+    for (let a = 0; a < this.order.length; a++) {
+      const group = this.order[a]!;
+      for (let c = 0; c < group.clients.length; c++) {
+        const clientId = group.clients[c]!;
+        const queue = this.queues.get(clientId)!;
+        while (queue.length > 0 && queue[0]!.cancelled) queue.shift();
+        const job = queue[0];
+        if (job && (job.priority === 'low') === low) {
+          group.clients.splice(c, 1);
+          group.clients.push(clientId);
+          this.order.splice(a, 1);
+          this.order.push(group);
+          return job;
+        }
       }
     }
     return null;
+  }
+
+  private finish(job: Job): void {
+    const queue = this.queues.get(job.clientId);
+    if (!queue) return;
+    const at = queue.indexOf(job);
+    if (at >= 0) queue.splice(at, 1);
+    if (queue.length > 0) return;
+    this.queues.delete(job.clientId);
+    // Found by membership: the client's address may already be forgotten (removeClient).
+    const group = this.order.find((g) => g.clients.includes(job.clientId));
+    if (!group) return;
+    group.clients = group.clients.filter((c) => c !== job.clientId);
+    if (group.clients.length === 0) this.order = this.order.filter((g) => g !== group);
   }
 
   private async pump(): Promise<void> {
@@ -94,19 +183,15 @@ export class Scheduler {
     try {
       for (let job = this.next(); job; job = this.next()) {
         let more = false;
+        this.current = job;
         try {
           more = job.cancelled ? false : await job.step();
         } catch {
           more = false; // the job reported its own error; the scheduler keeps serving everyone else
+        } finally {
+          this.current = null;
         }
-        if (!more) {
-          const queue = this.queues.get(job.clientId)!;
-          queue.splice(queue.indexOf(job), 1);
-          if (queue.length === 0) {
-            this.queues.delete(job.clientId);
-            this.order = this.order.filter((c) => c !== job.clientId);
-          }
-        }
+        if (!more || job.cancelled) this.finish(job);
       }
     } finally {
       this.running = false;

@@ -1,6 +1,8 @@
 /**
- * socket.io on the server's HTTP(S) server: one session per socket, every payload validated
- * at the edge, all model work through the fair scheduler. The only room that knows clients.
+ * socket.io on the server's HTTP(S) server: one session per socket, admitted by the access
+ * checks (access.ts), every payload validated at the edge, all model work through the fair
+ * scheduler, frames under back-pressure (a client that stops reading gets the newest data, not
+ * an unbounded queue). The only room that knows clients.
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
@@ -15,19 +17,23 @@ import type { NeuronIndex } from '../neurons/service.js';
 import { registerAnalysisHandlers } from './analysis-handlers.js';
 import type { ModelHost } from './model-host.js';
 import { connectNeuronIndex, registerNeuronHandlers } from './neuron-handlers.js';
-import { Scheduler, type Job } from './scheduler.js';
+import { Scheduler, BusyError, type Job } from './scheduler.js';
 import { checkIdList, checkObject, PayloadError } from './validate.js';
+import { attachAccessControl, clientAddress, ForbiddenError, type AccessOptions, type Role } from './access.js';
+import { requestLimits } from '../../shared/limits.js';
 
 type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export const limits = {
-  promptCharacters: 8000,
-  maxTokens: 1024,
-  topK: 50,
-  vocabLookup: 4096,
-  /** Frames waiting in a client's socket buffer beyond which generation frames are skipped. */
+  ...requestLimits,
+  /** Packets waiting in a client's socket buffer beyond which frames are skipped or held back. */
   backlogPackets: 16,
 };
+
+export interface SocketServerOptions extends AccessOptions {
+  /** Unfinished jobs per client before new ones are answered 'busy' (default MAX_PENDING_JOBS). */
+  maxPendingJobs?: number;
+}
 
 let runCounter = 0;
 const newRunId = (kind: string) => `${kind}-${++runCounter}`;
@@ -41,30 +47,73 @@ export interface HandlerKit {
   scheduler: Scheduler;
   newRunId: (kind: string) => string;
   toError: (error: unknown, runId?: string) => ErrorEvent;
+  /** 'operator' (holds the access token) or 'viewer'. */
+  role: Role;
+  /** Throws a 'forbidden' error unless this client is the operator (for model-wide actions). */
+  requireOperator: (event: string) => void;
 }
 
 /** `neurons`: the model's neuron index (details, builds through the scheduler, progress events). */
-export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: NeuronIndex): { io: Server; scheduler: Scheduler } {
+export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: NeuronIndex, options: SocketServerOptions = {}): { io: Server; scheduler: Scheduler } {
   const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(http, {
     transports: ['websocket'],
-    maxHttpBufferSize: 1 << 20,
+    // Above the app's own message limit, so a message between the two is answered in words
+    // (guardMessageSize) rather than by the transport closing the connection.
+    maxHttpBufferSize: limits.transportBytes,
   });
-  const scheduler = new Scheduler();
+  const access = attachAccessControl(io as unknown as Server, options);
+  const scheduler = new Scheduler({ maxPendingJobs: options.maxPendingJobs });
   const analysis = new AnalysisContext(host.model, host.runner);
   const index = neurons ? connectNeuronIndex(io, scheduler, neurons, newRunId) : null;
   io.on('connection', (socket) => {
     socket.data.clientId = socket.id;
+    scheduler.setClientAddress(socket.id, clientAddress(socket as unknown as Socket));
+    guardMessageSize(socket);
     socket.emit('server:status', { state: 'ready' });
-    const kit = registerHandlers(socket, host, scheduler);
+    const kit = registerHandlers(socket, host, scheduler, access.roleOf(socket as unknown as Socket));
     registerAnalysisHandlers(kit, host, analysis);
     if (neurons && index) registerNeuronHandlers(kit, host, neurons, index.jobId);
-    socket.on('disconnect', () => scheduler.cancelClient(socket.id));
+    socket.on('disconnect', () => scheduler.removeClient(socket.id));
   });
   return { io, scheduler };
 }
 
+/**
+ * Messages the server can read but will not: past limits.messageBytes the event is answered with a
+ * 'too_large' error (its ack, or an 'error' event) instead of running. A packet the parser cannot
+ * read makes socket.io close the connection; the client is told why first.
+ */
+function guardMessageSize(socket: ClientSocket): void {
+  let oversize = 0;
+  socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
+    if (packet.type !== 'message') return;
+    const data = packet.data;
+    const size = typeof data === 'string'
+      ? (data.length > limits.messageBytes / 4 ? Buffer.byteLength(data) : data.length)
+      : (data as { byteLength?: number } | undefined)?.byteLength ?? 0;
+    if (size > limits.messageBytes) oversize = Math.max(oversize, size);
+  });
+  socket.use((packet, next) => {
+    if (oversize === 0) return next();
+    const size = oversize;
+    oversize = 0;
+    const last = packet[packet.length - 1];
+    const error: ErrorEvent = {
+      code: 'too_large',
+      message: `${String(packet[0])}: the message is ${(size / 2 ** 20).toFixed(1)} MB, over the server's limit of ${limits.messageBytes / 2 ** 20} MB; it was not read`,
+    };
+    if (typeof last === 'function') (last as AckFn)({ ok: false, error });
+    else socket.emit('error', error);
+  });
+  socket.on('error', (error: Error) => {
+    socket.emit('error', { code: 'bad_request', message: `the server could not read a message from this client (${error.message}); it closes the connection` });
+  });
+}
+
 function toError(error: unknown, runId?: string): ErrorEvent {
   if (error instanceof PayloadError) return { code: 'bad_request', message: error.message, runId };
+  if (error instanceof BusyError) return { code: 'busy', message: error.message, runId };
+  if (error instanceof ForbiddenError) return { code: 'forbidden', message: error.message, runId };
   if (error instanceof ModelError) {
     const tooLong = /context window/.test(error.message);
     return { code: tooLong ? 'too_long' : 'bad_request', message: error.message, runId };
@@ -72,7 +121,7 @@ function toError(error: unknown, runId?: string): ErrorEvent {
   return { code: 'internal', message: `internal error: ${(error as Error)?.message ?? String(error)}`, runId };
 }
 
-function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Scheduler): HandlerKit {
+function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Scheduler, role: Role): HandlerKit {
   const { contextLength, vocabSize } = host.model.decoder.spec;
 
   /** Wraps a handler: the last argument must be an acknowledgement function when `needsAck`. */
@@ -108,6 +157,9 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
     if (!scheduler.cancel(payload, socket.id)) socket.emit('error', { code: 'bad_request', message: `run:cancel: no running job ${payload}`, runId: payload });
   });
 
+  const backlog = () => (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
+  const runOutbox = new RunOutbox(socket, backlog);
+
   const encodePrompt = (event: string, prompt: string): number[] => {
     const tokens = host.model.tokenizer.encode(prompt);
     if (tokens.length === 0) throw new PayloadError(`${event}: the prompt encodes to no tokens`);
@@ -123,16 +175,16 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
     const tokens = encodePrompt('run:prompt', request.prompt);
     const runId = newRunId('run');
     const job: Job = {
-      id: runId, clientId: socket.id, cancelled: false,
+      id: runId, clientId: socket.id, cancelled: false, kind: 'run',
       onCancel: () => ack!({ ok: false, error: { code: 'cancelled', message: 'run cancelled', runId } }),
       step: async () => {
         try {
           const { logits, cache } = await host.runner.run([tokens], { hooks: host.frameHooks });
           if (job.cancelled) return false;
-          tokens.forEach((id, t) => socket.emit('run:frame', runId, toArrayBuffer(host.frame(cache, t, 0, id))));
           const V = vocabSize;
           const last = logits.data.subarray((tokens.length - 1) * V, tokens.length * V);
-          ack!({ ok: true, value: { runId, tokens: tokens.map((id) => host.token(id)), predictions: host.predictions(last, request.topK ?? 10) } });
+          const result = { runId, tokens: tokens.map((id) => host.token(id)), predictions: host.predictions(last, request.topK ?? 10) };
+          runOutbox.deliver(runId, tokens.length, (t) => toArrayBuffer(host.frame(cache, t, 0, tokens[t]!)), () => ack!({ ok: true, value: result }));
         } catch (error) {
           ack!({ ok: false, error: toError(error, runId) });
         }
@@ -166,7 +218,7 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
       socket.emit('generate:done', runId, reason);
     };
     const job: Job = {
-      id: runId, clientId: socket.id, cancelled: false,
+      id: runId, clientId: socket.id, cancelled: false, kind: 'generate',
       onCancel: () => done('cancelled'),
       step: async () => {
         try {
@@ -175,7 +227,9 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
             run = host.runner.incremental();
             const { logits, cache } = await run.feed(prompt, { hooks: host.frameHooks });
             if (job.cancelled) return false;
-            prompt.forEach((id, t) => socket.emit('run:frame', runId, toArrayBuffer(host.frame(cache, t, 0, id))));
+            // A client already behind gets the prompt's newest frame only (as for tokens).
+            const from = backlog() > limits.backlogPackets ? prompt.length - 1 : 0;
+            for (let t = from; t < prompt.length; t++) socket.emit('run:frame', runId, toArrayBuffer(host.frame(cache, t, 0, prompt[t]!)));
             lastLogits = logits.data.slice(logits.data.length - vocabSize);
             ack!({ ok: true, value: { runId, tokens: prompt.map((id) => host.token(id)) } });
             if (maxTokens <= 0) {
@@ -196,9 +250,8 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
           lastLogits = logits.data.slice(logits.data.length - vocabSize);
           // A client that cannot keep up gets every token, and frames only while its buffer is
           // short: the newest one then, and the last one held back before the end.
-          const backlog = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
           const encode = () => toArrayBuffer(host.frame(cache, 0, offset, token));
-          heldBack = backlog > limits.backlogPackets ? encode : null;
+          heldBack = backlog() > limits.backlogPackets ? encode : null;
           socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : encode());
           produced++;
           if (produced >= maxTokens) {
@@ -216,7 +269,48 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
     };
     scheduler.submit(job);
   });
-  return { socket, on, scheduler, newRunId, toError };
+  const requireOperator = (event: string) => {
+    if (role !== 'operator') {
+      throw new ForbiddenError(`${event}: only the operator may do this, because it changes what everyone using the server sees `
+        + '(open the link with the access token printed by npm start)');
+    }
+  };
+  return { socket, on, scheduler, newRunId, toError, role, requireOperator };
+}
+
+/**
+ * A run's frames for a client that may have stopped reading. While its socket buffer is short,
+ * frames and then the ack go out at once. Past limits.backlogPackets the run (its frame encoder
+ * and ack) is held back until the buffer drains; a newer run replaces a held one, whose frames
+ * are dropped and whose ack goes out alone. So a client sending hundreds of runs while not
+ * reading costs at most one run's frames, and still ends with every frame of its newest run.
+ */
+class RunOutbox {
+  private held: { send: () => void; skip: () => void } | null = null;
+
+  constructor(private readonly socket: ClientSocket, private readonly backlog: () => number) {
+    // 'drain': the engine handed its buffer to the transport, which accepted more.
+    socket.conn.on('drain', () => this.flush());
+  }
+
+  deliver(runId: string, count: number, frame: (t: number) => ArrayBuffer, ack: () => void): void {
+    const superseded = this.held;
+    this.held = null;
+    superseded?.skip();
+    const send = () => {
+      for (let t = 0; t < count; t++) this.socket.emit('run:frame', runId, frame(t));
+      ack();
+    };
+    if (this.backlog() <= limits.backlogPackets) send();
+    else this.held = { send, skip: ack };
+  }
+
+  private flush(): void {
+    if (!this.held || this.backlog() > limits.backlogPackets || this.socket.disconnected) return;
+    const { send } = this.held;
+    this.held = null;
+    send();
+  }
 }
 
 type AckFn = (response: { ok: true; value: unknown } | { ok: false; error: ErrorEvent }) => void;

@@ -1,13 +1,20 @@
 /**
  * Starts the real Circuits XR server (`server/main.ts`) on a free port for a browser test and
- * stops it afterwards (the whole process group, so tsx's child goes too).
+ * stops it afterwards (the whole process group, so tsx's child goes too). The server gets a known
+ * access token, and `url` is the link `npm start` would print (with `?token=`), so the page opened
+ * there is the operator (it may build the neuron index); `baseUrl` is the same without the token.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 export interface RunningServer {
-  /** http://localhost:PORT/ — "localhost" so the XR store emulates a headset there. */
+  /** http://localhost:PORT/?token=T — "localhost" so the XR store emulates a headset there. */
   url: string;
+  /** http://localhost:PORT/ (a page opened there has no token). */
+  baseUrl?: string;
+  /** The server's access token. */
+  token?: string;
   port: number;
   output(): string;
   stop(): Promise<void>;
@@ -41,9 +48,21 @@ async function waitForHttp(url: string, child: ChildProcess, log: () => string, 
 }
 
 export async function startServer(options: { modelDir?: string; extraArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningServer> {
+  // A port found free can be taken before the server binds it (other processes share the machine).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(options);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOnFreePort(options: { modelDir?: string; extraArgs?: string[]; timeoutMs?: number }): Promise<RunningServer> {
   const port = await freePort();
   // --no-index: these tests are not about the neuron index, which would otherwise build in the background.
-  const args = ['tsx', 'server/main.ts', '--port', String(port), '--no-index'];
+  const token = randomBytes(18).toString('base64url');
+  const args = ['tsx', 'server/main.ts', '--port', String(port), '--no-index', '--token', token];
   if (options.modelDir) args.push('--model', options.modelDir);
   args.push(...(options.extraArgs ?? []));
   const child = spawn('npx', args, { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
@@ -75,12 +94,12 @@ export async function startServer(options: { modelDir?: string; extraArgs?: stri
     })();
     return stopping;
   };
-  const url = `http://localhost:${port}/`;
+  const baseUrl = `http://localhost:${port}/`;
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, child, () => log, options.timeoutMs ?? 180_000);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, port, output: () => log, stop };
+  return { url: `${baseUrl}?token=${token}`, baseUrl, token, port, output: () => log, stop };
 }

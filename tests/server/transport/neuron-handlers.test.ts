@@ -16,7 +16,8 @@ let server: Awaited<ReturnType<typeof startServer>>;
 const clients: Client[] = [];
 
 async function client(): Promise<Client> {
-  const socket: Client = connect(server.url, { transports: ['websocket'], forceNew: true });
+  // The operator (holds the access token): index:build and index:cancel need that role.
+  const socket: Client = connect(server.url, { transports: ['websocket'], forceNew: true, auth: { token: server.token } });
   clients.push(socket);
   await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
   return socket;

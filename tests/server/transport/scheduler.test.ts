@@ -4,7 +4,7 @@
  * per interval; round robin between users is unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { Scheduler, type Job } from '../../../server/transport/scheduler.js';
+import { BusyError, Scheduler, type Job } from '../../../server/transport/scheduler.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -53,5 +53,94 @@ describe('scheduler priorities', () => {
     expect(lowSteps).toBeLessThan(15);
     expect(log.join('')).not.toMatch(/LL/); // never two low steps while a user waits
     index.cancelled = true;
+  });
+});
+
+describe('scheduler limits', () => {
+  it('refuses a client\'s job past the pending cap with BusyError, and accepts again once one finishes', async () => {
+    const scheduler = new Scheduler({ maxPendingJobs: 3 });
+    const log: string[] = [];
+    const jobs = [0, 1, 2].map((k) => job(`A${k}`, 'alice', 2, log));
+    for (const j of jobs) scheduler.submit(j);
+    expect(() => scheduler.submit(job('A3', 'alice', 1, log))).toThrow(BusyError);
+    expect(() => scheduler.submit(job('A3', 'alice', 1, log))).toThrow(/3 requests waiting \(at most 3\)/);
+    // Another client is not affected by alice's queue.
+    const bob = job('B', 'bob', 1, log);
+    scheduler.submit(bob);
+    await jobs[0]!.done;
+    await sleep(1); // the scheduler removes a job when its last step has returned
+    const late = job('A4', 'alice', 1, log);
+    scheduler.submit(late);
+    await Promise.all([...jobs.map((j) => j.done), bob.done, late.done]);
+    expect(log.filter((s) => s === 'A4')).toHaveLength(1);
+    // A cancelled job frees its place at once.
+    const more = [0, 1, 2].map((k) => job(`C${k}`, 'carol', 50, log));
+    for (const j of more) scheduler.submit(j);
+    expect(scheduler.cancel('C2', 'carol')).toBe(true);
+    expect(() => scheduler.submit(job('C3', 'carol', 1, log))).not.toThrow();
+    scheduler.cancelClient('carol');
+  });
+
+  it('runs one analysis per client at a time', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    const first = { ...job('X1', 'alice', 3, log), kind: 'analysis' as const };
+    scheduler.submit(first);
+    expect(() => scheduler.submit({ ...job('X2', 'alice', 1, log), kind: 'analysis' })).toThrow(/one analysis at a time/);
+    // Runs and another client's analysis are still accepted.
+    expect(() => scheduler.submit({ ...job('R', 'alice', 1, log), kind: 'run' })).not.toThrow();
+    expect(() => scheduler.submit({ ...job('Y', 'bob', 1, log), kind: 'analysis' })).not.toThrow();
+    await first.done;
+    await sleep(10);
+    expect(() => scheduler.submit({ ...job('X3', 'alice', 1, log), kind: 'analysis' })).not.toThrow();
+  });
+});
+
+describe('fairness across addresses', () => {
+  it('gives one address with 20 sockets the same turn as one address with 1 socket', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    const crowd: ReturnType<typeof job>[] = [];
+    for (let s = 0; s < 20; s++) {
+      scheduler.setClientAddress(`crowd-${s}`, '10.0.0.9');
+      const j = job(`C${s}`, `crowd-${s}`, 4, log, 1);
+      crowd.push(j);
+      scheduler.submit(j);
+    }
+    scheduler.setClientAddress('solo', '10.0.0.7');
+    // The solo user arrives after the crowd has queued 80 steps.
+    const solo = job('S', 'solo', 4, log, 1);
+    scheduler.submit(solo);
+    const finished: string[] = [];
+    solo.done.then(() => finished.push('S'));
+    crowd.forEach((j, s) => j.done.then(() => finished.push(`C${s}`)));
+    await Promise.all([solo.done, ...crowd.map((j) => j.done)]);
+    // Order of completion: the solo user finishes before any of the 20 crowd sockets.
+    expect(finished[0]).toBe('S');
+    // Step by step the two addresses alternate while both have work.
+    const soloSteps = log.map((s, k) => (s === 'S' ? k : -1)).filter((k) => k >= 0);
+    expect(soloSteps).toEqual([2, 4, 6, 8]); // C0 had started before S arrived
+    // Within the crowd's address its sockets take turns (round robin), not one socket after another.
+    const crowdOrder = log.filter((s) => s !== 'S');
+    // (C0 started alone, so it went to the back of an address that then had only C0.)
+    expect(crowdOrder.slice(1, 21)).toEqual(Array.from({ length: 20 }, (_, s) => `C${s}`));
+  });
+});
+
+describe('clients leaving', () => {
+  it('keeps serving others after a client is removed while its step runs', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    scheduler.setClientAddress('gone', '10.0.0.1');
+    scheduler.setClientAddress('stays', '10.0.0.1');
+    const leaving = job('G', 'gone', 10, log, 5);
+    scheduler.submit(leaving);
+    await sleep(1);
+    scheduler.removeClient('gone'); // its step is running now
+    const staying = job('S', 'stays', 3, log);
+    scheduler.submit(staying);
+    await staying.done;
+    expect(log).toEqual(['G', 'S', 'S', 'S']);
+    expect(scheduler.pendingJobs('gone')).toBe(0);
   });
 });

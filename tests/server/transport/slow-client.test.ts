@@ -2,8 +2,10 @@
  * A client that stops reading (its TCP socket paused, as a stalled headset on Wi-Fi would) while
  * a long generation streams 64 KB frames: the server's queue for it stays bounded, every token
  * still arrives in order, frames are skipped rather than piled up, and the newest frame (the
- * last token's) arrives before the end. Real socket.io over websocket, a real ONNX model (random
- * weights shaped for large frames: 2 layers × 32,768 neurons).
+ * last token's) arrives before the end. Likewise for hundreds of runs sent by a client that is
+ * not reading: the server holds back only the newest run's frames, and the client ends with all
+ * of them. Real socket.io over websocket, a real ONNX model (random weights shaped for large
+ * frames: 2 layers × 32,768 neurons).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +27,7 @@ const numberTokenizer: Tokenizer = {
 
 let runner: ModelRunner;
 let io: ReturnType<typeof attachSocketServer>['io'];
+let scheduler: ReturnType<typeof attachSocketServer>['scheduler'];
 let url: string;
 
 beforeAll(async () => {
@@ -32,7 +35,8 @@ beforeAll(async () => {
   runner = await ModelRunner.create(decoder);
   const host = new ModelHost('wide-random', { decoder, tokenizer: numberTokenizer }, runner);
   const http = createServer();
-  ({ io } = attachSocketServer(http, host));
+  // No per-client job cap here: the run test must show that back-pressure alone bounds the queue.
+  ({ io, scheduler } = attachSocketServer(http, host, undefined, { maxPendingJobs: 10_000 }));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 });
@@ -95,4 +99,53 @@ describe('a client that cannot keep up', () => {
     expect(tokens[999]!.frame || lateFrames.includes(8 + 999)).toBe(true);
     socket.disconnect();
   }, 180_000);
+
+  it('holds back the frames of runs sent while not reading: bounded queue, and every frame of the newest run at the end', async () => {
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(url, { transports: ['websocket'], forceNew: true });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const real = io.sockets.sockets.get(socket.id!)!; // socket.io 4 gives both ends the same id
+    const conn = real.conn as unknown as { writeBuffer: { data?: unknown }[] };
+    const queuedFrameBytes = () => conn.writeBuffer.reduce((sum, packet) => sum + (packet.data instanceof ArrayBuffer || ArrayBuffer.isView(packet.data) ? (packet.data as ArrayBuffer).byteLength : 0), 0);
+    let mostQueued = 0;
+    const emit = real.emit.bind(real);
+    real.emit = ((event: string, ...args: unknown[]) => {
+      const result = emit(event as never, ...(args as never[]));
+      mostQueued = Math.max(mostQueued, queuedFrameBytes());
+      return result;
+    }) as typeof real.emit;
+
+    const frames = new Map<string, Set<number>>();
+    socket.on('run:frame', (runId, frame) => {
+      if (!frames.has(runId)) frames.set(runId, new Set());
+      frames.get(runId)!.add(decodeFrame(new Uint8Array(frame)).position);
+    });
+
+    const tcp = (socket.io.engine.transport as unknown as { ws: { _socket: NetSocket } }).ws._socket;
+    tcp.pause();
+    const rssBefore = process.memoryUsage().rss;
+    const runs = 400;
+    const prompt = Array.from({ length: 16 }, (_, i) => String(i + 1)).join(' '); // 16 frames of 64 KB: 1 MB a run
+    const acks = Array.from({ length: runs }, () => socket.emitWithAck('run:prompt', { prompt }));
+    // Wait until the server has run them all (the client cannot tell: it is not reading).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const deadline = Date.now() + 150_000;
+    while (scheduler.pendingJobs(real.id) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(scheduler.pendingJobs(real.id), 'the server ran every request while the client was not reading').toBe(0);
+    const rssGrowth = process.memoryUsage().rss - rssBefore;
+    tcp.resume();
+    const responses = await Promise.all(acks);
+
+    const frameBytes = 2 * 32768 + 2 * 4 * 16 * 4 + 64;
+    // Unbounded, 400 MB of frames would wait for this client; held back, at most the backlog plus one run.
+    expect(mostQueued).toBeGreaterThan(0);
+    expect(mostQueued, 'frames queued for this client stay bounded').toBeLessThanOrEqual((limits.backlogPackets + 16 + 1) * frameBytes);
+    expect(rssGrowth, `RSS grew by ${(rssGrowth / 2 ** 20).toFixed(0)} MB`).toBeLessThan(150 * 2 ** 20);
+    expect(responses.every((r) => r.ok)).toBe(true);
+    const last = responses.at(-1)!;
+    if (!last.ok) return;
+    expect([...(frames.get(last.value.runId) ?? [])].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, t) => t));
+    const delivered = [...frames.values()].reduce((sum, positions) => sum + positions.size, 0);
+    expect(delivered, 'frames of superseded runs were dropped, not queued').toBeLessThan((runs * 16) / 4);
+    socket.disconnect();
+  }, 240_000);
 });
