@@ -63,6 +63,8 @@ export interface RawGraph {
   target: number;
   distractor: number;
   logitDiff: number;
+  /** Probability of the target at P. */
+  targetProb: number;
   nodes: RawNode[];
   /** Edge lists: sources[k] → targets[k] with weights[k] (indices into nodes). */
   sources: Int32Array;
@@ -135,9 +137,12 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   const backward = await context.backwardRunner('linear');
   const hooks = [...new Set([...backward.requiredHooks(), hookName.lnFinalScale, ...Array.from({ length: L }, (_, l) => hookName.mlpPre(l))])];
   const { logits, cache } = await context.runner.run([tokens], { hooks, positions: 'last' });
-  const V = spec.vocabSize;
   const logitDiff = logits.data[target]! - logits.data[distractor]!;
-  void V;
+  let max = -Infinity;
+  for (const v of logits.data) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits.data) sum += Math.exp(v - max);
+  const targetProb = Math.exp(logits.data[target]! - max) / sum;
   const direction = logitDirection(decoder, target, distractor, cache[hookName.lnFinalScale]!.data[P]!);
   const gated = spec.mlp.kind === 'gated';
   const inputWeight = (l: number) => weights[`blocks.${l}.mlp.${gated ? 'W_gate' : 'W_in'}`]!.data; // [d, m]
@@ -263,7 +268,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
     yield progress('assemble', rows.length);
   }
   return {
-    tokens, target, distractor, logitDiff, nodes,
+    tokens, target, distractor, logitDiff, targetProb, nodes,
     sources: edges.sources.slice(0, edges.length), targets: edges.targets.slice(0, edges.length), weights: edges.weights.slice(0, edges.length),
     stats: { expanded: kept.length - 1, vjpCalls, candidates: L * T * m },
   };

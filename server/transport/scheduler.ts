@@ -22,6 +22,7 @@ export interface Job {
   cancelled: boolean;
   /** 'low': background work that yields to every user job (see the file header). */
   priority?: 'normal' | 'low';
+  kind?: 'run' | 'generate' | 'analysis' | 'index';
 }
 
 export class Scheduler {
