@@ -126,7 +126,7 @@ describe.each(Object.entries(families))('attribution edges on a random %s-style 
     const context = new AnalysisContext(model, runner);
     const T = question.tokens.length;
     const { L, dMlp: m } = { L: decoder.spec.nLayers, dMlp: decoder.spec.dMlp };
-    const hooks = [hookName.embed, hookName.lnFinalScale];
+    const hooks: string[] = [hookName.embed, hookName.lnFinalScale];
     for (let l = 0; l < L; l++) hooks.push(hookName.pattern(l), hookName.ln1Scale(l), hookName.ln2Scale(l), hookName.mlpPost(l));
     const { cache } = await runner.run([question.tokens], { hooks });
     const ref = linearisedReference(decoder, cache as never, T);
