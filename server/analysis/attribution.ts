@@ -15,7 +15,8 @@
  *     not "total minus kept"), so Σ incoming edges + constants = the target's actual value is
  *     a real check of the edges ONNX computed against the forward pass.
  *
- * Rows per ONNX call are chosen so one call's edges stay under `edgeBytesPerCall`.
+ * Rows per ONNX call adapt so a step takes about `stepMs`, and never return more than
+ * `edgeBytesPerCall` of edges.
  * Legend: T positions, P = T − 1, L layers, d width, m = d_mlp, R rows per VJP call.
  */
 import { hookName } from '../engine/hooks.js';
@@ -34,8 +35,10 @@ export interface AttributionOptions {
   maxNodes?: number;
   /** Candidates chosen per exploration round, and the most rows per VJP call. */
   batchSize?: number;
-  /** Bytes of edges one VJP call may return (sets rows per call; default 48 MB). */
+  /** Bytes of edges one VJP call may return (caps rows per call; default 48 MB). */
   edgeBytesPerCall?: number;
+  /** Wall time one step aims at: rows per call adapt to it (default 150 ms). */
+  stepMs?: number;
   /** Units of work the caller does after the graph is built (pruning, export), for progress. */
   finishUnits?: number;
   onProgress?: (done: number, total: number) => void;
@@ -125,7 +128,14 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   const maxNodes = options.maxNodes ?? 200;
   const batchSize = Math.max(1, options.batchSize ?? 32);
   const rowBytes = L * T * m * 4;
-  const R = Math.max(1, Math.min(batchSize, Math.floor((options.edgeBytesPerCall ?? 48 * 2 ** 20) / rowBytes)));
+  const maxRows = Math.max(1, Math.min(batchSize, Math.floor((options.edgeBytesPerCall ?? 48 * 2 ** 20) / rowBytes)));
+  const stepMs = options.stepMs ?? 150;
+  let R = 1;
+  /** Rows for the next call, from how long this one took for `rows` rows. */
+  const adapt = (started: number, rows: number) => {
+    const elapsed = Math.max(1, performance.now() - started);
+    R = Math.max(1, Math.min(maxRows, Math.round((rows * stepMs) / elapsed)));
+  };
   const finishUnits = options.finishUnits ?? 0;
   let total = 1 + (maxNodes + 1) + (maxNodes + 1) + finishUnits;
   let done = 0;
@@ -181,6 +191,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   const kept: Target[] = [{ layer: L, pos: P, index: target, influence: 1 }];
   let next = 0; // first kept target not yet explored
   while (next < kept.length) {
+    const started = performance.now();
     const rows = kept.slice(next, next + R);
     next += rows.length;
     const out = await vjp(rows);
@@ -214,6 +225,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
       }
       if (kept.length - 1 >= maxNodes || budget <= 0) next = kept.length;
     }
+    adapt(started, rows.length);
     const explored = next === kept.length ? maxNodes + 1 : next;
     yield progress('explore', explored - (done - 1));
   }
@@ -233,7 +245,8 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   for (let p = 0; p < T; p++) nodes.push({ kind: 'embedding', layer: -1, index: tokens[p]!, pos: p, activation: null });
 
   const edges = new EdgeList();
-  for (let first = 0; first < kept.length; first += R) {
+  for (let first = 0; first < kept.length;) {
+    const started = performance.now();
     const rows = kept.slice(first, first + R);
     const out = await vjp(rows);
     const embedEdges = out[backwardName.edgesEmbed]!.data;
@@ -265,6 +278,8 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
       }
       for (let p = 0; p <= node.pos; p++) edges.add(embeddingStart + p, t, embedEdges[row * T + p]!);
     });
+    first += rows.length;
+    adapt(started, rows.length);
     yield progress('assemble', rows.length);
   }
   return {

@@ -5,7 +5,8 @@
  *  - token effects: gradient × input per position, with batched occlusion as a cross-check.
  *
  * Runs as scheduler steps (steps.ts): one forward, direct effects a few layers at a time, one
- * backward, total effects a few layers at a time, occlusion a few variants per batch. Effects
+ * backward, total effects a few layers at a time, occlusion in batches sized to take about
+ * `stepMs`. Effects
  * live in typed arrays (no object per component and position: L·T·(m+H) of them on a long
  * prompt); the lists users see are chosen by typed-array top-k selection (select.ts).
  *
@@ -90,8 +91,10 @@ export const TOTAL_LISTED = 200;
 export interface EffectsOptions {
   /** Layers of direct or total effects computed per step. */
   layersPerStep?: number;
-  /** Prompt tokens of occlusion variants per forward batch (variants = this / T, at least 1). */
+  /** Most prompt tokens of occlusion variants per forward batch (variants = this / T, at least 1). */
   occlusionTokensPerStep?: number;
+  /** Wall time one occlusion step aims at: variants per batch adapt to it (default 150 ms). */
+  stepMs?: number;
 }
 
 function logitDiffAt(logits: Tensor, row: number, position: number, target: number, distractor: number): number {
@@ -112,12 +115,14 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
   const T = tokens.length;
   const P = T - 1;
   const layersPerStep = Math.max(1, options.layersPerStep ?? 2);
-  const variantsPerStep = Math.max(1, Math.floor((options.occlusionTokensPerStep ?? 256) / T));
+  const maxVariants = Math.max(1, Math.floor((options.occlusionTokensPerStep ?? 256) / T));
+  const stepMs = options.stepMs ?? 150;
   const variants = T < 2 ? 0 : T;
   const chunks = Math.ceil(L / layersPerStep);
-  const total = 1 + chunks + 1 + chunks + Math.ceil(variants / variantsPerStep);
+  // Progress counts occlusion by variant (batches adapt in size).
+  const total = 1 + chunks + 1 + chunks + variants;
   let done = 0;
-  const progress = (phase: string) => ({ phase, done: ++done, total });
+  const progress = (phase: string, units = 1) => ({ phase, done: (done += units), total });
 
   const backward = await context.backwardRunner('full');
   const hooks = new Set([...backward.requiredHooks(), hookName.embed, hookName.lnFinalScale]);
@@ -183,12 +188,17 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
 
   // Token effects by occlusion: Δ(prompt) − Δ(prompt with token p dropped), a few variants per batch.
   const occlusion = new Float64Array(T);
-  for (let p0 = 0; p0 < variants; p0 += variantsPerStep) {
+  let perStep = 1;
+  for (let p0 = 0; p0 < variants;) {
+    const started = performance.now();
     const batch: number[][] = [];
-    for (let p = p0; p < Math.min(variants, p0 + variantsPerStep); p++) batch.push(tokens.filter((_, q) => q !== p));
+    for (let p = p0; p < Math.min(variants, p0 + perStep); p++) batch.push(tokens.filter((_, q) => q !== p));
     const { logits: dropped } = await context.runner.run(batch, { positions: 'last' });
     batch.forEach((_, b) => { occlusion[p0 + b] = logitDiff - logitDiffAt(dropped, b, 0, target, distractor); });
-    yield progress('occlusion');
+    p0 += batch.length;
+    const elapsed = Math.max(1, performance.now() - started);
+    perStep = Math.max(1, Math.min(maxVariants, Math.round((batch.length * stepMs) / elapsed)));
+    yield progress('occlusion', batch.length);
   }
   const token_effects = tokens.map((_, p) => ({ pos: p, grad_x_input: gradXInput[p]!, occlusion: occlusion[p]! }));
   return {

@@ -29,13 +29,27 @@ export const LINK_BUDGET = 15_000;
 type AckFn<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEvent }) => void;
 
 /**
- * A scheduler job that runs `steps` one per scheduler turn. Cancel acks at once and closes the
- * steps (releasing their buffers and any worker) once the step in flight, if any, returns.
+ * While other clients have work, an analysis takes at most 1 / (1 + OTHERS_SHARE) of the
+ * model's time: after a step of D ms it lets its turns pass until the others have had about
+ * OTHERS_SHARE × D ms. Short interactive jobs (a generation is 17 short steps) then finish in
+ * about (1 + 1/OTHERS_SHARE) × their time alone, however long the analysis. Alone, it never
+ * waits: a turn that comes back within ALONE_MS means nobody else ran in between.
+ */
+const OTHERS_SHARE = 2;
+const ALONE_MS = 1;
+
+/**
+ * A scheduler job that runs `steps` one per scheduler turn (with the share above). Cancel acks
+ * at once and closes the steps (releasing their buffers and any worker) once the step in
+ * flight, if any, returns.
  */
 function stepsJob<R>(
   kit: HandlerKit, runId: string, steps: Steps<R>, ack: AckFn<never>, what: string,
   handlers: { progress?: (p: StepProgress) => void; done: (result: R) => void },
 ): Job {
+  /** Time the others are owed before this job's next step, and when its last turn ended. */
+  let owed = 0;
+  let lastEnd = 0;
   const job: Job = {
     id: runId, clientId: kit.socket.id, cancelled: false, kind: 'analysis',
     onCancel: () => {
@@ -43,8 +57,18 @@ function stepsJob<R>(
       void steps.return(undefined as never).catch(() => undefined);
     },
     step: async () => {
+      const now = performance.now();
+      const othersRan = lastEnd === 0 ? 0 : now - lastEnd;
+      if (othersRan > ALONE_MS && owed > othersRan) {
+        owed -= othersRan;
+        lastEnd = now;
+        return true; // pass this turn: the others have not yet had their share
+      }
+      owed = 0;
       try {
         const next = await steps.next();
+        owed = OTHERS_SHARE * (performance.now() - now);
+        lastEnd = performance.now();
         if (job.cancelled) return false;
         if (next.done) {
           handlers.done(next.value);
