@@ -156,6 +156,32 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
       // Effects report no progress; disconnecting cancels A's jobs.
       return { done: Promise.race([done, new Promise<boolean>((resolve) => a.once('disconnect', () => resolve(false)))]), cancel: () => a.disconnect(), progress: () => '' };
     });
+    // The trace alone, to its end (pruning and export in the worker thread included); on
+    // GPT-2-small shapes a 2000-node trace of 128 tokens takes too long for a benchmark run.
+    const soloRows: BenchRow[] = [];
+    if (model === 'bundled') {
+      let alonePeak = rssMiB(pid);
+      const sampler = setInterval(() => { alonePeak = Math.max(alonePeak, rssMiB(pid)); }, 50);
+      const solo = await client(url);
+      const t0 = performance.now();
+      const soloTimeout = setTimeout(() => solo.disconnect(), 4 * windowS * 1000);
+      const soloResult = await new Promise<{ ok: boolean; full?: { links: number }; sent?: { links: number; pruned: boolean } }>((resolve) => {
+        solo.emit('analysis:graph', { ...question, maxNodes: 2000 }, (r) => resolve(r.ok ? { ok: true, full: r.value.full, sent: r.value.sent } : { ok: false }));
+        solo.once('disconnect', () => resolve({ ok: false }));
+      });
+      clearTimeout(soloTimeout);
+      const soloSeconds = (performance.now() - t0) / 1000;
+      solo.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      clearInterval(sampler);
+      const soloAfter = rssMiB(pid);
+      soloRows.push(
+        row(group, `A's 2000-node trace on ${T} tokens alone, to the ack`, soloSeconds, 's', soloResult.ok
+          ? `whole graph ${soloResult.full!.links} links held on the server; ${soloResult.sent!.links} sent${soloResult.sent!.pruned ? ' (pruned in a worker)' : ''}`
+          : `did not finish within ${4 * windowS} s (cancelled)`),
+        row(group, 'server RSS peak during the trace alone (extra over idle)', alonePeak - idle, 'MiB', `after: ${(soloAfter - idle).toFixed(0)} MiB extra`),
+      );
+    }
     const p50 = median(alone);
     const p95 = percentile(alone, 0.95);
     const target = model === 'bundled' ? 'target p95 ≤ 1 s' : `target p95 ≤ 3× alone (${(3 * p95).toFixed(2)} s)`;
@@ -169,6 +195,7 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
       row(group, `B p95 while A traces 2000 nodes on ${T} tokens`, percentile(trace.latencies, 0.95), 's', `${target}; ${jobNote(trace, 'trace')}`),
       row(group, `B p50 while A explains ${T} tokens`, median(explain.latencies), 's'),
       row(group, `B p95 while A explains ${T} tokens`, percentile(explain.latencies, 0.95), 's', `${target}; ${jobNote(explain, 'Explain')}`),
+      ...soloRows,
       row(group, 'server RSS idle (models and backward graphs loaded)', idle, 'MiB'),
       row(group, 'server RSS peak during the trace (extra over idle)', trace.peak - idle, 'MiB', `peak ${trace.peak.toFixed(0)} MiB`),
       row(group, 'server RSS after the trace (extra over idle)', trace.after - idle, 'MiB'),

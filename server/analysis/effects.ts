@@ -93,7 +93,7 @@ export interface EffectsOptions {
   layersPerStep?: number;
   /** Most prompt tokens of occlusion variants per forward batch (variants = this / T, at least 1). */
   occlusionTokensPerStep?: number;
-  /** Wall time one occlusion step aims at: variants per batch adapt to it (default 150 ms). */
+  /** Wall time one occlusion step aims at: variants per batch adapt to it (default 100 ms). */
   stepMs?: number;
 }
 
@@ -116,7 +116,7 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
   const P = T - 1;
   const layersPerStep = Math.max(1, options.layersPerStep ?? 2);
   const maxVariants = Math.max(1, Math.floor((options.occlusionTokensPerStep ?? 256) / T));
-  const stepMs = options.stepMs ?? 150;
+  const stepMs = options.stepMs ?? 100;
   const variants = T < 2 ? 0 : T;
   const chunks = Math.ceil(L / layersPerStep);
   // Progress counts occlusion by variant (batches adapt in size).

@@ -35,7 +35,7 @@ type AckFn<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEve
  * about (1 + 1/OTHERS_SHARE) × their time alone, however long the analysis. Alone, it never
  * waits: a turn that comes back within ALONE_MS means nobody else ran in between.
  */
-const OTHERS_SHARE = 2;
+const OTHERS_SHARE = 3;
 const ALONE_MS = 1;
 
 /**
