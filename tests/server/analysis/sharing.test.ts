@@ -128,9 +128,16 @@ describe('analysis on a shared server', () => {
 
   it('sends a trace over the link budget pruned, and returns any node\'s whole edges on demand (complete)', async () => {
     const socket = await client();
+    const progress: [number, number][] = [];
+    socket.on('analysis:progress', (_id, done, total) => progress.push([done, total]));
     const response = await socket.emitWithAck('analysis:graph', { ...question, maxNodes: 150 });
     expect(response.ok).toBe(true);
     if (!response.ok) return;
+    // Progress counts to the end (pruning and export included), never backwards.
+    const [lastDone, lastTotal] = progress[progress.length - 1]!;
+    expect(lastDone).toBe(lastTotal);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]![0]).toBeGreaterThan(progress[i - 1]![0]);
+    expect(progress.some(([done, total]) => done > 150 + 2 && done < total)).toBe(true); // assembly reported too
     const { full, sent, runId } = response.value;
     expect(full.links).toBeGreaterThan(LINK_BUDGET);
     expect(sent.pruned).toBe(true);
