@@ -12,10 +12,15 @@ import type { PrunedGraph, PruneRequest } from './graph-prune.js';
 const entry = new URL('./prune-worker.ts', import.meta.url).href;
 const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
 
+// Valid both as a CommonJS script and as an ES module (an eval'd worker is either, depending on
+// the process's --input-type): dynamic imports only.
 const bootstrap = `
-const { workerData } = require('node:worker_threads');
-const { entry, tsxApi } = workerData.__bootstrap;
-import(tsxApi).then(({ register }) => { register(); return import(entry); });
+import('node:worker_threads').then(async ({ workerData }) => {
+  const { entry, tsxApi } = workerData.__bootstrap;
+  const { register } = await import(tsxApi);
+  register();
+  await import(entry);
+});
 `;
 
 /** Prunes in a fresh worker (its memory is returned when it exits). */
