@@ -164,7 +164,7 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
       const sampler = setInterval(() => { alonePeak = Math.max(alonePeak, rssMiB(pid)); }, 50);
       const solo = await client(url);
       const t0 = performance.now();
-      const soloTimeout = setTimeout(() => solo.disconnect(), 4 * windowS * 1000);
+      const soloTimeout = setTimeout(() => solo.disconnect(), 6 * windowS * 1000);
       const soloResult = await new Promise<{ ok: boolean; full?: { links: number }; sent?: { links: number; pruned: boolean } }>((resolve) => {
         solo.emit('analysis:graph', { ...question, maxNodes: 2000 }, (r) => resolve(r.ok ? { ok: true, full: r.value.full, sent: r.value.sent } : { ok: false }));
         solo.once('disconnect', () => resolve({ ok: false }));
@@ -178,7 +178,7 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
       soloRows.push(
         row(group, `A's 2000-node trace on ${T} tokens alone, to the ack`, soloSeconds, 's', soloResult.ok
           ? `whole graph ${soloResult.full!.links} links held on the server; ${soloResult.sent!.links} sent${soloResult.sent!.pruned ? ' (pruned in a worker)' : ''}`
-          : `did not finish within ${4 * windowS} s (cancelled)`),
+          : `did not finish within ${6 * windowS} s (cancelled)`),
         row(group, 'server RSS peak during the trace alone (extra over idle)', alonePeak - idle, 'MiB', `after: ${(soloAfter - idle).toFixed(0)} MiB extra`),
       );
     }
