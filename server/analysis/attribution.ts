@@ -37,7 +37,7 @@ export interface AttributionOptions {
   batchSize?: number;
   /** Bytes of edges one VJP call may return (caps rows per call; default 48 MB). */
   edgeBytesPerCall?: number;
-  /** Wall time one step aims at: rows per call adapt to it (default 100 ms). */
+  /** Wall time one step aims at: rows per call adapt to it (the server: 100 ms; default: no time target, the largest batches). */
   stepMs?: number;
   /** Units of work the caller does after the graph is built (pruning, export), for progress. */
   finishUnits?: number;
@@ -129,8 +129,8 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   const batchSize = Math.max(1, options.batchSize ?? 32);
   const rowBytes = L * T * m * 4;
   const maxRows = Math.max(1, Math.min(batchSize, Math.floor((options.edgeBytesPerCall ?? 48 * 2 ** 20) / rowBytes)));
-  const stepMs = options.stepMs ?? 100;
-  let R = 1;
+  const stepMs = options.stepMs ?? Infinity;
+  let R = Number.isFinite(stepMs) ? 1 : maxRows;
   /** Rows for the next call, from how long this one took for `rows` rows. */
   const adapt = (started: number, rows: number) => {
     const elapsed = Math.max(1, performance.now() - started);

@@ -93,7 +93,7 @@ export interface EffectsOptions {
   layersPerStep?: number;
   /** Most prompt tokens of occlusion variants per forward batch (variants = this / T, at least 1). */
   occlusionTokensPerStep?: number;
-  /** Wall time one occlusion step aims at: variants per batch adapt to it (default 100 ms). */
+  /** Wall time one occlusion step aims at: variants per batch adapt to it (the server: 100 ms; default: no time target, the largest batches). */
   stepMs?: number;
 }
 
@@ -116,7 +116,7 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
   const P = T - 1;
   const layersPerStep = Math.max(1, options.layersPerStep ?? 2);
   const maxVariants = Math.max(1, Math.floor((options.occlusionTokensPerStep ?? 256) / T));
-  const stepMs = options.stepMs ?? 100;
+  const stepMs = options.stepMs ?? Infinity;
   const variants = T < 2 ? 0 : T;
   const chunks = Math.ceil(L / layersPerStep);
   // Progress counts occlusion by variant (batches adapt in size).
@@ -188,7 +188,7 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
 
   // Token effects by occlusion: Δ(prompt) − Δ(prompt with token p dropped), a few variants per batch.
   const occlusion = new Float64Array(T);
-  let perStep = 1;
+  let perStep = Number.isFinite(stepMs) ? 1 : maxVariants;
   for (let p0 = 0; p0 < variants;) {
     const started = performance.now();
     const batch: number[][] = [];

@@ -37,6 +37,8 @@ type AckFn<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEve
  */
 const OTHERS_SHARE = 3;
 const ALONE_MS = 1;
+/** Wall time an analysis step aims at (rows per VJP call and occlusion batches adapt to it). */
+const STEP_MS = 100;
 
 /**
  * A scheduler job that runs `steps` one per scheduler turn (with the share above). Cancel acks
@@ -105,7 +107,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
     const request = checkObject<QuestionRequest>('analysis:effects', payload, questionShape);
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('effects');
-    scheduler.submit(stepsJob(kit, runId, effectsSteps(context, question), ack as AckFn<never>, 'analysis', {
+    scheduler.submit(stepsJob(kit, runId, effectsSteps(context, question, { stepMs: STEP_MS }), ack as AckFn<never>, 'analysis', {
       done: (effects) => {
         const { nLayers: L, dMlp: N } = spec;
         const T = effects.tokens.length;
@@ -145,7 +147,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('graph');
     const steps = graphSteps(context, question, {
-      scan: host.name, prompt: request.prompt, maxNodes: request.maxNodes ?? 200, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET,
+      scan: host.name, prompt: request.prompt, maxNodes: request.maxNodes ?? 200, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET, stepMs: STEP_MS,
     });
     let reported = -1;
     scheduler.submit(stepsJob(kit, runId, steps, ack as AckFn<never>, 'graph', {
