@@ -119,9 +119,32 @@ export interface GraphRequest extends QuestionRequest {
 
 export interface GraphResult {
   runId: string;
-  /** The unpruned graph in the Neuronpedia JSON shape (text): the client prunes it live. */
+  /**
+   * The graph in the Neuronpedia JSON shape (text); the client prunes it live. The whole graph
+   * when it has at most `sent.linkBudget` links; otherwise the graph pruned at the default
+   * thresholds (node 0.8, edge 0.98, the edge threshold lowered until the links fit the budget).
+   * The server keeps the whole graph of each client's last trace for 'analysis:graph-node'.
+   */
   graph: string;
   warnings: string[];
+  /** Size of the whole graph. */
+  full: { nodes: number; links: number };
+  /** What `graph` holds: whether it was pruned, its size, the link budget and edge threshold used. */
+  sent: { pruned: boolean; nodes: number; links: number; linkBudget: number; edgeThreshold: number };
+}
+
+/** A node of the client's last traced graph (node ids as in GraphResult.graph). */
+export interface GraphNodeRequest {
+  runId: string;
+  nodeId: string;
+}
+
+/** Every edge of the whole graph into and out of one node. */
+export interface GraphNodeEdges {
+  runId: string;
+  nodeId: string;
+  incoming: { source: string; weight: number }[];
+  outgoing: { target: string; weight: number }[];
 }
 
 export interface ErrorEvent {
@@ -151,6 +174,8 @@ export interface ClientToServerEvents {
   'analysis:effects': (request: QuestionRequest, ack: Ack<EffectsResult>) => void;
   /** The attribution graph; 'analysis:progress' events report progress; 'run:cancel' stops it. */
   'analysis:graph': (request: GraphRequest, ack: Ack<GraphResult>) => void;
+  /** All edges of one node of the client's last traced graph (the sent graph may be pruned). */
+  'analysis:graph-node': (request: GraphNodeRequest, ack: Ack<GraphNodeEdges>) => void;
   /** A neuron's explanation data: logit effects always, corpus examples and statistics once the
    * index is built, an imported explanation when there is one. */
   'neuron:details': (request: NeuronRequest, ack: Ack<NeuronDetails>) => void;
@@ -172,7 +197,8 @@ export interface ServerToClientEvents {
    */
   'generate:token': (runId: string, token: TokenInfo, predictions: Prediction[], frame: ArrayBuffer | null) => void;
   'generate:done': (runId: string, reason: 'length' | 'eos' | 'cancelled' | 'context') => void;
-  /** Progress of a long analysis job (attribution graph): done of total units. */
+  /** Progress of a long analysis job (attribution graph): done of total units of real work
+   * (exploration, assembly, pruning and export), reaching total just before the ack. */
   'analysis:progress': (runId: string, done: number, total: number) => void;
   /** The corpus index's state, sent to every client as a build progresses and when it ends. */
   'index:progress': (status: IndexStatus) => void;

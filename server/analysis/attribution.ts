@@ -4,28 +4,43 @@
  * non-linearities), so every node's pre-activation and the Δ logit are affine in the
  * upstream nodes and the graph is exact.
  *
- * Two phases, bounded memory:
- *  1. Explore: starting from the Δ node, expand the most influential candidates first, in
- *     batches (one linearised VJP row per target node, N rows per ONNX call), until the node
- *     budget is spent. Each expanded row adds its normalised |edges| × its influence to every
- *     source's score; the row's gradient at each block output is kept.
- *  2. Assemble: every edge between kept nodes is one dot product a_s·(W_out[s]·g_t); the
- *     neurons not kept at (layer, position) become one exact aggregate node, so for every
- *     target Σ incoming edges + constants = its actual value.
+ * Runs as scheduler steps (steps.ts), each one ONNX call of a few rows, with bounded memory:
+ *  1. Explore: starting from the Δ node, expand the most influential candidates first. One
+ *     linearised VJP row per target node gives its edge from every neuron (`edges.l`); the
+ *     row's normalised |edges| × its influence raise every source's score. Only the scores
+ *     are kept (one number per neuron), never a row's gradients.
+ *  2. Assemble: the VJPs of the kept targets run again, a few rows per step; each row's edges
+ *     from kept neurons are read off `edges.l`, and the neurons not kept at (layer, position)
+ *     become one aggregate node whose edge is the sum of their own edges (an independent sum,
+ *     not "total minus kept"), so Σ incoming edges + constants = the target's actual value is
+ *     a real check of the edges ONNX computed against the forward pass.
  *
- * Legend: T positions, P = T − 1, L layers, d width, m = d_mlp, N rows per VJP call.
+ * Rows per ONNX call adapt so a step takes about `stepMs`, and never return more than
+ * `edgeBytesPerCall` of edges.
+ * Legend: T positions, P = T − 1, L layers, d width, m = d_mlp, R rows per VJP call.
  */
 import { hookName } from '../engine/hooks.js';
 import { backwardName } from '../engine/onnx/compile-backward.js';
+import type { Tensor } from '../engine/decoder.js';
 import type { AnalysisContext } from './context.js';
-import { dot, logitDirection } from './logit-direction.js';
+import { logitDirection } from './logit-direction.js';
 import type { ResolvedQuestion } from './question.js';
+import { topIndices } from './select.js';
+import { CancelledError, runSteps, type Steps } from './steps.js';
+
+export { CancelledError };
 
 export interface AttributionOptions {
   /** Neuron nodes to expand (the node budget). */
   maxNodes?: number;
-  /** Target rows per VJP call. */
+  /** Candidates chosen per exploration round, and the most rows per VJP call. */
   batchSize?: number;
+  /** Bytes of edges one VJP call may return (caps rows per call; default 48 MB). */
+  edgeBytesPerCall?: number;
+  /** Wall time one step aims at: rows per call adapt to it (the server: 100 ms; default: no time target, the largest batches). */
+  stepMs?: number;
+  /** Units of work the caller does after the graph is built (pruning, export), for progress. */
+  finishUnits?: number;
   onProgress?: (done: number, total: number) => void;
   shouldCancel?: () => boolean;
 }
@@ -51,6 +66,8 @@ export interface RawGraph {
   target: number;
   distractor: number;
   logitDiff: number;
+  /** Probability of the target at P. */
+  targetProb: number;
   nodes: RawNode[];
   /** Edge lists: sources[k] → targets[k] with weights[k] (indices into nodes). */
   sources: Int32Array;
@@ -60,16 +77,48 @@ export interface RawGraph {
   stats: { expanded: number; vjpCalls: number; candidates: number };
 }
 
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'CancelledError';
+interface Target {
+  layer: number;
+  pos: number;
+  index: number;
+  influence: number;
+}
+
+/** A growable edge list in typed arrays. */
+class EdgeList {
+  sources = new Int32Array(1 << 12);
+  targets = new Int32Array(1 << 12);
+  weights = new Float64Array(1 << 12);
+  length = 0;
+
+  add(s: number, t: number, w: number): void {
+    if (w === 0) return;
+    if (this.length === this.sources.length) {
+      const grow = <A extends Int32Array | Float64Array>(a: A): A => {
+        const b = new (a.constructor as new (n: number) => A)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.sources = grow(this.sources);
+      this.targets = grow(this.targets);
+      this.weights = grow(this.weights);
+    }
+    this.sources[this.length] = s;
+    this.targets[this.length] = t;
+    this.weights[this.length++] = w;
   }
 }
 
-export async function buildAttributionGraph(
-  context: AnalysisContext, question: ResolvedQuestion, options: AttributionOptions = {},
-): Promise<RawGraph> {
+export function attributionSteps(context: AnalysisContext, question: ResolvedQuestion, options: AttributionOptions = {}): Steps<RawGraph> {
+  return attributionGenerator(context, question, options);
+}
+
+/** The whole graph in one go (CLI, tests, benchmarks). */
+export function buildAttributionGraph(context: AnalysisContext, question: ResolvedQuestion, options: AttributionOptions = {}): Promise<RawGraph> {
+  return runSteps(attributionSteps(context, question, options), (p) => options.onProgress?.(p.done, p.total), options.shouldCancel);
+}
+
+async function* attributionGenerator(context: AnalysisContext, question: ResolvedQuestion, options: AttributionOptions): Steps<RawGraph> {
   const { decoder } = context.model;
   const { spec, weights } = decoder;
   const { nLayers: L, dModel: d, dMlp: m } = spec;
@@ -77,159 +126,165 @@ export async function buildAttributionGraph(
   const T = tokens.length;
   const P = T - 1;
   const maxNodes = options.maxNodes ?? 200;
-  const batchSize = options.batchSize ?? 32;
+  const batchSize = Math.max(1, options.batchSize ?? 32);
+  const rowBytes = L * T * m * 4;
+  const maxRows = Math.max(1, Math.min(batchSize, Math.floor((options.edgeBytesPerCall ?? 48 * 2 ** 20) / rowBytes)));
+  const stepMs = options.stepMs ?? Infinity;
+  let R = Number.isFinite(stepMs) ? 1 : maxRows;
+  /** Rows for the next call, from how long this one took for `rows` rows. */
+  const adapt = (started: number, rows: number) => {
+    const elapsed = Math.max(1, performance.now() - started);
+    R = Math.max(1, Math.min(maxRows, Math.round((rows * stepMs) / elapsed)));
+  };
+  const finishUnits = options.finishUnits ?? 0;
+  let total = 1 + (maxNodes + 1) + (maxNodes + 1) + finishUnits;
+  let done = 0;
+  const progress = (phase: string, units: number) => {
+    done += units;
+    return { phase, done, total };
+  };
+
   const backward = await context.backwardRunner('linear');
-  const hooks = [...new Set([...backward.requiredHooks(), hookName.lnFinalScale,
-    ...Array.from({ length: L }, (_, l) => [hookName.mlpPre(l), hookName.mlpOut(l)]).flat()])];
-  const { logits, cache } = await context.runner.run([tokens], { hooks });
-  const V = spec.vocabSize;
-  const logitDiff = logits.data[P * V + target]! - logits.data[P * V + distractor]!;
+  const hooks = [...new Set([...backward.requiredHooks(), hookName.lnFinalScale, ...Array.from({ length: L }, (_, l) => hookName.mlpPre(l))])];
+  const { logits, cache } = await context.runner.run([tokens], { hooks, positions: 'last' });
+  const logitDiff = logits.data[target]! - logits.data[distractor]!;
+  let max = -Infinity;
+  for (const v of logits.data) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits.data) sum += Math.exp(v - max);
+  const targetProb = Math.exp(logits.data[target]! - max) / sum;
   const direction = logitDirection(decoder, target, distractor, cache[hookName.lnFinalScale]!.data[P]!);
   const gated = spec.mlp.kind === 'gated';
   const inputWeight = (l: number) => weights[`blocks.${l}.mlp.${gated ? 'W_gate' : 'W_in'}`]!.data; // [d, m]
   const inputBias = (l: number) => weights[`blocks.${l}.mlp.${gated ? 'b_gate' : 'b_in'}`]?.data;
   const post = (l: number) => cache[hookName.mlpPost(l)]!.data; // [1, T, m]
-  const flat = (l: number, p: number, i: number) => (l * T + p) * m + i;
+  yield progress('forward', 1);
 
-  // Phase 1: explore.
-  interface Row { node: { layer: number; pos: number; index: number }; gradResid: Float32Array[]; embedEdges: Float32Array; constant: number }
-  const rows: Row[] = [];
-  const score = new Float64Array(L * T * m);
-  const expanded = new Uint8Array(L * T * m);
   let vjpCalls = 0;
-  let pending: { layer: number; pos: number; index: number; influence: number }[] = [{ layer: L, pos: P, index: target, influence: 1 }];
-  while (pending.length > 0) {
-    if (options.shouldCancel?.()) throw new CancelledError();
-    const N = pending.length;
+  /** One linearised VJP for up to R target rows: their edges from every layer below the deepest. */
+  const vjp = async (rows: Target[]): Promise<Record<string, Tensor>> => {
+    const N = rows.length;
     const gradFinal = new Float32Array(N * T * d);
-    const injects: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (let l = 0; l < L; l++) injects[backwardName.inject(l)] = { shape: [N, T, d], data: new Float32Array(N * T * d) };
-    pending.forEach((node, row) => {
+    const injects: Record<string, Tensor> = {};
+    let deepest = 0;
+    rows.forEach((node, row) => {
+      deepest = Math.max(deepest, node.layer);
       if (node.layer === L) {
         gradFinal.set(direction.u, (row * T + node.pos) * d);
         return;
       }
+      const name = backwardName.inject(node.layer);
+      injects[name] ??= { shape: [N, T, d], data: new Float32Array(N * T * d) };
       const W = inputWeight(node.layer);
-      const inject = injects[backwardName.inject(node.layer)]!.data;
+      const inject = injects[name].data;
       for (let j = 0; j < d; j++) inject[(row * T + node.pos) * d + j] = W[j * m + node.index]!;
     });
     const fetch = [backwardName.edgesEmbed, backwardName.constants];
-    for (let l = 0; l < L; l++) fetch.push(backwardName.edges(l), backwardName.gradResidPost(l));
-    const out = await backward.run(cache, { [backwardName.gradFinal]: { shape: [N, T, d], data: gradFinal }, ...injects }, fetch);
+    for (let l = 0; l < deepest; l++) fetch.push(backwardName.edges(l));
     vjpCalls++;
-    const embedEdges = out[backwardName.edgesEmbed]!.data;
-    pending.forEach((node, row) => {
-      // Normalised |edges| of this row, weighted by the node's influence, raise its sources' scores.
-      let rowSum = 0;
-      for (let p = 0; p < T; p++) rowSum += Math.abs(embedEdges[row * T + p]!);
-      for (let l = 0; l < L; l++) {
-        const edges = out[backwardName.edges(l)]!.data;
-        for (let k = 0; k < T * m; k++) rowSum += Math.abs(edges[row * T * m + k]!);
-      }
-      if (rowSum > 0) {
-        for (let l = 0; l < L; l++) {
-          const edges = out[backwardName.edges(l)]!.data;
-          const scale = node.influence / rowSum;
-          for (let k = 0; k < T * m; k++) score[l * T * m + k]! += scale * Math.abs(edges[row * T * m + k]!);
-        }
-      }
-      rows.push({
-        node,
-        gradResid: Array.from({ length: L }, (_, l) => out[backwardName.gradResidPost(l)]!.data.slice(row * T * d, (row + 1) * T * d)),
-        embedEdges: embedEdges.slice(row * T, (row + 1) * T),
-        constant: out[backwardName.constants]!.data[row]!,
-      });
-    });
-    options.onProgress?.(rows.length - 1, maxNodes);
-    // Next batch: the highest-scoring neurons not yet expanded.
-    const budget = Math.min(batchSize, maxNodes - (rows.length - 1));
-    pending = budget > 0 ? topCandidates(score, expanded, budget).map((k) => {
-      expanded[k] = 1;
-      const layer = Math.floor(k / (T * m));
-      const pos = Math.floor((k % (T * m)) / m);
-      return { layer, pos, index: k % m, influence: score[k]! };
-    }) : [];
-  }
+    return backward.run(cache, { [backwardName.gradFinal]: { shape: [N, T, d], data: gradFinal }, ...injects }, fetch);
+  };
 
-  // Phase 2: assemble nodes and exact edges.
+  // Phase 1: explore. `kept` lists the targets in the order they were chosen (the Δ node first).
+  const score = new Float64Array(L * T * m);
+  const expanded = new Uint8Array(L * T * m);
+  const kept: Target[] = [{ layer: L, pos: P, index: target, influence: 1 }];
+  let next = 0; // first kept target not yet explored
+  while (next < kept.length) {
+    const started = performance.now();
+    const rows = kept.slice(next, next + R);
+    next += rows.length;
+    const out = await vjp(rows);
+    const embedEdges = out[backwardName.edgesEmbed]!.data;
+    rows.forEach((node, row) => {
+      // Normalised |edges| of this row, weighted by the node's influence, raise its sources' scores.
+      // Edges from later positions or from layers at or above the target are zero: not read.
+      let rowSum = 0;
+      for (let p = 0; p <= node.pos; p++) rowSum += Math.abs(embedEdges[row * T + p]!);
+      for (let l = 0; l < node.layer; l++) {
+        const edges = out[backwardName.edges(l)]!.data;
+        const end = row * T * m + (node.pos + 1) * m;
+        for (let k = row * T * m; k < end; k++) rowSum += Math.abs(edges[k]!);
+      }
+      if (!(rowSum > 0)) return;
+      const scale = node.influence / rowSum;
+      for (let l = 0; l < node.layer; l++) {
+        const edges = out[backwardName.edges(l)]!.data;
+        const base = row * T * m;
+        const into = l * T * m;
+        for (let k = 0; k < (node.pos + 1) * m; k++) score[into + k]! += scale * Math.abs(edges[base + k]!);
+      }
+    });
+    if (next === kept.length) {
+      // Next round: the highest-scoring neurons not yet expanded. The last round is not explored
+      // (nothing is chosen after it); assembly runs its VJPs.
+      const budget = Math.min(batchSize, maxNodes - (kept.length - 1));
+      for (const k of topIndices(score, budget, 1, expanded)) {
+        expanded[k] = 1;
+        kept.push({ layer: Math.floor(k / (T * m)), pos: Math.floor((k % (T * m)) / m), index: k % m, influence: score[k]! });
+      }
+      if (kept.length - 1 >= maxNodes || budget <= 0) next = kept.length;
+    }
+    adapt(started, rows.length);
+    const explored = next === kept.length ? maxNodes + 1 : next;
+    yield progress('explore', explored - (done - 1));
+  }
+  total = done + kept.length + finishUnits;
+
+  // Phase 2: assemble. Nodes: the Δ logit, the kept neurons, then aggregates and embeddings.
   const nodes: RawNode[] = [];
-  const nodeOf = new Map<number, number>(); // flat neuron index → node index
+  const nodeOf = new Map<number, number>(); // flat neuron index (l·T + p)·m + i → node index
   nodes.push({ kind: 'logit', layer: L, index: target, pos: P, activation: null, actual: logitDiff });
-  for (const row of rows.slice(1)) {
-    const { layer, pos, index } = row.node;
-    nodeOf.set(flat(layer, pos, index), nodes.length);
+  for (const { layer, pos, index } of kept.slice(1)) {
+    nodeOf.set((layer * T + pos) * m + index, nodes.length);
     nodes.push({ kind: 'neuron', layer, index, pos, activation: post(layer)[pos * m + index]!, actual: cache[hookName.mlpPre(layer)]!.data[pos * m + index]! });
   }
-  const embeddingNode = (p: number) => nodes.length - T + p; // embeddings come last but aggregates
-  const keptNeurons = rows.slice(1).map((r) => r.node);
   const aggregateStart = nodes.length;
   for (let l = 0; l < L; l++) for (let p = 0; p < T; p++) nodes.push({ kind: 'aggregate', layer: l, index: -1, pos: p, activation: null });
+  const embeddingStart = nodes.length;
   for (let p = 0; p < T; p++) nodes.push({ kind: 'embedding', layer: -1, index: tokens[p]!, pos: p, activation: null });
 
-  const sources: number[] = [];
-  const targets: number[] = [];
-  const edgeWeights: number[] = [];
-  const addEdge = (s: number, t: number, w: number) => {
-    if (w === 0) return;
-    sources.push(s);
-    targets.push(t);
-    edgeWeights.push(w);
-  };
-  const mlpOutWithoutBias = Array.from({ length: L }, (_, l) => {
-    const out = Float64Array.from(cache[hookName.mlpOut(l)]!.data);
-    const bias = weights[`blocks.${l}.mlp.b_out`]?.data;
-    if (bias) for (let p = 0; p < T; p++) for (let j = 0; j < d; j++) out[p * d + j]! -= bias[j]!;
-    return out; // [T, d] Σ_i a_i W_out[i]
-  });
-  rows.forEach((row, t) => {
-    const targetLayer = row.node.layer;
-    const targetPos = row.node.pos;
-    // Local constant of the target: its own input bias and norm offset, or Δ's.
-    let local = direction.constant;
-    if (t > 0) {
-      const W = inputWeight(targetLayer);
-      const beta = weights[`blocks.${targetLayer}.ln2.b`]?.data;
-      local = inputBias(targetLayer)?.[row.node.index] ?? 0;
-      if (beta) for (let j = 0; j < d; j++) local += beta[j]! * W[j * m + row.node.index]!;
-    }
-    nodes[t]!.constant = row.constant + local;
-    // Kept neurons, and what remains of each (layer, position) as its aggregate.
-    const keptSum = new Float64Array(L * T);
-    for (const s of keptNeurons) {
-      if (s.layer >= targetLayer || s.pos > targetPos) continue;
-      const W_out = weights[`blocks.${s.layer}.mlp.W_out`]!.data;
-      const value = post(s.layer)[s.pos * m + s.index]! * dot(W_out, s.index * d, row.gradResid[s.layer]!, s.pos * d, d);
-      keptSum[s.layer * T + s.pos]! += value;
-      addEdge(nodeOf.get(flat(s.layer, s.pos, s.index))!, t, value);
-    }
-    for (let l = 0; l < Math.min(targetLayer, L); l++) {
-      for (let p = 0; p <= targetPos; p++) {
-        const all = dot(mlpOutWithoutBias[l]!, p * d, row.gradResid[l]!, p * d, d);
-        addEdge(aggregateStart + l * T + p, t, all - keptSum[l * T + p]!);
+  const edges = new EdgeList();
+  for (let first = 0; first < kept.length;) {
+    const started = performance.now();
+    const rows = kept.slice(first, first + R);
+    const out = await vjp(rows);
+    const embedEdges = out[backwardName.edgesEmbed]!.data;
+    const constants = out[backwardName.constants]!.data;
+    rows.forEach((node, row) => {
+      const t = first + row;
+      // Local constant of the target: its own input bias and norm offset, or Δ's.
+      let local = direction.constant;
+      if (t > 0) {
+        const W = inputWeight(node.layer);
+        const beta = weights[`blocks.${node.layer}.ln2.b`]?.data;
+        local = inputBias(node.layer)?.[node.index] ?? 0;
+        if (beta) for (let j = 0; j < d; j++) local += beta[j]! * W[j * m + node.index]!;
       }
-    }
-    for (let p = 0; p <= targetPos; p++) addEdge(embeddingNode(p), t, row.embedEdges[p]!);
-  });
-  return {
-    tokens, target, distractor, logitDiff, nodes,
-    sources: Int32Array.from(sources), targets: Int32Array.from(targets), weights: Float64Array.from(edgeWeights),
-    stats: { expanded: rows.length - 1, vjpCalls, candidates: L * T * m },
-  };
-}
-
-/** Indices of the k highest positive scores among those not yet expanded. */
-function topCandidates(score: Float64Array, expanded: Uint8Array, k: number): number[] {
-  const best: number[] = [];
-  // Keep a small sorted list: k is tens, the scan is linear in the candidates.
-  let floor = 0;
-  for (let i = 0; i < score.length; i++) {
-    const s = score[i]!;
-    if (s <= floor || expanded[i]) continue;
-    let at = best.length;
-    while (at > 0 && score[best[at - 1]!]! < s) at--;
-    best.splice(at, 0, i);
-    if (best.length > k) best.pop();
-    if (best.length === k) floor = score[best[k - 1]!]!;
+      nodes[t]!.constant = constants[row]! + local;
+      for (let l = 0; l < node.layer; l++) {
+        const values = out[backwardName.edges(l)]!.data;
+        for (let p = 0; p <= node.pos; p++) {
+          const base = (row * T + p) * m;
+          const flat = (l * T + p) * m;
+          let rest = 0;
+          for (let i = 0; i < m; i++) {
+            const v = values[base + i]!;
+            if (expanded[flat + i]) edges.add(nodeOf.get(flat + i)!, t, v);
+            else rest += v;
+          }
+          edges.add(aggregateStart + l * T + p, t, rest);
+        }
+      }
+      for (let p = 0; p <= node.pos; p++) edges.add(embeddingStart + p, t, embedEdges[row * T + p]!);
+    });
+    first += rows.length;
+    adapt(started, rows.length);
+    yield progress('assemble', rows.length);
   }
-  return best;
+  return {
+    tokens, target, distractor, logitDiff, targetProb, nodes,
+    sources: edges.sources.slice(0, edges.length), targets: edges.targets.slice(0, edges.length), weights: edges.weights.slice(0, edges.length),
+    stats: { expanded: kept.length - 1, vjpCalls, candidates: L * T * m },
+  };
 }

@@ -6,12 +6,15 @@
  */
 import type { AttributionGraph, GraphNode } from '../../shared/graph/schema.js';
 import type { Tokenizer } from '../engine/decoder.js';
+
+/** What the export needs of a tokenizer (a worker gets a table of the few ids it shows). */
+export type TokenTexts = Pick<Tokenizer, 'tokenString'>;
 import type { RawGraph, RawNode } from './attribution.js';
 
 export interface ExportOptions {
   scan: string;
   prompt: string;
-  tokenizer: Tokenizer;
+  tokenizer: TokenTexts;
   nLayers: number;
   /** Probability of the target at P, for the logit node. */
   targetProb: number;

@@ -1,14 +1,19 @@
 /**
- * The attribution graph as users get it: build (attribution.ts), with the target's
- * probability, in the Neuronpedia JSON shape (graph-export.ts), unpruned — callers prune with
- * shared/graph/prune.ts (the client re-prunes live).
+ * The attribution graph as users get it: build (attribution.ts) and export in the Neuronpedia
+ * JSON shape (graph-export.ts). `attributionGraph` returns the whole graph (CLI, tests);
+ * `graphSteps` is the server's scheduler job: the build's steps, then, for a graph with more
+ * links than the budget, pruning and export in a worker thread (graph-prune.ts), polled in
+ * short steps so other clients' work runs meanwhile.
  */
 import type { AttributionGraph } from '../../shared/graph/schema.js';
-import { hookName } from '../engine/hooks.js';
-import { buildAttributionGraph, type AttributionOptions } from './attribution.js';
+import { exportGraph } from '../../shared/graph/io.js';
+import { attributionSteps, buildAttributionGraph, type AttributionOptions, type RawGraph } from './attribution.js';
 import type { AnalysisContext } from './context.js';
-import { toGraphJson } from './graph-export.js';
+import { toGraphJson, type ExportOptions } from './graph-export.js';
+import type { PruneRequest } from './graph-prune.js';
+import { pruneInWorker } from './prune-thread.js';
 import type { ResolvedQuestion } from './question.js';
+import type { StepProgress, Steps } from './steps.js';
 
 export interface GraphRequest extends AttributionOptions {
   scan: string;
@@ -17,17 +22,76 @@ export interface GraphRequest extends AttributionOptions {
   edgeThreshold: number;
 }
 
+function exportOptions(context: AnalysisContext, raw: RawGraph, request: GraphRequest): ExportOptions {
+  return {
+    scan: request.scan, prompt: request.prompt, tokenizer: context.model.tokenizer, nLayers: context.model.decoder.spec.nLayers,
+    targetProb: raw.targetProb, batchSize: request.batchSize ?? 32, maxNodes: request.maxNodes ?? 200,
+    nodeThreshold: request.nodeThreshold, edgeThreshold: request.edgeThreshold,
+  };
+}
+
+/** The whole (unpruned) graph; callers prune with shared/graph/prune.ts. */
 export async function attributionGraph(context: AnalysisContext, question: ResolvedQuestion, request: GraphRequest): Promise<AttributionGraph> {
   const raw = await buildAttributionGraph(context, question, request);
-  const { logits } = await context.runner.run([question.tokens], { positions: 'last', hooks: [hookName.logits] });
-  let max = -Infinity;
-  for (const v of logits.data) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits.data) sum += Math.exp(v - max);
-  const targetProb = Math.exp(logits.data[question.target]! - max) / sum;
-  return toGraphJson(raw, {
-    scan: request.scan, prompt: request.prompt, tokenizer: context.model.tokenizer, nLayers: context.model.decoder.spec.nLayers,
-    targetProb, batchSize: request.batchSize ?? 32, maxNodes: request.maxNodes ?? 200,
-    nodeThreshold: request.nodeThreshold, edgeThreshold: request.edgeThreshold,
-  });
+  return toGraphJson(raw, exportOptions(context, raw, request));
+}
+
+export interface GraphOutcome {
+  raw: RawGraph;
+  /** Neuronpedia JSON of what the client gets. */
+  text: string;
+  sent: { pruned: boolean; nodes: number; links: number; linkBudget: number; edgeThreshold: number };
+}
+
+/** Longest a polling step waits for the pruning worker before handing the scheduler back. */
+const POLL_MS = 20;
+
+export async function* graphSteps(
+  context: AnalysisContext, question: ResolvedQuestion, request: GraphRequest & { linkBudget: number },
+): Steps<GraphOutcome> {
+  const build = attributionSteps(context, question, { ...request, finishUnits: 2 });
+  let last: StepProgress = { phase: 'forward', done: 0, total: 1 };
+  let raw: RawGraph;
+  try {
+    for (;;) {
+      const next = await build.next();
+      if (next.done) {
+        raw = next.value;
+        break;
+      }
+      last = next.value;
+      yield last;
+    }
+  } finally {
+    await build.return(undefined as never);
+  }
+  const options = exportOptions(context, raw, request);
+  const finished = (phase: string, units: number): StepProgress => ({ phase, done: last.done + units, total: last.total });
+  if (raw.weights.length <= request.linkBudget) {
+    // Small enough to send whole: the client prunes it live at any threshold.
+    const text = exportGraph(toGraphJson(raw, options));
+    yield finished('export', 2);
+    return { raw, text, sent: { pruned: false, nodes: raw.nodes.length, links: raw.weights.length, linkBudget: request.linkBudget, edgeThreshold: 0 } };
+  }
+  const { tokenizer, ...plain } = options;
+  const tokenTexts: Record<number, string> = {};
+  for (const id of [...raw.tokens, raw.target, raw.distractor]) tokenTexts[id] = tokenizer.tokenString(id);
+  const pruneRequest: PruneRequest = { raw, options: plain, tokenTexts, linkBudget: request.linkBudget };
+  const worker = pruneInWorker(pruneRequest);
+  let settled = false;
+  worker.result.then(() => { settled = true; }, () => { settled = true; });
+  try {
+    while (!settled) {
+      await Promise.race([worker.result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, POLL_MS))]);
+      if (!settled) yield finished('prune', 0);
+    }
+    const pruned = await worker.result;
+    yield finished('export', 2);
+    return {
+      raw, text: pruned.text,
+      sent: { pruned: true, nodes: pruned.nodes, links: pruned.links, linkBudget: request.linkBudget, edgeThreshold: pruned.edgeThreshold },
+    };
+  } finally {
+    if (!settled) worker.terminate();
+  }
 }

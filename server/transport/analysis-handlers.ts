@@ -1,15 +1,17 @@
 /**
  * Socket handlers for the interpretability views: tokenization of target/distractor, effects
- * on Δ, and the attribution graph (with progress and cancellation). Analysis runs through the
- * same fair scheduler as everything else.
+ * on Δ, the attribution graph (with progress and cancellation) and a traced graph's node
+ * edges on demand. Each analysis is a scheduler job of many short steps (analysis/steps.ts),
+ * so other clients' runs and generations interleave with it and a cancel stops it at its
+ * next step.
  */
-import { AnalysisContext } from '../analysis/context.js';
-import { computeEffects } from '../analysis/effects.js';
-import { attributionGraph } from '../analysis/graph.js';
-import { CancelledError } from '../analysis/attribution.js';
+import type { AnalysisContext } from '../analysis/context.js';
+import { effectsSteps, extremeEffects } from '../analysis/effects.js';
+import { graphSteps } from '../analysis/graph.js';
+import { HeldGraph, holdGraph, releaseGraph } from '../analysis/graph-store.js';
 import { resolveQuestion } from '../analysis/question.js';
-import type { ComponentEffect, EffectsResult, GraphRequest, QuestionRequest } from '../../shared/protocol.js';
-import { exportGraph } from '../../shared/graph/io.js';
+import type { StepProgress, Steps } from '../analysis/steps.js';
+import type { EffectsResult, ErrorEvent, GraphNodeRequest, GraphRequest, GraphResult, QuestionRequest } from '../../shared/protocol.js';
 import type { ModelHost } from './model-host.js';
 import type { Job } from './scheduler.js';
 import { checkObject, PayloadError } from './validate.js';
@@ -21,16 +23,80 @@ const questionShape = {
   distractor: { kind: 'string', nonEmpty: true, max: 200 },
 } as const;
 
-/** The `count` most positive and `count` most negative effects. */
-function extremes(effects: ComponentEffect[], count: number): ComponentEffect[] {
-  const sorted = [...effects].sort((a, b) => b.value - a.value);
-  const top = sorted.slice(0, count).filter((e) => e.value > 0);
-  const bottom = sorted.slice(-count).filter((e) => e.value < 0);
-  return [...top, ...bottom];
+/** Links sent with a traced graph at most (the whole graph stays on the server). */
+export const LINK_BUDGET = 15_000;
+
+type AckFn<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEvent }) => void;
+
+/**
+ * While other clients have work, an analysis takes at most 1 / (1 + OTHERS_SHARE) of the
+ * model's time: after a step of D ms it lets its turns pass until the others have had about
+ * OTHERS_SHARE × D ms. Short interactive jobs (a generation is 17 short steps) then finish in
+ * about (1 + 1/OTHERS_SHARE) × their time alone, however long the analysis. Alone, it never
+ * waits: a turn that comes back within ALONE_MS means nobody else ran in between.
+ */
+const OTHERS_SHARE = 3;
+const ALONE_MS = 1;
+/** Wall time an analysis step aims at (rows per VJP call and occlusion batches adapt to it). */
+const STEP_MS = 100;
+
+/**
+ * A scheduler job that runs `steps` one per scheduler turn (with the share above). Cancel acks
+ * at once and closes the steps (releasing their buffers and any worker) once the step in
+ * flight, if any, returns.
+ */
+function stepsJob<R>(
+  kit: HandlerKit, runId: string, steps: Steps<R>, ack: AckFn<never>, what: string,
+  handlers: { progress?: (p: StepProgress) => void; done: (result: R) => void },
+): Job {
+  /** Time the others are owed before this job's next step, and when its last turn ended. */
+  let owed = 0;
+  let lastEnd = 0;
+  const job: Job = {
+    id: runId, clientId: kit.socket.id, cancelled: false, kind: 'analysis',
+    onCancel: () => {
+      ack({ ok: false, error: { code: 'cancelled', message: `${what} cancelled`, runId } });
+      void steps.return(undefined as never).catch(() => undefined);
+    },
+    step: async () => {
+      const now = performance.now();
+      const othersRan = lastEnd === 0 ? 0 : now - lastEnd;
+      if (othersRan > ALONE_MS && owed > othersRan) {
+        owed -= othersRan;
+        lastEnd = now;
+        return true; // pass this turn: the others have not yet had their share
+      }
+      owed = 0;
+      try {
+        const next = await steps.next();
+        owed = OTHERS_SHARE * (performance.now() - now);
+        lastEnd = performance.now();
+        if (job.cancelled) return false;
+        if (next.done) {
+          handlers.done(next.value);
+          return false;
+        }
+        handlers.progress?.(next.value);
+        return true;
+      } catch (error) {
+        if (!job.cancelled) ack({ ok: false, error: kit.toError(error, runId) });
+        void steps.return(undefined as never).catch(() => undefined);
+        return false;
+      }
+    },
+  };
+  return job;
 }
 
-export function registerAnalysisHandlers({ socket, on, scheduler, newRunId, toError }: HandlerKit, host: ModelHost, context: AnalysisContext): void {
+export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, context: AnalysisContext): void {
+  const { socket, on, scheduler, newRunId } = kit;
   const { spec } = host.model.decoder;
+  /** The whole graph of this client's last trace, for 'analysis:graph-node'. */
+  let lastGraph: HeldGraph | null = null;
+  socket.on('disconnect', () => {
+    releaseGraph(lastGraph);
+    lastGraph = null;
+  });
 
   on('tokenize', true, (payload, ack) => {
     if (typeof payload !== 'string' || payload.length > 8000) throw new PayloadError('tokenize: expected a string of at most 8000 characters');
@@ -41,41 +107,37 @@ export function registerAnalysisHandlers({ socket, on, scheduler, newRunId, toEr
     const request = checkObject<QuestionRequest>('analysis:effects', payload, questionShape);
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('effects');
-    const job: Job = {
-      id: runId, clientId: socket.id, cancelled: false,
-      onCancel: () => ack!({ ok: false, error: { code: 'cancelled', message: 'analysis cancelled', runId } }),
-      step: async () => {
-        try {
-          const effects = await computeEffects(context, question);
-          const N = spec.dMlp;
-          const neuronDirect = new Float32Array(spec.nLayers * N);
-          const neuronTotal = new Float32Array(spec.nLayers * N);
-          for (const e of effects.direct) if (e.kind === 'neuron') neuronDirect[e.layer * N + e.index] = e.value;
-          for (const e of effects.total) if (e.kind === 'neuron') neuronTotal[e.layer * N + e.index]! += e.value;
-          const value: EffectsResult = {
-            runId,
-            tokens: question.tokens.map((id) => host.token(id)),
-            target: host.token(question.target),
-            distractor: host.token(question.distractor),
-            targetTokens: question.targetTokens.map((id) => host.token(id)),
-            distractorTokens: question.distractorTokens.map((id) => host.token(id)),
-            warnings: question.warnings,
-            logitDiff: effects.logit_diff,
-            constant: effects.constant,
-            tokenEffects: effects.token_effects.map((t) => ({ pos: t.pos, gradXInput: t.grad_x_input, occlusion: t.occlusion })),
-            direct: extremes(effects.direct, 40),
-            total: extremes(effects.total, 40),
-            neuronDirect: neuronDirect.buffer,
-            neuronTotal: neuronTotal.buffer,
-          };
-          if (!job.cancelled) ack!({ ok: true, value });
-        } catch (error) {
-          if (!job.cancelled) ack!({ ok: false, error: toError(error, runId) });
+    scheduler.submit(stepsJob(kit, runId, effectsSteps(context, question, { stepMs: STEP_MS }), ack as AckFn<never>, 'analysis', {
+      done: (effects) => {
+        const { nLayers: L, dMlp: N } = spec;
+        const T = effects.tokens.length;
+        const neuronTotal = new Float32Array(L * N);
+        for (let l = 0; l < L; l++) {
+          for (let p = 0; p < T; p++) {
+            const row = (l * T + p) * N;
+            for (let i = 0; i < N; i++) neuronTotal[l * N + i]! += effects.totalNeuron[row + i]!;
+          }
         }
-        return false;
+        const { direct, total } = extremeEffects(effects, 40);
+        const value: EffectsResult = {
+          runId,
+          tokens: question.tokens.map((id) => host.token(id)),
+          target: host.token(question.target),
+          distractor: host.token(question.distractor),
+          targetTokens: question.targetTokens.map((id) => host.token(id)),
+          distractorTokens: question.distractorTokens.map((id) => host.token(id)),
+          warnings: question.warnings,
+          logitDiff: effects.logit_diff,
+          constant: effects.constant,
+          tokenEffects: effects.token_effects.map((t) => ({ pos: t.pos, gradXInput: t.grad_x_input, occlusion: t.occlusion })),
+          direct,
+          total,
+          neuronDirect: Float32Array.from(effects.directNeuron).buffer,
+          neuronTotal: neuronTotal.buffer,
+        };
+        ack!({ ok: true, value });
       },
-    };
-    scheduler.submit(job);
+    }));
   });
 
   on('analysis:graph', true, (payload, ack) => {
@@ -84,23 +146,43 @@ export function registerAnalysisHandlers({ socket, on, scheduler, newRunId, toEr
     });
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('graph');
-    const job: Job = {
-      id: runId, clientId: socket.id, cancelled: false,
-      onCancel: () => ack!({ ok: false, error: { code: 'cancelled', message: 'graph cancelled', runId } }),
-      step: async () => {
-        try {
-          const graph = await attributionGraph(context, question, {
-            scan: host.name, prompt: request.prompt, maxNodes: request.maxNodes ?? 200, nodeThreshold: 0.8, edgeThreshold: 0.98,
-            onProgress: (done, total) => socket.emit('analysis:progress', runId, done, total),
-            shouldCancel: () => job.cancelled,
-          });
-          ack!({ ok: true, value: { runId, graph: exportGraph(graph), warnings: question.warnings } });
-        } catch (error) {
-          if (!(error instanceof CancelledError)) ack!({ ok: false, error: toError(error, runId) });
-        }
-        return false;
+    const steps = graphSteps(context, question, {
+      scan: host.name, prompt: request.prompt, maxNodes: request.maxNodes ?? 200, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET, stepMs: STEP_MS,
+    });
+    let reported = -1;
+    scheduler.submit(stepsJob(kit, runId, steps, ack as AckFn<never>, 'graph', {
+      progress: ({ done, total }) => {
+        if (done === reported) return; // polling steps of the pruning worker repeat the count
+        reported = done;
+        socket.emit('analysis:progress', runId, done, total);
       },
-    };
-    scheduler.submit(job);
+      done: ({ raw, text, sent }) => {
+        // The next trace replaces this client's held graph.
+        releaseGraph(lastGraph);
+        lastGraph = new HeldGraph(runId, raw, spec.nLayers);
+        holdGraph(lastGraph);
+        const value: GraphResult = { runId, graph: text, warnings: question.warnings, full: { nodes: raw.nodes.length, links: raw.weights.length }, sent };
+        ack!({ ok: true, value });
+      },
+    }));
+  });
+
+  on('analysis:graph-node', true, (payload, ack) => {
+    const request = checkObject<GraphNodeRequest>('analysis:graph-node', payload, {
+      runId: { kind: 'string', nonEmpty: true, max: 100 },
+      nodeId: { kind: 'string', nonEmpty: true, max: 100 },
+    });
+    const graph = lastGraph;
+    if (!graph || graph.runId !== request.runId || graph.released) {
+      const why = graph && !graph.released ? `your last traced graph is ${graph.runId}` : 'the server no longer holds a graph of yours (trace again)';
+      ack!({ ok: false, error: { code: 'bad_request', message: `analysis:graph-node: no graph ${request.runId}: ${why}`, runId: request.runId } });
+      return;
+    }
+    const edges = graph.edgesOf(request.nodeId);
+    if (!edges) {
+      ack!({ ok: false, error: { code: 'bad_request', message: `analysis:graph-node: graph ${request.runId} has no node "${request.nodeId}"`, runId: request.runId } });
+      return;
+    }
+    ack!({ ok: true, value: edges });
   });
 }

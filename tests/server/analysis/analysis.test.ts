@@ -10,7 +10,8 @@ import { gpt2Spec, llamaSpec, randomDecoder } from '../../../server/engine/rando
 import { ModelRunner } from '../../../server/engine/runner.js';
 import { seededRandom } from '../../../server/engine/generate.js';
 import { AnalysisContext } from '../../../server/analysis/context.js';
-import { computeEffects } from '../../../server/analysis/effects.js';
+import { computeEffects, effectsSteps } from '../../../server/analysis/effects.js';
+import { runSteps } from '../../../server/analysis/steps.js';
 import { buildAttributionGraph } from '../../../server/analysis/attribution.js';
 import type { ResolvedQuestion } from '../../../server/analysis/question.js';
 import { attributionGraph } from '../../../server/analysis/graph.js';
@@ -43,7 +44,9 @@ describe.each(Object.entries(families))('analysis on a random %s-style model', (
     const { nLayers: L, nHeads: H, dMlp: m } = decoder.spec;
     expect(effects.direct.filter((e) => e.kind === 'neuron')).toHaveLength(L * m);
     expect(effects.direct.filter((e) => e.kind === 'head')).toHaveLength(L * H);
-    expect(effects.total).toHaveLength(L * question.tokens.length * (m + H));
+    const arrays = await runSteps(effectsSteps(context, question));
+    expect(arrays.totalNeuron).toHaveLength(L * question.tokens.length * m);
+    expect(arrays.totalHead).toHaveLength(L * question.tokens.length * H);
     expect(effects.token_effects).toHaveLength(question.tokens.length);
   });
 
@@ -51,13 +54,15 @@ describe.each(Object.entries(families))('analysis on a random %s-style model', (
     const hooks = Array.from({ length: decoder.spec.nLayers }, (_, l) => hookName.mlpPost(l));
     const runner = await ModelRunner.create(decoder, { interventions: hooks });
     const context = new AnalysisContext(model, runner);
-    const effects = await computeEffects(context, question);
+    const effects = await runSteps(effectsSteps(context, question));
     const { cache } = await runner.run([question.tokens], { hooks });
     const T = question.tokens.length;
     const m = decoder.spec.dMlp;
     const random = seededRandom(9);
-    const neurons = effects.total.filter((e) => e.kind === 'neuron');
-    const sample = Array.from({ length: 50 }, () => neurons[Math.floor(random() * neurons.length)]!);
+    const sample = Array.from({ length: 50 }, () => {
+      const k = Math.floor(random() * effects.totalNeuron.length);
+      return { layer: Math.floor(k / (T * m)), pos: Math.floor(k / m) % T, index: k % m, value: effects.totalNeuron[k]! };
+    });
     const eps = 1e-2;
     // Rows 2k, 2k+1 perturb neuron k by ±ε, all in one batched run.
     const deltas: Record<string, { shape: number[]; data: Float32Array }> = {};
