@@ -41,7 +41,16 @@ export interface AppState {
   error: string | null;
   /** Bumped whenever the selection's activation history may have changed. */
   historyVersion: number;
+  /** During and after a generation: how many of `tokens` were the prompt (the rest were
+   * generated); null for a plain run (every token is prompt). */
+  promptLength: number | null;
+  /** Why the last generation stopped, once it has. */
+  stopReason: StopReason | null;
+  /** Client-side pacing of streamed tokens: at least this many ms between two (0 = as they come). */
+  pacingMs: number;
 }
+
+export type StopReason = 'length' | 'eos' | 'cancelled' | 'context';
 
 export const initialAppState: AppState = {
   connection: 'connecting',
@@ -59,6 +68,9 @@ export const initialAppState: AppState = {
   grabbed: null,
   error: null,
   historyVersion: 0,
+  promptLength: null,
+  stopReason: null,
+  pacingMs: 0,
 };
 
 export type AppStore = ReturnType<typeof createAppStore>;
