@@ -37,6 +37,8 @@ export interface CircuitsTestHook {
   neuronPanelImage: () => string | null;
   /** How many times the VR neuron panel's texture was redrawn (three's texture.version). */
   neuronPanelVersion: () => number | null;
+  /** The desktop camera's position (for Reset view). */
+  camera: () => { x: number; y: number; z: number };
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
 }
@@ -100,6 +102,7 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
       neuronPanelLines: () => neuronPanelRegistry.panel?.lines ?? [],
       neuronPanelImage: () => neuronPanelRegistry.panel?.canvas.toDataURL('image/png') ?? null,
       neuronPanelVersion: () => neuronPanelRegistry.panel?.texture.version ?? null,
+      camera: () => ({ x: camera.position.x, y: camera.position.y, z: camera.position.z }),
       frameTimes: (reset = false) => {
         const summary = timer.summary();
         if (reset) timer.reset();
