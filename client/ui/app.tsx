@@ -113,8 +113,7 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
       </aside>
       <aside className={rightOpen ? 'dock dock-right' : 'dock dock-right closed'} data-testid="dock-right" data-tab={tab}>
         <div className="dock-top">
-          <DockToggle side="right" />
-          <StatusBar xrStore={xrStore} />
+          <StatusBar xrStore={xrStore} foldButton={<DockToggle side="right" />} />
         </div>
         {rightOpen && (
           <>

@@ -1,6 +1,6 @@
 /** Connection, model and run state, always visible, with the page's tools: guide, reset view, link, VR. */
 import type { XRStore } from '@react-three/xr';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useAppServices } from '../state/app-context.js';
 import { useAppStore } from '../state/app-store.js';
 import { plainError } from '../state/plain-errors.js';
@@ -10,7 +10,7 @@ import { useAnalysis } from '../analysis/state/analysis-services.js';
 import { EnterVRButton } from './enter-vr.js';
 import { viewLink } from './view-session.js';
 
-export function StatusBar({ xrStore }: { xrStore?: XRStore }) {
+export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButton?: ReactNode }) {
   const services = useAppServices();
   const analysis = useAnalysis();
   const { app } = services;
@@ -51,6 +51,7 @@ export function StatusBar({ xrStore }: { xrStore?: XRStore }) {
       <div className="status-line">
         <span className={`dot ${tone}`} />
         <span className="status-text">{text}</span>
+        {foldButton}
       </div>
       <div className="tools">
         <button type="button" data-testid="guide-button" title="What am I looking at?" aria-label="guide" onClick={() => uiPrefs.setState({ guideOpen: !uiPrefs.getState().guideOpen })}>?</button>

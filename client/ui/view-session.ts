@@ -82,7 +82,12 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
       const n = linked.neuron;
       if (n && model && n.layer < model.nLayers && n.neuron < model.neuronsPerLayer) app.setState({ selection: n });
     } finally {
-      restoring = false;
+      // The results tab follows a finished Explain or Trace (analysis-panels.tsx) once React has
+      // rendered it: put the link's tab back after that.
+      setTimeout(() => {
+        if (linked.tab) uiPrefs.setState({ analysisTab: linked.tab });
+        restoring = false;
+      }, 100);
     }
   };
 

@@ -93,6 +93,7 @@ export function QuestionPanel() {
   const warnings = useAnalysisStore(store, (s) => s.warnings);
   const analysisError = useAnalysisStore(store, (s) => s.error);
   const [maxTokens, setMaxTokens] = useState(12);
+  const [noteOpen, setNoteOpen] = useState(false);
   const tokens = usePromptTokens(prompt, ready);
 
   useEffect(() => {
@@ -131,7 +132,11 @@ export function QuestionPanel() {
           {presets.map((p) => <option key={p.id} value={p.id}>{p.title}</option>)}
         </select>
       </div>
-      {preset && <p className="muted preset-note" data-testid="preset-note">{preset.description}</p>}
+      {preset && (
+        <p className={noteOpen ? 'muted preset-note open' : 'muted preset-note'} data-testid="preset-note" title={noteOpen ? undefined : preset.description} onClick={() => setNoteOpen(!noteOpen)}>
+          {preset.description}
+        </p>
+      )}
       <label htmlFor="prompt-input">Prompt</label>
       <textarea
         id="prompt-input"
