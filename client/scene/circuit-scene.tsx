@@ -5,6 +5,7 @@
 import { useThree } from '@react-three/fiber';
 import { useEffect } from 'react';
 import { ActivationClouds } from './activation-clouds.js';
+import { AimMarker } from './aim-marker.js';
 import { AttentionHeads } from './attention-heads.js';
 import { LayerLabels } from './layer-labels.js';
 import { layerZ, type SceneLayout } from './layout.js';
@@ -39,6 +40,7 @@ export function CircuitScene({ layout }: { layout: SceneLayout }) {
       <AttentionHeads layout={layout} />
       <LayerLabels layout={layout} />
       <PredictionBoard layout={layout} />
+      <AimMarker layout={layout} />
     </group>
   );
 }

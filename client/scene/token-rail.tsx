@@ -7,7 +7,7 @@ import type { ThreeEvent } from '@react-three/fiber';
 import { useEffect, useMemo } from 'react';
 import { DoubleSide } from 'three';
 import { useAppServices } from '../state/app-context.js';
-import { choosePosition, grab, useAppStore } from '../state/app-store.js';
+import { aimAt, choosePosition, grab, useAppStore } from '../state/app-store.js';
 import { createCanvasPanel, fillPanelBackground } from './canvas-panel.js';
 import { tokenPosition, type SceneLayout } from './layout.js';
 
@@ -62,6 +62,16 @@ function TokenBlock({ layout, position, count, text, active, ready, generated }:
       position={[x, y, z]}
       onClick={onClick}
       onPointerDown={onPointerDown}
+      onPointerOver={(event) => {
+        if (event.pointerType === 'grab') return;
+        event.stopPropagation();
+        aimAt(app, { kind: 'token', position });
+      }}
+      onPointerOut={(event) => {
+        if (event.pointerType === 'grab') return;
+        const aimed = app.getState().aimed;
+        if (aimed?.kind === 'token' && aimed.position === position) aimAt(app, null);
+      }}
     >
       <boxGeometry args={[layout.tokenSpacing * 0.9, 0.11, 0.05]} />
       <meshBasicMaterial map={label.texture} side={DoubleSide} />

@@ -46,9 +46,13 @@ export interface AppState {
   promptLength: number | null;
   /** Why the last generation stopped, once it has. */
   stopReason: StopReason | null;
+  /** What a controller ray (or the mouse) points at now, before any trigger: aim feedback. */
+  aimed: Aimed | null;
   /** Client-side pacing of streamed tokens: at least this many ms between two (0 = as they come). */
   pacingMs: number;
 }
+
+export type Aimed = ({ kind: 'neuron' } & NeuronRef) | { kind: 'token'; position: number };
 
 export type StopReason = 'length' | 'eos' | 'cancelled' | 'context';
 
@@ -71,6 +75,7 @@ export const initialAppState: AppState = {
   promptLength: null,
   stopReason: null,
   pacingMs: 0,
+  aimed: null,
 };
 
 export type AppStore = ReturnType<typeof createAppStore>;
@@ -108,4 +113,13 @@ export function useAppStore<T>(store: AppStore, selector: (state: AppState) => T
 
 export function neuronLabel(neuron: NeuronRef): string {
   return `blocks.${neuron.layer}.mlp neuron ${neuron.neuron}`;
+}
+
+/** Sets what is aimed at, only when it changed (pointer moves arrive every frame). */
+export function aimAt(store: AppStore, aimed: Aimed | null): void {
+  const current = store.getState().aimed;
+  const same = current === aimed || (current && aimed && current.kind === aimed.kind &&
+    (current.kind === 'token' ? current.position === (aimed as { position: number }).position
+      : current.layer === (aimed as NeuronRef).layer && current.neuron === (aimed as NeuronRef).neuron));
+  if (!same) store.setState({ aimed });
 }

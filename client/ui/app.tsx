@@ -16,6 +16,7 @@ import { createSceneLayout, type SceneLayout } from '../scene/layout.js';
 import { Locomotion } from '../xr/locomotion.js';
 import { SelectionPanel3D } from '../xr/selection-panel-3d.js';
 import { SqueezeGrab } from '../xr/squeeze-grab.js';
+import { VRControls3D } from '../xr/vr-controls-3d.js';
 import { Legend } from './legend.js';
 import { PredictionsPanel } from './predictions-panel.js';
 import { SelectionPanel } from './selection-panel.js';
@@ -67,6 +68,7 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
           <Locomotion floorLength={floor.length} floorCentreZ={floor.centreZ}>
             <SelectionPanel3D />
             <NeuronPanel3D />
+            <VRControls3D />
           </Locomotion>
           <SqueezeGrab />
           <TestHook services={services} xrStore={xrStore} layout={layout} />
