@@ -29,6 +29,7 @@ import { QuestionPanel } from '../analysis/ui/question-panel.js';
 import { analysisServicesFor } from '../analysis/state/analysis-services.js';
 import { uiPrefs, useUiPrefs } from '../state/ui-prefs.js';
 import { Guide } from './guide.js';
+import { RecentGraphsPanel } from './recent-graphs-panel.js';
 import { setupViewSession } from './view-session.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
@@ -124,6 +125,7 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
             <SelectionPanel />
             <NeuronDetailsPanel />
             <AnalysisPanels />
+            <RecentGraphsPanel />
             <Legend />
           </>
         )}

@@ -15,6 +15,12 @@ import { decodeViewState, encodeViewState, type ViewAction, type ViewState } fro
 import { uiPrefs } from '../state/ui-prefs.js';
 import type { AnalysisServices } from '../analysis/state/analysis-services.js';
 import { setThresholds, togglePin } from '../analysis/state/circuit.js';
+import { exportGraph } from '../../shared/graph/io.js';
+import type { AttributionGraph } from '../../shared/graph/schema.js';
+import { saveRecentGraph } from '../state/recent-graphs.js';
+
+/** Graphs reopened from the recent list: not saved again. */
+export const reopenedGraphs = new WeakSet<AttributionGraph>();
 
 /** The view as the link describes it. */
 export function currentViewState(services: AppServices, analysis: AnalysisServices): ViewState {
@@ -112,6 +118,17 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
     }
   });
 
+  // Every newly traced circuit is kept in the browser (IndexedDB) to reopen later.
+  const unsubscribeRecent = store.subscribe((state, previous) => {
+    if (!state.graph || state.graph === previous.graph || state.graphSource?.kind !== 'traced' || reopenedGraphs.has(state.graph)) return;
+    const graph = state.graph;
+    const { prompt, target, distractor } = state;
+    void saveRecentGraph({
+      id: `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+      savedAt: Date.now(), prompt: graph.metadata.prompt || prompt, target, distractor, nodes: graph.nodes.length, json: exportGraph(graph),
+    });
+  });
+
   // The address bar follows the view.
   let timer: ReturnType<typeof setTimeout> | undefined;
   const write = () => {
@@ -127,6 +144,7 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
   return () => {
     unsubscribeReady();
     unsubscribeStale();
+    unsubscribeRecent();
     unsubscribes.forEach((u) => u());
     if (timer !== undefined) clearTimeout(timer);
   };

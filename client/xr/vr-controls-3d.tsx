@@ -3,7 +3,7 @@
  * taking the headset off. One plane with a canvas texture (see panel-placement.ts for where it
  * hangs); a controller ray's press picks the button under it (from the hit's uv), and the button
  * under the ray is lit before the trigger. A status line says what is running or what came out.
- * Shown only in an XR session (and only then hit by rays).
+ * Shown only in an XR session (and only then does it answer rays).
  */
 import type { ThreeEvent } from '@react-three/fiber';
 import { useXR } from '@react-three/xr';
@@ -126,15 +126,15 @@ export function VRControls3D() {
       visible={inXR}
       position={position}
       rotation={rotation}
-      raycast={inXR ? undefined : () => {}}
       onPointerDown={(event) => {
-        if (event.pointerType !== 'ray') return;
+        // Hidden outside VR; an unhandled event passes on to what lies behind.
+        if (!inXR || event.pointerType !== 'ray') return;
         event.stopPropagation();
         const button = at(event);
         if (button) vrControlsRegistry.press?.(button);
       }}
       onPointerMove={(event) => {
-        if (event.pointerType !== 'ray') return;
+        if (!inXR || event.pointerType !== 'ray') return;
         event.stopPropagation();
         const button = at(event);
         if (button !== hovered) setHovered(button);

@@ -178,7 +178,9 @@ describe('layout and first visit', () => {
 
   it('covers at most 25% and 5% of the centre at 1920×1080 too', async () => {
     await browser.page.setViewportSize({ width: 1920, height: 1080 });
-    await browser.page.waitForTimeout(500);
+    // The renderer follows the window on its next frames (slow when software-rendered).
+    await waitFor(`document.querySelector('canvas').getBoundingClientRect().width === 1920`, 60_000);
+    await browser.page.waitForTimeout(300);
     const wide = await coverage();
     const problems = await overlaps();
     figures['1920x1080'] = { ...wide, overlaps: problems };

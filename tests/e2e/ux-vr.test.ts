@@ -56,9 +56,8 @@ describe('VR', () => {
     await enterVr();
     const layout = await state<{ columns: number; rows: number }>(`window.__circuits.layout()`);
     const neuron = (layout.rows - 2) * layout.columns + Math.floor(layout.columns / 3);
-    expect(await state<string | null>('window.__circuits.aimLabel()')).toBeNull();
     await aim(`c.neuronWorldPosition(0, ${neuron})`);
-    await waitFor(`(window.__circuits.aimLabel() ?? '').startsWith('L0/N')`, 20_000);
+    await waitFor(`(window.__circuits.aimLabel() ?? '').startsWith('L0/N${neuron} ')`, 20_000);
     // Aimed, not selected: no trigger was pulled.
     expect(await state<unknown>(`window.__circuits.store.getState().selection`)).toBeNull();
     await shoot('ux-vr-01-aim-neuron');
@@ -90,5 +89,21 @@ describe('VR', () => {
     await xrFrames(3);
     await shoot('ux-vr-03-desk-traced');
     expect(browser.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+  });
+
+  it('keeps the traced circuit in the browser and reopens it after a reload', async () => {
+    await state(`window.__circuits.xrStore.getState().session?.end()`);
+    await waitFor(`window.__circuits.xrStore.getState().session == null`, 20_000);
+    const traced = await state<{ nodes: number; prompt: string }>(`({ nodes: ${analysis}.graph.nodes.length, prompt: ${analysis}.prompt })`);
+    await browser.page.goto(server.url);
+    await waitFor(`window.__circuits?.store.getState().model != null && window.__circuits.store.getState().connection === 'connected'`, 120_000);
+    await browser.page.click('[data-testid=recent-graphs-toggle]');
+    const entry = browser.page.locator('[data-testid=recent-graph]').first();
+    await entry.waitFor();
+    await entry.click();
+    await waitFor(`${analysis}.graph != null && ${analysis}.graph.nodes.length === ${traced.nodes} && ${analysis}.prune != null`, 60_000);
+    expect(await state<string>(`${analysis}.prompt`)).toBe(traced.prompt);
+    await waitFor(`window.__circuits.store.getState().tokens.length > 0 && window.__circuits.store.getState().runStatus === 'idle'`, 60_000);
+    await shoot('ux-vr-04-recent-reopened');
   });
 });

@@ -162,7 +162,11 @@ export function QuestionPanel() {
       </div>
       <div className="row">
         <button type="button" data-testid="run-button" disabled={!canRun} title={empty ? 'Type a prompt first' : undefined} onClick={run}>Run</button>
-        <button type="button" data-testid="generate-button" disabled={!canRun} onClick={() => void connection.generate(prompt, maxTokens)}>Generate</button>
+        {runStatus === 'generating' ? (
+          <button type="button" data-testid="cancel-button" onClick={() => connection.cancel()}>Stop</button>
+        ) : (
+          <button type="button" data-testid="generate-button" disabled={!canRun} onClick={() => void connection.generate(prompt, maxTokens)}>Generate</button>
+        )}
         <input
           type="number"
           min={1}
@@ -175,7 +179,6 @@ export function QuestionPanel() {
         <select data-testid="pacing" aria-label="generation speed" title="how fast generated tokens appear" value={pacingMs} onChange={(e) => app.setState({ pacingMs: Number(e.target.value) })}>
           {pacingOptions.map((o) => <option key={o.ms} value={o.ms}>{o.label}</option>)}
         </select>
-        {runStatus === 'generating' && <button type="button" data-testid="cancel-button" onClick={() => connection.cancel()}>Stop</button>}
       </div>
       {stopReason && runStatus === 'idle' && <p className="muted" data-testid="stop-reason" data-reason={stopReason}>{stopReasonText[stopReason]}</p>}
       {shownError && <p className="error" role="alert" data-testid="run-error">{shownError}</p>}
@@ -199,11 +202,11 @@ export function QuestionPanel() {
         <button type="button" data-testid="trace-button" disabled={!ready || busy || empty || tooLong || !complete} onClick={() => void requests.trace()}>
           Trace circuit
         </button>
-        <label className="inline" title="neurons the trace expands">
-          nodes
+        <label className="inline" title="how many neurons the trace expands (more: slower)">
           <input
             type="number"
             data-testid="max-nodes"
+            aria-label="nodes to trace"
             min={1}
             max={2000}
             value={maxNodes}
