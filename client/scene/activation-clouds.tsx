@@ -7,7 +7,7 @@ import { useFrame, useThree, type ThreeEvent } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
 import { Vector2 } from 'three';
 import { useAppServices } from '../state/app-context.js';
-import { aimAt, grab, selectNeuron } from '../state/app-store.js';
+import { aimAt, aimLeave, grab, selectNeuron } from '../state/app-store.js';
 import { createLayerCloud, type LayerCloud } from './layer-cloud.js';
 import type { SceneLayout } from './layout.js';
 
@@ -67,11 +67,11 @@ export function ActivationClouds({ layout }: { layout: SceneLayout }) {
   const onPointerMove = (cloud: LayerCloud) => (event: ThreeEvent<PointerEvent>) => {
     if (event.index === undefined || event.pointerType === 'grab') return;
     event.stopPropagation();
-    aimAt(app, { kind: 'neuron', layer: cloud.layer, neuron: event.index });
+    aimAt(app, { kind: 'neuron', layer: cloud.layer, neuron: event.index }, event.pointerId);
   };
   const onPointerOut = (event: ThreeEvent<PointerEvent>) => {
     if (event.pointerType === 'grab') return;
-    if (app.getState().aimed?.kind === 'neuron') aimAt(app, null);
+    aimLeave(app, event.pointerId, { kind: 'neuron' });
   };
 
   return (

@@ -7,7 +7,7 @@ import type { ThreeEvent } from '@react-three/fiber';
 import { useEffect, useMemo } from 'react';
 import { DoubleSide } from 'three';
 import { useAppServices } from '../state/app-context.js';
-import { aimAt, choosePosition, grab, useAppStore } from '../state/app-store.js';
+import { aimAt, aimLeave, choosePosition, grab, useAppStore } from '../state/app-store.js';
 import { createCanvasPanel, fillPanelBackground } from './canvas-panel.js';
 import { tokenPosition, type SceneLayout } from './layout.js';
 
@@ -65,12 +65,11 @@ function TokenBlock({ layout, position, count, text, active, ready, generated }:
       onPointerOver={(event) => {
         if (event.pointerType === 'grab') return;
         event.stopPropagation();
-        aimAt(app, { kind: 'token', position });
+        aimAt(app, { kind: 'token', position }, event.pointerId);
       }}
       onPointerOut={(event) => {
         if (event.pointerType === 'grab') return;
-        const aimed = app.getState().aimed;
-        if (aimed?.kind === 'token' && aimed.position === position) aimAt(app, null);
+        aimLeave(app, event.pointerId, { kind: 'token', position });
       }}
     >
       <boxGeometry args={[layout.tokenSpacing * 0.9, 0.11, 0.05]} />

@@ -115,11 +115,36 @@ export function neuronLabel(neuron: NeuronRef): string {
   return `blocks.${neuron.layer}.mlp neuron ${neuron.neuron}`;
 }
 
-/** Sets what is aimed at, only when it changed (pointer moves arrive every frame). */
-export function aimAt(store: AppStore, aimed: Aimed | null): void {
-  const current = store.getState().aimed;
-  const same = current === aimed || (current && aimed && current.kind === aimed.kind &&
-    (current.kind === 'token' ? current.position === (aimed as { position: number }).position
-      : current.layer === (aimed as NeuronRef).layer && current.neuron === (aimed as NeuronRef).neuron));
-  if (!same) store.setState({ aimed });
+const aimKey = (aimed: Aimed | null) => (aimed === null ? '' : aimed.kind === 'token' ? `t${aimed.position}` : `n${aimed.layer}:${aimed.neuron}`);
+
+/** Per pointer (each controller ray, the mouse): what it aimed at last, and who set the shown aim. */
+const pointerAims = new Map<number, string>();
+let aimOwner: number | null = null;
+
+/**
+ * Sets what is aimed at when a pointer's own target changes (pointer moves arrive every frame,
+ * and a second controller resting on a neuron must not take the label back from the one that
+ * moves). `aimed` null means this pointer left: the aim clears only if it was this pointer's.
+ */
+export function aimAt(store: AppStore, aimed: Aimed | null, pointerId = 0): void {
+  const key = aimKey(aimed);
+  if (pointerAims.get(pointerId) === key) return;
+  pointerAims.set(pointerId, key);
+  if (aimed === null) {
+    if (aimOwner === pointerId) {
+      aimOwner = null;
+      store.setState({ aimed: null });
+    }
+    return;
+  }
+  aimOwner = pointerId;
+  if (aimKey(store.getState().aimed) !== key) store.setState({ aimed });
+}
+
+/** A pointer left a neuron cloud or a token: clears its aim only if that was what it aimed at
+ * (leaving one thing and entering another can arrive in either order). */
+export function aimLeave(store: AppStore, pointerId: number, left: { kind: 'neuron' } | { kind: 'token'; position: number }): void {
+  const key = pointerAims.get(pointerId) ?? '';
+  const match = left.kind === 'neuron' ? key.startsWith('n') : key === `t${left.position}`;
+  if (match) aimAt(store, null, pointerId);
 }
