@@ -104,7 +104,8 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
   const rightOpen = useUiPrefs((s) => s.rightOpen);
   const tab = useUiPrefs((s) => s.analysisTab);
   return (
-    <>
+    // One wrapper so the docks share their widths (CSS variables): the bottom dock stays between them.
+    <div className="docks" data-tab={tab}>
       <aside className={leftOpen ? 'dock dock-left' : 'dock dock-left closed'} data-testid="dock-left">
         <DockToggle side="left" />
         {leftOpen && (
@@ -114,7 +115,7 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
           </>
         )}
       </aside>
-      <aside className={rightOpen ? 'dock dock-right' : 'dock dock-right closed'} data-testid="dock-right" data-tab={tab}>
+      <aside className={rightOpen ? 'dock dock-right' : 'dock dock-right closed'} data-testid="dock-right">
         <div className="dock-top">
           <StatusBar xrStore={xrStore} foldButton={<DockToggle side="right" />} />
         </div>
@@ -133,6 +134,6 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
       <div className="dock-bottom">
         <TokenScrubber />
       </div>
-    </>
+    </div>
   );
 }

@@ -188,6 +188,11 @@ describe('one question, one state', () => {
     await browser.page.click('[data-testid=tab-neurons]');
     await expect.poll(() => state<string>('location.search'), { timeout: 5000 }).toContain('do=explain');
     const link = await state<string>('location.href');
+    // Copy link puts the same address on the clipboard.
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+    await browser.page.click('[data-testid=copy-link]');
+    await expect.poll(() => browser.page.textContent('[data-testid=copy-link]')).toBe('Link copied');
+    expect(await state<string>('navigator.clipboard.readText()')).toBe(link);
     const params = new URL(link).searchParams;
     expect(params.get('p')).toBe(induction.prompt);
     expect(params.get('n')).toBe('1.77');
