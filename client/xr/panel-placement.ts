@@ -51,7 +51,7 @@ export const selectionPanelPlacement: PanelPlacement = {
 
 /** The neuron explanation (bigger, so nearer and higher): to the right. */
 export const neuronPanelPlacement: PanelPlacement = {
-  name: 'neuron', yaw: -38, pitch: 12, distance: 1.05, width: 0.8, height: 0.7, canvasWidth: 1024, minFontPx: 24,
+  name: 'neuron', yaw: -33, pitch: 11, distance: 1.05, width: 0.8, height: 0.7, canvasWidth: 1024, minFontPx: 24,
 };
 
 /** Presets, Run, Explain, Trace: straight ahead and low, under the rail's line of sight, like a desk. */
