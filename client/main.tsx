@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { ActivationStore } from './state/activation-store.js';
 import { createAppStore } from './state/app-store.js';
 import { createConnection } from './state/connection.js';
+import { keepSceneOnFailure } from './state/keep-scene.js';
 import { setupPlayback } from './state/playback.js';
 import { App } from './ui/app.js';
 import { createCircuitsXRStore } from './xr/xr-store.js';
@@ -11,6 +12,7 @@ import './ui/styles.css';
 const app = createAppStore();
 const activations = new ActivationStore();
 const connection = createConnection(app, activations);
+keepSceneOnFailure(connection, app, activations);
 setupPlayback(app);
 const xrStore = createCircuitsXRStore();
 

@@ -193,9 +193,9 @@ export interface ServerToClientEvents {
   /**
    * A generated token, the predictions it was chosen from, and the activation frame of the
    * position it occupies (null when the client's connection is backed up: tokens are never
-   * dropped, frames may be).
+   * dropped, frames may be), then the predictions after this token (the next step's choice).
    */
-  'generate:token': (runId: string, token: TokenInfo, predictions: Prediction[], frame: ArrayBuffer | null) => void;
+  'generate:token': (runId: string, token: TokenInfo, predictions: Prediction[], frame: ArrayBuffer | null, next: Prediction[]) => void;
   'generate:done': (runId: string, reason: 'length' | 'eos' | 'cancelled' | 'context') => void;
   /** Progress of a long analysis job (attribution graph): done of total units of real work
    * (exploration, assembly, pruning and export), reaching total just before the ack. */

@@ -7,7 +7,7 @@ import { useFrame, useThree, type ThreeEvent } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
 import { Vector2 } from 'three';
 import { useAppServices } from '../state/app-context.js';
-import { grab, selectNeuron } from '../state/app-store.js';
+import { aimAt, aimLeave, grab, selectNeuron } from '../state/app-store.js';
 import { createLayerCloud, type LayerCloud } from './layer-cloud.js';
 import type { SceneLayout } from './layout.js';
 
@@ -63,10 +63,21 @@ export function ActivationClouds({ layout }: { layout: SceneLayout }) {
     }
   };
 
+  // Aim feedback: what the ray (or mouse) is over, before the trigger (see aim-marker.tsx).
+  const onPointerMove = (cloud: LayerCloud) => (event: ThreeEvent<PointerEvent>) => {
+    if (event.index === undefined || event.pointerType === 'grab') return;
+    event.stopPropagation();
+    aimAt(app, { kind: 'neuron', layer: cloud.layer, neuron: event.index }, event.pointerId);
+  };
+  const onPointerOut = (event: ThreeEvent<PointerEvent>) => {
+    if (event.pointerType === 'grab') return;
+    aimLeave(app, event.pointerId, { kind: 'neuron' });
+  };
+
   return (
     <group name="neuron-clouds">
       {clouds.map((cloud) => (
-        <primitive key={cloud.layer} object={cloud.points} onClick={onClick(cloud)} onPointerDown={onPointerDown(cloud)} />
+        <primitive key={cloud.layer} object={cloud.points} onClick={onClick(cloud)} onPointerDown={onPointerDown(cloud)} onPointerMove={onPointerMove(cloud)} onPointerOut={onPointerOut} />
       ))}
     </group>
   );

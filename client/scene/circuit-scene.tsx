@@ -5,6 +5,8 @@
 import { useThree } from '@react-three/fiber';
 import { useEffect } from 'react';
 import { ActivationClouds } from './activation-clouds.js';
+import { AimMarker } from './aim-marker.js';
+import { SlabFrames } from './slab-frames.js';
 import { AttentionHeads } from './attention-heads.js';
 import { LayerLabels } from './layer-labels.js';
 import { layerZ, type SceneLayout } from './layout.js';
@@ -36,9 +38,11 @@ export function CircuitScene({ layout }: { layout: SceneLayout }) {
       <directionalLight position={[2, 6, 3]} intensity={2} />
       <TokenRail layout={layout} />
       <ActivationClouds layout={layout} />
+      <SlabFrames layout={layout} />
       <AttentionHeads layout={layout} />
       <LayerLabels layout={layout} />
       <PredictionBoard layout={layout} />
+      <AimMarker layout={layout} />
     </group>
   );
 }

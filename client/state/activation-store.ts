@@ -29,6 +29,16 @@ export interface ActivationFrame {
   attention: Float32Array;
 }
 
+export interface ActivationSnapshot {
+  shape: ActivationShape;
+  length: number;
+  maxAbs: number;
+  neuronChunks: Int8Array[];
+  scaleChunks: Float32Array[];
+  attention: Float32Array[];
+  written: Uint8Array;
+}
+
 export class ActivationStore {
   shape: ActivationShape = { nLayers: 0, neuronsPerLayer: 0, nHeads: 0 };
   /** Bumped on every write or reset; the scene polls it each frame. */
@@ -65,6 +75,36 @@ export class ActivationStore {
     this.maxAbs = 1e-6;
     this.written.fill(0);
     this.version++;
+  }
+
+  /**
+   * A copy of what the store holds, so a failed request can put the previous scene back
+   * (`restore`). Copies the written chunks only: a few MB at most for a 128-token run.
+   */
+  snapshot(): ActivationSnapshot {
+    return {
+      shape: { ...this.shape },
+      length: this.length,
+      maxAbs: this.maxAbs,
+      neuronChunks: this.neuronChunks.map((chunk) => chunk.slice()),
+      scaleChunks: this.scaleChunks.map((chunk) => chunk.slice()),
+      attention: [...this.attention],
+      written: this.written.slice(),
+    };
+  }
+
+  /** Puts a snapshot back; ignored when the model's shape changed since. */
+  restore(snapshot: ActivationSnapshot): boolean {
+    const { shape } = snapshot;
+    if (shape.nLayers !== this.shape.nLayers || shape.neuronsPerLayer !== this.shape.neuronsPerLayer || shape.nHeads !== this.shape.nHeads) return false;
+    this.length = snapshot.length;
+    this.maxAbs = snapshot.maxAbs;
+    this.neuronChunks = snapshot.neuronChunks.map((chunk) => chunk.slice());
+    this.scaleChunks = snapshot.scaleChunks.map((chunk) => chunk.slice());
+    this.attention = [...snapshot.attention];
+    this.written = snapshot.written.slice();
+    this.version++;
+    return true;
   }
 
   get neuronsPerPosition(): number {

@@ -41,7 +41,20 @@ export interface AppState {
   error: string | null;
   /** Bumped whenever the selection's activation history may have changed. */
   historyVersion: number;
+  /** During and after a generation: how many of `tokens` were the prompt (the rest were
+   * generated); null for a plain run (every token is prompt). */
+  promptLength: number | null;
+  /** Why the last generation stopped, once it has. */
+  stopReason: StopReason | null;
+  /** What a controller ray (or the mouse) points at now, before any trigger: aim feedback. */
+  aimed: Aimed | null;
+  /** Client-side pacing of streamed tokens: at least this many ms between two (0 = as they come). */
+  pacingMs: number;
 }
+
+export type Aimed = ({ kind: 'neuron' } & NeuronRef) | { kind: 'token'; position: number };
+
+export type StopReason = 'length' | 'eos' | 'cancelled' | 'context';
 
 export const initialAppState: AppState = {
   connection: 'connecting',
@@ -59,6 +72,10 @@ export const initialAppState: AppState = {
   grabbed: null,
   error: null,
   historyVersion: 0,
+  promptLength: null,
+  stopReason: null,
+  pacingMs: 0,
+  aimed: null,
 };
 
 export type AppStore = ReturnType<typeof createAppStore>;
@@ -96,4 +113,38 @@ export function useAppStore<T>(store: AppStore, selector: (state: AppState) => T
 
 export function neuronLabel(neuron: NeuronRef): string {
   return `blocks.${neuron.layer}.mlp neuron ${neuron.neuron}`;
+}
+
+const aimKey = (aimed: Aimed | null) => (aimed === null ? '' : aimed.kind === 'token' ? `t${aimed.position}` : `n${aimed.layer}:${aimed.neuron}`);
+
+/** Per pointer (each controller ray, the mouse): what it aimed at last, and who set the shown aim. */
+const pointerAims = new Map<number, string>();
+let aimOwner: number | null = null;
+
+/**
+ * Sets what is aimed at when a pointer's own target changes (pointer moves arrive every frame,
+ * and a second controller resting on a neuron must not take the label back from the one that
+ * moves). `aimed` null means this pointer left: the aim clears only if it was this pointer's.
+ */
+export function aimAt(store: AppStore, aimed: Aimed | null, pointerId = 0): void {
+  const key = aimKey(aimed);
+  if (pointerAims.get(pointerId) === key) return;
+  pointerAims.set(pointerId, key);
+  if (aimed === null) {
+    if (aimOwner === pointerId) {
+      aimOwner = null;
+      store.setState({ aimed: null });
+    }
+    return;
+  }
+  aimOwner = pointerId;
+  if (aimKey(store.getState().aimed) !== key) store.setState({ aimed });
+}
+
+/** A pointer left a neuron cloud or a token: clears its aim only if that was what it aimed at
+ * (leaving one thing and entering another can arrive in either order). */
+export function aimLeave(store: AppStore, pointerId: number, left: { kind: 'neuron' } | { kind: 'token'; position: number }): void {
+  const key = pointerAims.get(pointerId) ?? '';
+  const match = left.kind === 'neuron' ? key.startsWith('n') : key === `t${left.position}`;
+  if (match) aimAt(store, null, pointerId);
 }

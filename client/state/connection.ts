@@ -14,10 +14,12 @@ import type {
   ClientToServerEvents,
   ErrorEvent,
   ModelInfo,
+  Prediction,
   ServerToClientEvents,
+  TokenInfo,
 } from '../../shared/protocol.js';
 import type { ActivationStore } from './activation-store.js';
-import type { AppStore } from './app-store.js';
+import type { AppStore, StopReason } from './app-store.js';
 import { decodeActivationFrame } from './frame-adapter.js';
 import { promptProblem, requestLimits } from '../../shared/limits.js';
 
@@ -49,6 +51,7 @@ function connectProblem(error: Error & { data?: { code?: string } }): string | n
   if (error.data?.code) return error.message; // refused by the server, already in words
   return null;
 }
+import { createPacer } from './pacing.js';
 
 export type CircuitsSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -167,7 +170,9 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     });
   });
 
-  socket.on('generate:token', (runId, token, predictions, frame: ArrayBuffer | null) => {
+  // Generated tokens (and the end after them) are paced as the viewer chose (app.pacingMs).
+  const pacer = createPacer(() => app.getState().pacingMs);
+  socket.on('generate:token', pacer.wrap((runId: string, token: TokenInfo, predictions: Prediction[], frame: ArrayBuffer | null, next?: Prediction[]) => {
     // A client that falls behind gets the token without its frame (the server sends null).
     const position = frame ? acceptFrame(runId, frame) : undefined;
     if (runId !== app.getState().runId) return;
@@ -176,17 +181,18 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     const ready = position === undefined ? state.framesReady : Math.max(state.framesReady, position + 1);
     app.setState({
       tokens,
-      predictions,
+      // The distribution after this token (what comes next), from servers that send it.
+      predictions: next ?? predictions,
       framesReady: ready,
       position: state.followLive ? Math.max(0, ready - 1) : state.position,
       historyVersion: state.historyVersion + 1,
     });
-  });
+  }));
 
-  socket.on('generate:done', (runId, reason) => {
+  socket.on('generate:done', pacer.wrap((runId: string, reason: StopReason) => {
     if (runId !== app.getState().runId) return;
-    app.setState({ runStatus: 'idle', error: reason === 'cancelled' ? null : app.getState().error });
-  });
+    app.setState({ runStatus: 'idle', stopReason: reason, error: reason === 'cancelled' ? null : app.getState().error });
+  }));
 
   socket.on('error', (error) => {
     const { runId } = app.getState();
@@ -195,6 +201,7 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
   });
 
   const startRun = () => {
+    pacer.clear();
     activations.reset();
     app.setState({
       runStatus: 'running',
@@ -207,6 +214,8 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
       playing: false,
       error: null,
       historyVersion: app.getState().historyVersion + 1,
+      promptLength: null,
+      stopReason: null,
     });
   };
 
@@ -263,7 +272,7 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
             const { runId, tokens } = response.value;
             // startRun cleared the rail, so any tokens already there were generated.
             const state = app.getState();
-            app.setState({ runId, tokens: [...tokens, ...state.tokens], runStatus: 'generating' });
+            app.setState({ runId, tokens: [...tokens, ...state.tokens], runStatus: 'generating', promptLength: tokens.length });
           }
           resolve();
         });
@@ -271,7 +280,9 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     },
     cancel() {
       const { runId } = app.getState();
-      if (runId) socket.emit('run:cancel', runId);
+      pacer.flush(); // Stop shows what already arrived at once, not at the chosen pace
+      // A paced generation may have finished on the server already: then there is nothing to stop.
+      if (runId && app.getState().runStatus !== 'idle') socket.emit('run:cancel', runId);
     },
     close() {
       socket.removeAllListeners();

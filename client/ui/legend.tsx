@@ -1,12 +1,15 @@
-/** The activation colour legend, drawn from the same scale as the shader. */
+/**
+ * The key to every visual encoding: the MLP colour scale (drawn from the same scale as the
+ * shader, with this run's range), heads, rail (prompt vs generated, current), the effect strip,
+ * the rings of the neuron space, the circuit's path and node colours. Folds away (ui-prefs).
+ */
 import { useEffect, useRef } from 'react';
 import { useAppServices } from '../state/app-context.js';
 import { useAppStore } from '../state/app-store.js';
-import { colourAt } from '../scene/colour-scale.js';
+import { activationCss, colourAt } from '../scene/colour-scale.js';
+import { DockSection } from './dock-section.js';
 
-export function Legend() {
-  const { app, activations } = useAppServices();
-  useAppStore(app, (state) => state.historyVersion);
+function ScaleBar() {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const context = canvas.current?.getContext('2d');
@@ -19,16 +22,38 @@ export function Legend() {
       context.fillRect(x, 0, 1, height);
     }
   }, []);
+  return <canvas ref={canvas} width={200} height={12} />;
+}
+
+export function Legend() {
+  const { app, activations } = useAppServices();
+  useAppStore(app, (state) => state.historyVersion);
   const range = activations.maxAbs > 1e-5 ? activations.maxAbs : 1;
+  const up = activationCss(1, 1);
+  const down = activationCss(-1, 1);
   return (
-    <div className="panel legend" data-testid="legend">
-      <div className="legend-title">MLP activation (√ scale)</div>
-      <canvas ref={canvas} width={200} height={12} />
+    <DockSection name="legend" title="Legend" testId="legend" defaultCollapsed>
+      <div className="legend-title">Neurons: MLP activation (√ scale)</div>
+      <ScaleBar />
       <div className="legend-labels">
         <span>−{range.toFixed(2)}</span>
         <span>0</span>
         <span>+{range.toFixed(2)}</span>
       </div>
-    </div>
+      <dl className="legend-list">
+        <dt><span className="legend-dot" style={{ background: activationCss(0.9, 1) }} /></dt>
+        <dd>Heads: brightness = focus (the largest attention weight at the chosen token).</dd>
+        <dt><span className="legend-chip">tok</span><span className="legend-chip generated">gen</span></dt>
+        <dd>Rail: prompt tokens grey, generated blue, the chosen one orange.</dd>
+        <dt><span className="legend-strip" style={{ background: `linear-gradient(90deg, ${down}, #222 50%, ${up})` }} /></dt>
+        <dd>Effect strip over the rail (after Explain): each token's effect on Δ, orange raises the target.</dd>
+        <dt><span className="legend-ring" style={{ borderColor: up }} /><span className="legend-ring" style={{ borderColor: down }} /></dt>
+        <dd>Rings (after Explain): neurons that raise Δ (orange) or lower it (blue); bigger = stronger.</dd>
+        <dt><span className="legend-line" style={{ background: up }} /><span className="legend-line" style={{ background: down }} /></dt>
+        <dd>Circuit paths: positive (orange) or negative (blue) influence, brighter = larger |weight|; nodes brighter = more influence.</dd>
+        <dt><span className="legend-dot white" /></dt>
+        <dd>White rim: the selected neuron.</dd>
+      </dl>
+    </DockSection>
   );
 }

@@ -13,6 +13,9 @@ import { selectionPanelRegistry } from '../xr/selection-panel-3d.js';
 import { neuronServicesFor } from '../neurons/state/neuron-services.js';
 import type { NeuronStore } from '../neurons/state/neuron-store.js';
 import { neuronPanelRegistry } from '../neurons/xr/neuron-panel-3d.js';
+import { aimMarkerRegistry } from '../scene/aim-marker.js';
+import { controlButtons, vrControlsRegistry, type ControlButton } from '../xr/vr-controls-3d.js';
+import { controlPanelPlacement } from '../xr/panel-placement.js';
 
 export interface CircuitsTestHook {
   store: AppServices['app'];
@@ -37,6 +40,13 @@ export interface CircuitsTestHook {
   neuronPanelImage: () => string | null;
   /** How many times the VR neuron panel's texture was redrawn (three's texture.version). */
   neuronPanelVersion: () => number | null;
+  /** The aim feedback label's text (what the ray or mouse is over), or null. */
+  aimLabel: () => string | null;
+  /** The in-VR control desk: the lines it shows, and a button's centre in world space. */
+  vrControlLines: () => string[];
+  vrControlPoint: (button: ControlButton) => [number, number, number] | null;
+  /** The desktop camera's position (for Reset view). */
+  camera: () => { x: number; y: number; z: number };
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
 }
@@ -100,12 +110,25 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
       neuronPanelLines: () => neuronPanelRegistry.panel?.lines ?? [],
       neuronPanelImage: () => neuronPanelRegistry.panel?.canvas.toDataURL('image/png') ?? null,
       neuronPanelVersion: () => neuronPanelRegistry.panel?.texture.version ?? null,
+      aimLabel: () => aimMarkerRegistry.text,
+      vrControlLines: () => vrControlsRegistry.panel?.lines ?? [],
+      vrControlPoint: (button) => {
+        const mesh = scene.getObjectByName('xr-controls-panel');
+        if (!mesh) return null;
+        const [x, y, w, h] = controlButtons[button];
+        const { width, height } = controlPanelPlacement;
+        const canvasHeight = (controlPanelPlacement.canvasWidth * height) / width;
+        mesh.updateWorldMatrix(true, false);
+        const local = new Vector3(((x + w / 2) / controlPanelPlacement.canvasWidth - 0.5) * width, (0.5 - (y + h / 2) / canvasHeight) * height, 0);
+        return mesh.localToWorld(local).toArray();
+      },
+      camera: () => ({ x: camera.position.x, y: camera.position.y, z: camera.position.z }),
       frameTimes: (reset = false) => {
         const summary = timer.summary();
         if (reset) timer.reset();
         return summary;
       },
     };
-  }, [services, xrStore, layout, gl, camera, timer]);
+  }, [services, xrStore, layout, gl, camera, scene, timer]);
   return null;
 }

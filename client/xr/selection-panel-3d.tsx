@@ -12,6 +12,7 @@ import type { ActivationStore } from '../state/activation-store.js';
 import { createCanvasPanel, fillPanelBackground, type CanvasPanel } from '../scene/canvas-panel.js';
 import { activationCss } from '../scene/colour-scale.js';
 import { displayToken } from '../scene/token-rail.js';
+import { panelPosition, panelRotation, selectionPanelPlacement } from './panel-placement.js';
 
 export function selectionPanelLines(state: AppState, activations: ActivationStore): string[] {
   const lines: string[] = [];
@@ -63,6 +64,9 @@ function drawSelectionPanel(panel: CanvasPanel, state: AppState, activations: Ac
   }, lines);
 }
 
+const selectionPosition = panelPosition(selectionPanelPlacement);
+const selectionRotation = panelRotation(selectionPanelPlacement);
+
 /** Shared so the test hook can read what the panel shows. */
 export const selectionPanelRegistry: { panel: CanvasPanel | null } = { panel: null };
 
@@ -91,8 +95,8 @@ export function SelectionPanel3D() {
     };
   }, [app, activations, panel]);
   return (
-    <mesh name="xr-selection-panel" visible={inXR} position={[-0.7, 1.15, -0.8]} rotation={[-0.35, 0.6, 0.0]}>
-      <planeGeometry args={[0.64, 0.4]} />
+    <mesh name="xr-selection-panel" visible={inXR} position={selectionPosition} rotation={selectionRotation}>
+      <planeGeometry args={[selectionPanelPlacement.width, selectionPanelPlacement.height]} />
       <meshBasicMaterial map={panel.texture} transparent />
     </mesh>
   );

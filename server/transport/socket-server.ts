@@ -246,13 +246,16 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
           const offset = run.length;
           const { logits, cache } = await run.feed([token], { hooks: host.frameHooks });
           if (job.cancelled) return false;
-          const predictions = host.predictions(lastLogits!, request.topK && request.topK > 0 ? Math.min(request.topK, 10) : 10);
+          const k = request.topK && request.topK > 0 ? Math.min(request.topK, 10) : 10;
+          const predictions = host.predictions(lastLogits!, k);
           lastLogits = logits.data.slice(logits.data.length - vocabSize);
+          // What comes after this token: the Next-token panel shows this, not what chose it.
+          const next = host.predictions(lastLogits, k);
           // A client that cannot keep up gets every token, and frames only while its buffer is
           // short: the newest one then, and the last one held back before the end.
           const encode = () => toArrayBuffer(host.frame(cache, 0, offset, token));
           heldBack = backlog() > limits.backlogPackets ? encode : null;
-          socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : encode());
+          socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : encode(), next);
           produced++;
           if (produced >= maxTokens) {
             done(run.length >= contextLength ? 'context' : 'length');

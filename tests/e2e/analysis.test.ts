@@ -127,7 +127,7 @@ describe('analysis views in the browser', () => {
     await browser.page.addInitScript(`window.__uncaught = []; window.addEventListener('error', (e) => window.__uncaught.push(String(e.message) + ' ' + (e.error && e.error.stack)));`);
     await browser.page.goto(server.url);
     await waitFor(`window.__circuits?.store.getState().model != null && window.__circuits.store.getState().connection === 'connected' && window.__circuitsAnalysis != null`, 120_000);
-    await browser.page.fill('[data-testid=analysis-prompt]', question.prompt);
+    await browser.page.fill('[data-testid=prompt-input]', question.prompt);
     await browser.page.fill('[data-testid=analysis-target]', question.target);
     await browser.page.fill('[data-testid=analysis-distractor]', question.distractor);
     await waitFor(`${analysis}.targetSplit?.text === ${JSON.stringify(question.target)} && ${analysis}.distractorSplit?.text === ${JSON.stringify(question.distractor)}`, 20_000);
@@ -141,6 +141,8 @@ describe('analysis views in the browser', () => {
     expect(tokens).toBeGreaterThan(1);
     await expect.poll(() => browser.page.locator('[data-testid=token-effects] li').count()).toBe(tokens);
     await expect.poll(() => browser.page.textContent('[data-testid=token-measure]')).toContain('gradient × input');
+    // The results sit in tabs: Explain opens token effects; the neuron list is the next tab.
+    await browser.page.click('[data-testid=tab-neurons]');
     const neurons = await browser.page.locator('[data-testid=neuron-entry][data-kind=neuron]').count();
     expect(neurons).toBeGreaterThan(0);
     expect(await browser.page.textContent('[data-testid=logit-diff]')).toMatch(/Δ = .* = -?\d/);
@@ -148,8 +150,10 @@ describe('analysis views in the browser', () => {
 
     // The rail shows the prompt, and the strip over it shows the chosen measure.
     await waitFor(`window.__circuits.store.getState().tokens.length === ${tokens}`, 30_000);
+    await browser.page.click('[data-testid=tab-effects]');
     await browser.page.click('[data-testid=measure-occlusion]');
     await expect.poll(() => browser.page.textContent('[data-testid=token-measure]')).toContain('occlusion');
+    await browser.page.click('[data-testid=tab-neurons]');
 
     // Clicking an entry selects that neuron.
     const entry = browser.page.locator('[data-testid=neuron-entry][data-kind=neuron]').first();

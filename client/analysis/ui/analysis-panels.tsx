@@ -1,30 +1,61 @@
 /**
- * The analysis views' HTML panels (desktop): question, token effects, neuron space, circuit,
- * in one scrollable column beside the app's own panels. They read the same analysis store as
- * the scene, so VR shows the same state.
+ * The analysis results, docked on the right under the selection, one tab at a time: token
+ * effects, the neuron space, the circuit (CircuitPanel is the circuit view's mount point). The
+ * tab follows what was last asked (Explain → effects, Trace → circuit) and is remembered
+ * (ui-prefs); the question itself lives in the left dock (QuestionPanel).
  */
-import { useState } from 'react';
+import { useEffect } from 'react';
+import { uiPrefs, useUiPrefs, type AnalysisTab } from '../../state/ui-prefs.js';
+import { useAnalysis } from '../state/analysis-services.js';
+import { useAnalysisStore } from '../state/analysis-store.js';
 import { CircuitPanel } from './circuit-panel.js';
 import { NeuronSpacePanel } from './neuron-space-panel.js';
-import { QuestionPanel } from './question-panel.js';
 import { TokenEffectsPanel } from './token-effects-panel.js';
 import './analysis.css';
 
+const tabs: { id: AnalysisTab; label: string }[] = [
+  { id: 'effects', label: 'Token effects' },
+  { id: 'neurons', label: 'Neurons' },
+  { id: 'circuit', label: 'Circuit' },
+];
+
 export function AnalysisPanels() {
-  const [open, setOpen] = useState(true);
+  const { store } = useAnalysis();
+  const tab = useUiPrefs((s) => s.analysisTab);
+  const effectsStatus = useAnalysisStore(store, (s) => s.effectsStatus);
+  const graphStatus = useAnalysisStore(store, (s) => s.graphStatus);
+  const hasEffects = useAnalysisStore(store, (s) => s.effects != null);
+  const hasGraph = useAnalysisStore(store, (s) => s.graph != null);
+  // Show the answer to what was just asked.
+  useEffect(() => {
+    if (effectsStatus === 'done') uiPrefs.setState({ analysisTab: 'effects' });
+  }, [effectsStatus]);
+  useEffect(() => {
+    if (graphStatus === 'done') uiPrefs.setState({ analysisTab: 'circuit' });
+  }, [graphStatus]);
   return (
-    <div className={open ? 'analysis-column' : 'analysis-column closed'} data-testid="analysis-panels">
-      <button type="button" className="analysis-toggle" data-testid="analysis-toggle" onClick={() => setOpen(!open)}>
-        {open ? '◀ Analysis' : '▶ Analysis'}
-      </button>
-      {open && (
-        <>
-          <QuestionPanel />
-          <TokenEffectsPanel />
-          <NeuronSpacePanel />
-          <CircuitPanel />
-        </>
-      )}
+    <div className="analysis-tabs" data-testid="analysis-panels" data-tab={tab}>
+      <div className="tab-bar" role="tablist">
+        {tabs.map((t) => (
+          <button
+            key={t.id}
+            type="button"
+            role="tab"
+            aria-selected={tab === t.id}
+            className={tab === t.id ? 'on' : ''}
+            data-testid={`tab-${t.id}`}
+            title={t.id !== 'circuit' && !hasEffects ? 'Press Explain to fill this tab' : undefined}
+            onClick={() => uiPrefs.setState({ analysisTab: t.id })}
+          >
+            {t.label}
+            {(t.id === 'circuit' ? hasGraph : hasEffects) && <span className="tab-dot" aria-label="has results" />}
+          </button>
+        ))}
+      </div>
+      {/* Before Explain the tabs stay a slim bar (their titles say "Explain first"): the scene keeps the room. */}
+      {tab === 'effects' && hasEffects && <TokenEffectsPanel />}
+      {tab === 'neurons' && hasEffects && <NeuronSpacePanel />}
+      {tab === 'circuit' && <CircuitPanel />}
     </div>
   );
 }

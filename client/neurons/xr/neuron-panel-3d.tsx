@@ -11,13 +11,16 @@ import { useNeurons } from '../state/neuron-services.js';
 import type { NeuronViewState } from '../state/neuron-store.js';
 import { drawNeuronPanel, panelHeight, panelWidth } from './neuron-panel-draw.js';
 import { neuronPanelLines } from './neuron-panel-lines.js';
+import { neuronPanelPlacement, panelPosition, panelRotation } from '../../xr/panel-placement.js';
 
 /** Shared so the test hook can read what the panel shows. */
 export const neuronPanelRegistry: { panel: CanvasPanel | null } = { panel: null };
 
-/** Metres. */
-const planeWidth = 0.8;
+/** Metres: where and how big (see client/xr/panel-placement.ts for the rules). */
+const planeWidth = neuronPanelPlacement.width;
 const planeHeight = (planeWidth * panelHeight) / panelWidth;
+const position = panelPosition(neuronPanelPlacement);
+const rotation = panelRotation(neuronPanelPlacement);
 
 export function NeuronPanel3D() {
   const { store } = useNeurons();
@@ -43,7 +46,7 @@ export function NeuronPanel3D() {
     };
   }, [store, panel]);
   return (
-    <mesh name="xr-neuron-panel" visible={inXR} position={[0.78, 1.2, -0.85]} rotation={[-0.25, -0.6, 0]} raycast={() => {}}>
+    <mesh name="xr-neuron-panel" visible={inXR} position={position} rotation={rotation} raycast={() => {}}>
       <planeGeometry args={[planeWidth, planeHeight]} />
       <meshBasicMaterial map={panel.texture} transparent />
     </mesh>

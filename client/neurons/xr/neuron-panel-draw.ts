@@ -153,8 +153,8 @@ export function drawNeuronPanel(panel: CanvasPanel, state: NeuronViewState): voi
         context.fillStyle = '#0b0d13';
         context.fillRect(x, y - 6, boxWidth, 76);
         context.fillStyle = muted;
-        context.font = '600 20px system-ui, sans-serif';
-        context.fillText(entry.label.toUpperCase(), x + 12, y + 12);
+        context.font = '600 24px system-ui, sans-serif'; // the smallest text: ≥ 1° in VR (panel-placement.ts)
+        context.fillText(entry.label.toUpperCase(), x + 12, y + 14, boxWidth - 20);
         context.fillStyle = text;
         context.font = '600 32px system-ui, sans-serif';
         context.fillText(entry.text, x + 12, y + 46, boxWidth - 20);
