@@ -23,6 +23,7 @@ import { TestHook } from './test-hook.js';
 import { TokenScrubber } from './token-scrubber.js';
 import { AnalysisScene } from '../analysis/scene/analysis-scene.js';
 import { AnalysisPanels } from '../analysis/ui/analysis-panels.js';
+import { Circuit2DDock } from '../analysis/ui/circuit-2d-dock.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
 import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
@@ -90,6 +91,7 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
         <Legend />
       </div>
       <AnalysisPanels />
+      <Circuit2DDock />
       <EnterVRButton xrStore={xrStore} />
     </AppServicesContext.Provider>
   );

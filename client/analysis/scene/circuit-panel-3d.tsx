@@ -11,6 +11,7 @@ import type { SceneLayout } from '../../scene/layout.js';
 import { displayToken } from '../../scene/token-rail.js';
 import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
 import type { AnalysisState } from '../state/analysis-store.js';
+import { layerOrder } from '../state/circuit-view.js';
 
 export function circuitPanelLines(state: AnalysisState): string[] {
   const lines: string[] = [];
@@ -32,7 +33,7 @@ export function circuitPanelLines(state: AnalysisState): string[] {
       const label = kind === 'embedding' ? 'emb' : kind === 'logit' ? 'logit' : `L${node.layer}`;
       perLayer.set(label, (perLayer.get(label) ?? 0) + 1);
     }
-    lines.push([...perLayer.entries()].map(([label, n]) => `${label}:${n}`).join('  '));
+    lines.push([...perLayer.entries()].sort((a, b) => layerOrder(a[0]) - layerOrder(b[0])).map(([label, n]) => `${label}:${n}`).join('  '));
     lines.push(highlight.count > 0 ? `Highlighted: ${highlight.count} edges through ${highlight.focusIds.slice(0, 3).join(', ')}` : 'Grab a token or neuron to follow its paths');
   }
   return lines;

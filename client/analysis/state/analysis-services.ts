@@ -7,6 +7,7 @@ import type { AppServices } from '../../state/app-context.js';
 import { useAppServices } from '../../state/app-context.js';
 import { createAnalysisStore, type AnalysisStore } from './analysis-store.js';
 import { setupCircuitHighlight } from './circuit.js';
+import { setupNeuronNotes } from './neuron-notes.js';
 import { createAnalysisRequests, type AnalysisRequests } from './requests.js';
 
 export interface AnalysisServices {
@@ -23,6 +24,8 @@ export interface AnalysisTestHook {
   snapshot: () => string | null;
   /** The lines the in-scene circuit panel shows (VR). */
   panelLines: () => string[];
+  /** The name tags drawn over circuit nodes in 3D (pinned, hovered, supernodes). */
+  labelTexts: () => string[];
 }
 
 declare global {
@@ -36,7 +39,8 @@ export const analysisSceneRegistry: {
   canvas: HTMLCanvasElement | null;
   nodeWorldPosition: ((nodeId: string) => [number, number, number] | null) | null;
   panelLines: (() => string[]) | null;
-} = { canvas: null, nodeWorldPosition: null, panelLines: null };
+  labelTexts: (() => string[]) | null;
+} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null };
 
 const byServices = new WeakMap<AppServices, AnalysisServices>();
 
@@ -46,6 +50,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
     const store = createAnalysisStore();
     const requests = createAnalysisRequests(store, services.connection, (prompt) => services.connection.runPrompt(prompt));
     setupCircuitHighlight(store, services.app);
+    setupNeuronNotes(store, services.app, services.connection.socket);
     analysis = { store, requests };
     byServices.set(services, analysis);
     if (typeof window !== 'undefined') {
@@ -54,6 +59,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
         nodeWorldPosition: (id) => analysisSceneRegistry.nodeWorldPosition?.(id) ?? null,
         snapshot: () => analysisSceneRegistry.canvas?.toDataURL('image/png') ?? null,
         panelLines: () => analysisSceneRegistry.panelLines?.() ?? [],
+        labelTexts: () => analysisSceneRegistry.labelTexts?.() ?? [],
       };
     }
   }
