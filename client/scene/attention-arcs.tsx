@@ -7,7 +7,7 @@
 import { useFrame } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
 import { BufferAttribute, BufferGeometry, DynamicDrawUsage, LineBasicMaterial, LineSegments, Vector3 } from 'three';
-import { useAnalysis } from '../analysis/state/analysis-services.js';
+import { analysisSceneRegistry, useAnalysis } from '../analysis/state/analysis-services.js';
 import { useAppServices } from '../state/app-context.js';
 import { colourAt } from './colour-scale.js';
 import { tokenPosition, type SceneLayout } from './layout.js';
@@ -48,6 +48,13 @@ export function AttentionArcs({ layout }: { layout: SceneLayout }) {
   }, [arcs]);
 
   const shown = useRef('');
+  const drawn = useRef<{ query: number; keys: { key: number; weight: number }[] } | null>(null);
+  useEffect(() => {
+    analysisSceneRegistry.attentionArcs = () => drawn.current;
+    return () => {
+      analysisSceneRegistry.attentionArcs = null;
+    };
+  }, []);
   useFrame(() => {
     const head = store.getState().selectedHead;
     const { position, tokens } = app.getState();
@@ -56,6 +63,7 @@ export function AttentionArcs({ layout }: { layout: SceneLayout }) {
     shown.current = key;
     const row = head ? activations.attentionRow(position, head.layer, head.head) : undefined;
     let vertex = 0;
+    drawn.current = row ? { query: position, keys: [] } : null;
     if (row) {
       const query = tokenPosition(layout, position, tokens.length, new Vector3());
       query.y += 0.12; // from the top of the token blocks
@@ -67,6 +75,7 @@ export function AttentionArcs({ layout }: { layout: SceneLayout }) {
         const weight = row[k]!;
         if (weight < minWeight) continue;
         arcCount++;
+        drawn.current!.keys.push({ key: k, weight });
         tokenPosition(layout, k, tokens.length, keyAt);
         keyAt.y += 0.12;
         colourAt(0.35 + 0.65 * Math.sqrt(weight), rgb);

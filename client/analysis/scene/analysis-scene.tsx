@@ -16,6 +16,8 @@ import { CircuitPanel3D } from './circuit-panel-3d.js';
 import { createCircuitPaths } from './circuit-paths.js';
 import { createCircuitLabels, type LabelSpec } from './circuit-labels-3d.js';
 import { buildView, type ViewModel } from '../state/circuit-view.js';
+import { graphIndex } from '../../../shared/graph/io.js';
+import { defaultQueryParams, type AttributionGraph } from '../../../shared/graph/schema.js';
 import { placeCircuit } from './circuit-placement.js';
 import { createNeuronHighlights } from './neuron-highlights.js';
 import { TokenEffects3D } from './token-effects-3d.js';
@@ -106,6 +108,32 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
   );
 }
 
+/**
+ * Compiles the circuit's shaders when the scene starts, not when the first graph arrives: an
+ * empty set of paths (nothing in its draw range) and one tag far below the floor are drawn from
+ * the first frame. Compiling on arrival blocked the page for a second in software WebGL.
+ */
+function CircuitWarmup() {
+  const warm = useMemo(() => {
+    const graph: AttributionGraph = { metadata: { slug: '', scan: '', prompt: '', prompt_tokens: [] }, qParams: defaultQueryParams(), nodes: [], links: [] };
+    const paths = createCircuitPaths(graph, graphIndex(graph), new Float32Array(0));
+    const labels = createCircuitLabels();
+    labels.update([{ key: 'warm-up', text: '·', position: [0, -100, 0], strong: false }]);
+    return { paths, labels };
+  }, []);
+  useEffect(() => () => {
+    warm.paths.dispose();
+    warm.labels.dispose();
+  }, [warm]);
+  return (
+    <group name="circuit-warmup">
+      <primitive object={warm.paths.lines} />
+      <primitive object={warm.paths.nodes} />
+      <primitive object={warm.labels.group} />
+    </group>
+  );
+}
+
 export function AnalysisScene({ layout }: { layout: SceneLayout }) {
   useAppServices();
   const gl = useThree((s) => s.gl);
@@ -119,6 +147,7 @@ export function AnalysisScene({ layout }: { layout: SceneLayout }) {
     <group name="analysis">
       <TokenEffects3D layout={layout} />
       <NeuronSpace3D layout={layout} />
+      <CircuitWarmup />
       <Circuit3D layout={layout} />
       <CircuitPanel3D layout={layout} />
     </group>

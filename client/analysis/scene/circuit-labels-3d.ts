@@ -38,6 +38,7 @@ function makeSprite(text: string, strong: boolean): Sprite {
   sprite.scale.set((worldHeight * width) / pixelHeight, worldHeight, 1);
   sprite.renderOrder = 5;
   sprite.raycast = () => {};
+  sprite.frustumCulled = false; // a handful of tags; and the warm-up tag must draw off-screen
   return sprite;
 }
 

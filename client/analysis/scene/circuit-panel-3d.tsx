@@ -23,7 +23,7 @@ export function circuitPanelLines(state: AnalysisState): string[] {
     lines.push(`Tracing… ${state.progress ? `${state.progress.done}/${state.progress.total}` : ''}`);
   }
   if (graph && prune) {
-    lines.push(`Circuit: ${prune.keptNodeIds.length}/${graph.nodes.length} nodes, ${prune.keptLinks.length}/${graph.links.length} edges`);
+    lines.push(`Circuit: ${prune.keptNodeIds.length}/${graph.nodes.length} nodes, ${prune.keptLinks.length}/${state.graphIndex?.edgeSources.length ?? 0} edges`);
     lines.push(`Influence covered: nodes ${(prune.nodeCoverage * 100).toFixed(1)}%, edges ${(prune.edgeCoverage * 100).toFixed(1)}%`);
     const perLayer = new Map<string, number>();
     const byId = new Map(graph.nodes.map((n) => [n.node_id, n]));

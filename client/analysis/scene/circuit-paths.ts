@@ -63,14 +63,26 @@ const kindColours = {
 } as const;
 
 export function createCircuitPaths(graph: AttributionGraph, index: GraphIndex, positions: Float32Array): CircuitPaths {
-  const linkCapacity = Math.max(1, graph.links.length);
-  const linePositions = new Float32Array(linkCapacity * 6);
-  const lineColours = new Float32Array(linkCapacity * 8);
+  // Sized for what is drawn (the view: a budget of nodes), grown when a view needs more: a
+  // graph's full link count (tens of thousands) would upload megabytes the view never uses.
+  let linkCapacity = 0;
+  let linePositions = new Float32Array(0);
+  let lineColours = new Float32Array(0);
   const lineGeometry = new BufferGeometry();
-  const linePositionAttribute = new BufferAttribute(linePositions, 3).setUsage(DynamicDrawUsage);
-  const lineColourAttribute = new BufferAttribute(lineColours, 4).setUsage(DynamicDrawUsage);
-  lineGeometry.setAttribute('position', linePositionAttribute);
-  lineGeometry.setAttribute('color', lineColourAttribute);
+  let linePositionAttribute = new BufferAttribute(linePositions, 3);
+  let lineColourAttribute = new BufferAttribute(lineColours, 4);
+  const reserveLinks = (count: number) => {
+    if (count <= linkCapacity && linkCapacity > 0) return;
+    linkCapacity = Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, count))));
+    linePositions = new Float32Array(linkCapacity * 6);
+    lineColours = new Float32Array(linkCapacity * 8);
+    lineGeometry.dispose(); // the GPU buffers of the smaller attributes go; new ones upload on the next draw
+    linePositionAttribute = new BufferAttribute(linePositions, 3).setUsage(DynamicDrawUsage);
+    lineColourAttribute = new BufferAttribute(lineColours, 4).setUsage(DynamicDrawUsage);
+    lineGeometry.setAttribute('position', linePositionAttribute);
+    lineGeometry.setAttribute('color', lineColourAttribute);
+  };
+  reserveLinks(Math.min(index.edgeSources.length, 1024));
   lineGeometry.setDrawRange(0, 0);
   // Normal blending: thousands of additive lines saturate to white and hide the sign colours.
   const lineMaterial = new LineBasicMaterial({ vertexColors: true, transparent: true, depthWrite: false });
@@ -125,7 +137,8 @@ export function createCircuitPaths(graph: AttributionGraph, index: GraphIndex, p
       // Few links: show weak ones clearly (√ share); many: fade them (linear share) to keep the view readable.
       const sparse = view.links.length <= 500;
       const onPath = new Uint8Array(view.nodes.length);
-      const count = Math.min(view.links.length, linkCapacity);
+      reserveLinks(view.links.length);
+      const count = view.links.length;
       for (let r = 0; r < count; r++) {
         const link = view.links[r]!;
         const share = maxAbs > 0 ? Math.abs(link.weight) / maxAbs : 1;

@@ -26,6 +26,8 @@ export interface AnalysisTestHook {
   panelLines: () => string[];
   /** The name tags drawn over circuit nodes in 3D (pinned, hovered, supernodes). */
   labelTexts: () => string[];
+  /** The attention arcs drawn over the rail (null when no head is selected). */
+  attentionArcs: () => { query: number; keys: { key: number; weight: number }[] } | null;
 }
 
 declare global {
@@ -40,7 +42,9 @@ export const analysisSceneRegistry: {
   nodeWorldPosition: ((nodeId: string) => [number, number, number] | null) | null;
   panelLines: (() => string[]) | null;
   labelTexts: (() => string[]) | null;
-} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null };
+  /** Arcs the attention view draws over the rail: the query position and each key's weight. */
+  attentionArcs: (() => { query: number; keys: { key: number; weight: number }[] } | null) | null;
+} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null, attentionArcs: null };
 
 const byServices = new WeakMap<AppServices, AnalysisServices>();
 
@@ -60,6 +64,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
         snapshot: () => analysisSceneRegistry.canvas?.toDataURL('image/png') ?? null,
         panelLines: () => analysisSceneRegistry.panelLines?.() ?? [],
         labelTexts: () => analysisSceneRegistry.labelTexts?.() ?? [],
+        attentionArcs: () => analysisSceneRegistry.attentionArcs?.() ?? null,
       };
     }
   }

@@ -8,7 +8,8 @@ import type { PruneOptions, PruneResult } from '../../../shared/graph/prune.js';
 import { nodeKind, type AttributionGraph } from '../../../shared/graph/schema.js';
 import type { GraphIndex } from '../../../shared/graph/io.js';
 import type { AppState, AppStore } from '../../state/app-store.js';
-import { createGraphWorkerClient, type GraphWorkerClient } from '../worker/graph-worker-client.js';
+import { createGraphWorkerClient, type GraphInput, type GraphWorkerClient } from '../worker/graph-worker-client.js';
+import { groupPrefix } from './circuit-view.js';
 import { initialAnalysisState, type AnalysisState, type AnalysisStore, type CircuitHighlight, type GraphSource } from './analysis-store.js';
 
 /** One graph worker per analysis store, and what each store last asked it for. */
@@ -33,7 +34,7 @@ function pruneOptions(state: Pick<AnalysisState, 'nodeThreshold' | 'edgeThreshol
  * A newer load supersedes an older one still in the worker. Resolves when the store is updated
  * (or the load was superseded); errors land in `error` and reject.
  */
-export async function loadGraph(store: AnalysisStore, input: AttributionGraph | { text: string }, source: GraphSource): Promise<void> {
+export async function loadGraph(store: AnalysisStore, input: AttributionGraph | GraphInput, source: GraphSource): Promise<void> {
   const worker = workerFor(store);
   const load = ++worker.loads;
   // Our traced graphs arrive unpruned: prune at the defaults. An imported graph was usually
@@ -45,7 +46,7 @@ export async function loadGraph(store: AnalysisStore, input: AttributionGraph | 
   store.setState({ pruning: true });
   try {
     const options: PruneOptions = { nodeThreshold, edgeThreshold, maxNodes: nodeBudget };
-    const loaded = await worker.client.load('text' in input ? { text: input.text } : { graph: input }, options);
+    const loaded = await worker.client.load('text' in input || 'blob' in input || 'graph' in input ? input : { graph: input }, options);
     if (load !== worker.loads) return;
     const known = loaded.index.indexOf;
     const supernodes = loaded.graph.qParams.supernodes
@@ -120,7 +121,7 @@ export function ungroup(store: AnalysisStore, label: string): void {
 }
 
 /** The kept node ids a grab or selection refers to: every position of a neuron, a token's embedding. */
-export function focusNodeIds(app: Pick<AppState, 'grabbed' | 'selection'>, analysis: Pick<AnalysisState, 'graph' | 'prune' | 'focusNodeId'>): string[] {
+export function focusNodeIds(app: Pick<AppState, 'grabbed' | 'selection'>, analysis: Pick<AnalysisState, 'graph' | 'prune' | 'focusNodeId' | 'supernodes'>): string[] {
   const { graph, prune } = analysis;
   if (!graph || !prune) return [];
   const kept = new Set(prune.keptNodeIds);
@@ -133,7 +134,11 @@ export function focusNodeIds(app: Pick<AppState, 'grabbed' | 'selection'>, analy
     if (grabbed?.kind === 'token' && kind === 'embedding' && node.ctx_idx === grabbed.position) ids.push(node.node_id);
     else if (neuron && kind === 'feature' && node.layer === String(neuron.layer) && node.feature === neuron.neuron) ids.push(node.node_id);
   }
-  if (!grabbed && analysis.focusNodeId && kept.has(analysis.focusNodeId) && !ids.includes(analysis.focusNodeId)) ids.push(analysis.focusNodeId);
+  if (!grabbed && analysis.focusNodeId?.startsWith(groupPrefix)) {
+    // A supernode: paths through any of its members.
+    const group = analysis.supernodes.find(([label]) => `${groupPrefix}${label}` === analysis.focusNodeId);
+    for (const id of group?.slice(1) ?? []) if (kept.has(id) && !ids.includes(id)) ids.push(id);
+  } else if (!grabbed && analysis.focusNodeId && kept.has(analysis.focusNodeId) && !ids.includes(analysis.focusNodeId)) ids.push(analysis.focusNodeId);
   return ids;
 }
 

@@ -80,7 +80,7 @@ export function AttentionGrid() {
       {!head && <p className="muted">Choose a head here or click one beside its layer: its pattern shows here and as arcs over the token rail.</p>}
       {head && (
         <>
-          <p className="muted" data-testid="head-scores">
+          <p className="muted" data-testid="head-scores" data-prev={previous ?? ''} data-induction={induction ?? ''}>
             L{head.layer}H{head.head} · blocks.{head.layer}.attn.hook_pattern · previous-token <b data-testid="prev-score">{previous === null ? '–' : previous.toFixed(2)}</b> · induction <b data-testid="induction-score">{induction === null ? '– (no repeated token)' : induction.toFixed(2)}</b>
           </p>
           {size === 0 ? <p className="muted">Run a prompt to see this head's pattern.</p> : (

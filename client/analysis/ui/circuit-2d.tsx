@@ -86,7 +86,7 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
       selectNeuron(app, { layer: Number(g.layer), neuron: g.feature });
     } else {
       selectNeuron(app, null);
-      store.setState({ focusNodeId: g.node_id });
+      store.setState({ focusNodeId: node.kind === 'group' ? node.id : g.node_id });
     }
   };
   const onNodeClick = (node: ViewNode) => (event: MouseEvent) => {
@@ -197,9 +197,11 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
     const first = members[0]!;
     const kind = node.kind === 'group' ? 'group' : nodeKind(first);
     const cumulative = prune!.cumulativeInfluence.get(first.node_id);
-    const left = Math.min(Math.max(4, props.x + 12), props.width - 244);
+    // Beside the node, never over it: below when the node is in the upper half, else above.
+    const left = Math.min(Math.max(4, props.x - 118), props.width - 244);
+    const place = props.y < height / 2 ? { top: props.y + 18 } : { bottom: height - props.y + 18 };
     return (
-      <div className="circuit-card" data-testid="circuit-card" data-node-id={node.id} style={{ left, top: Math.max(4, props.y - 10) }} onMouseEnter={() => store.setState({ hoverNodeId: node.id })} onMouseLeave={() => store.setState({ hoverNodeId: null })}>
+      <div className="circuit-card" data-testid="circuit-card" data-node-id={node.id} style={{ left, ...place }} onMouseEnter={() => store.setState({ hoverNodeId: node.id })} onMouseLeave={() => store.setState({ hoverNodeId: null })}>
         <b>{node.kind === 'group' ? `supernode “${node.label}”` : longLabel(first, graph!)}</b>
         <div className="muted mono">{node.kind === 'group' ? `${members.length} nodes: ${members.map((m) => m.node_id).join(', ')}` : first.node_id}</div>
         <table>

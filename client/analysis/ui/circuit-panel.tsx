@@ -92,7 +92,7 @@ export function CircuitPanel() {
     try {
       // Parsed, checked and pruned in the graph worker: a big file never freezes the page.
       setImportError(null);
-      await loadGraph(store, { text: await file.text() }, { kind: 'imported', fileName: file.name });
+      await loadGraph(store, { blob: file }, { kind: 'imported', fileName: file.name });
     } catch (error) {
       setImportError(`${file.name}: ${(error as Error).message}`);
     }
@@ -166,7 +166,7 @@ export function CircuitPanel() {
           <table className="circuit-stats" data-testid="circuit-stats" data-nodes={prune.keptNodeIds.length} data-links={prune.keptLinks.length}>
             <tbody>
               <tr><td>nodes</td><td data-testid="kept-nodes">{prune.keptNodeIds.length} / {graph.nodes.length}</td></tr>
-              <tr><td>edges</td><td data-testid="kept-links">{prune.keptLinks.length} / {graph.links.length}</td></tr>
+              <tr><td>edges</td><td data-testid="kept-links">{prune.keptLinks.length} / {graphIndex?.edgeSources.length ?? 0}</td></tr>
               <tr><td>influence covered (nodes)</td><td data-testid="node-coverage">{(prune.nodeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>edge score covered</td><td data-testid="edge-coverage">{(prune.edgeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>paths highlighted</td><td data-testid="highlighted-links">{highlight.count}</td></tr>

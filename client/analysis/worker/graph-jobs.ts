@@ -9,7 +9,7 @@ import { pruneGraph, type PruneOptions, type PruneResult } from '../../../shared
 import type { AttributionGraph } from '../../../shared/graph/schema.js';
 
 export type GraphRequest =
-  | { id: number; type: 'load'; text?: string; graph?: AttributionGraph; options: PruneOptions }
+  | { id: number; type: 'load'; text?: string; blob?: Blob; graph?: AttributionGraph; options: PruneOptions }
   | { id: number; type: 'prune'; options: PruneOptions };
 
 export type GraphReply =
@@ -34,11 +34,13 @@ export class GraphJobs {
   /** `keepIndex`: in a worker the index's buffers are transferred away, so keep a copy here. */
   constructor(private readonly keepIndexCopy: boolean) {}
 
-  handle(request: GraphRequest): GraphReply {
+  async handle(request: GraphRequest): Promise<GraphReply> {
     try {
       if (request.type === 'load') {
+        // A file arrives as its Blob: reading and decoding it happens here, not on the page's thread.
+        const text = request.blob ? await request.blob.text() : request.text;
         const t0 = performance.now();
-        const graph = request.graph ?? importGraph(request.text ?? '');
+        const graph = request.graph ?? importGraph(text ?? '');
         const index = graphIndex(graph);
         const t1 = performance.now();
         // Pins saved in the file (qParams) apply unless the caller names its own; unknown ids are dropped.
@@ -47,7 +49,10 @@ export class GraphJobs {
         const t2 = performance.now();
         this.index = index;
         const sent = this.keepIndexCopy ? copyIndex(index) : index;
-        return { id: request.id, type: 'loaded', graph, index: sent, prune, pinnedIds, parseMs: t1 - t0, pruneMs: t2 - t1 };
+        // In a worker the links travel as the index's typed arrays (transferred, no copy) and are
+        // rebuilt as objects on arrival: cloning tens of thousands of objects would stall the page.
+        const shipped = this.keepIndexCopy ? { ...graph, links: [] } : graph;
+        return { id: request.id, type: 'loaded', graph: shipped, index: sent, prune, pinnedIds, parseMs: t1 - t0, pruneMs: t2 - t1 };
       }
       if (!this.index) throw new Error('no graph is loaded');
       const t0 = performance.now();

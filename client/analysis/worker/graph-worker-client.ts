@@ -17,10 +17,36 @@ export interface LoadedGraph {
   pinnedIds: string[];
 }
 
+/** A graph as JSON text (a trace's answer), a file (read in the worker) or already parsed. */
+export type GraphInput = { text: string } | { blob: Blob } | { graph: AttributionGraph };
+
 export interface GraphWorkerClient {
-  load(input: { text: string } | { graph: AttributionGraph }, options: PruneOptions): Promise<LoadedGraph>;
+  load(input: GraphInput, options: PruneOptions): Promise<LoadedGraph>;
   prune(options: PruneOptions): Promise<PruneResult>;
   dispose(): void;
+}
+
+/**
+ * `graph.links` built on first read: the views never need the full list (they read the index's
+ * typed arrays and the prune's kept links), and building tens of thousands of objects on arrival
+ * cost the page a long task and a garbage collection. Export or storage reads it and gets it.
+ */
+function lazyLinks(graph: AttributionGraph, index: GraphIndex): void {
+  let links: AttributionGraph['links'] | null = null;
+  Object.defineProperty(graph, 'links', {
+    get: () => (links ??= linksOf(index)),
+    set: (value: AttributionGraph['links']) => { links = value; },
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+/** The graph's links as objects, from the index's typed arrays (graph order). */
+function linksOf(index: GraphIndex): AttributionGraph['links'] {
+  const { nodeIds, edgeSources, edgeTargets, edgeWeights } = index;
+  const links = new Array<AttributionGraph['links'][number]>(edgeSources.length);
+  for (let k = 0; k < links.length; k++) links[k] = { source: nodeIds[edgeSources[k]!]!, target: nodeIds[edgeTargets[k]!]!, weight: edgeWeights[k]! };
+  return links;
 }
 
 type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -52,7 +78,7 @@ export function createGraphWorkerClient(): GraphWorkerClient {
 
   const send = (request: Distribute<GraphRequest>): Promise<GraphReply> => {
     const full = { ...request, id: nextId++ } as GraphRequest;
-    if (jobs) return Promise.resolve(jobs.handle(full));
+    if (jobs) return jobs.handle(full);
     return new Promise((resolve) => {
       waiting.set(full.id, resolve);
       worker!.postMessage(full);
@@ -64,7 +90,9 @@ export function createGraphWorkerClient(): GraphWorkerClient {
       const reply = await send({ type: 'load', ...input, options });
       if (reply.type === 'error') throw new Error(reply.message);
       if (reply.type !== 'loaded') throw new Error(`graph worker: unexpected ${reply.type} reply`);
-      return { graph: reply.graph, index: reply.index, prune: reply.prune, pinnedIds: reply.pinnedIds };
+      const { graph, index } = reply;
+      if (graph.links.length === 0 && index.edgeSources.length > 0) lazyLinks(graph, index);
+      return { graph, index, prune: reply.prune, pinnedIds: reply.pinnedIds };
     },
     async prune(options) {
       const reply = await send({ type: 'prune', options });

@@ -12,6 +12,5 @@ const scope = self as unknown as {
 
 const jobs = new GraphJobs(true);
 scope.onmessage = (event) => {
-  const reply = jobs.handle(event.data);
-  scope.postMessage(reply, transferables(reply));
+  void jobs.handle(event.data).then((reply) => scope.postMessage(reply, transferables(reply)));
 };
