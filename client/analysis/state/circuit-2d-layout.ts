@@ -14,6 +14,8 @@ export interface Layout2D {
   points: Float32Array;
   /** Room for each node's label (pixels across). */
   labelRoom: Float32Array;
+  /** 1: label below the node, 0: above (crowded cells alternate, doubling each label's room). */
+  labelBelow: Uint8Array;
   rows: { label: string; y: number }[];
   columns: { position: number; x: number; width: number }[];
 }
@@ -42,9 +44,9 @@ export function layout2D(view: ViewModel, tokenCount: number, width: number, hei
     const p = Number(key.split('|')[1]);
     busiest[p] = Math.max(busiest[p]!, list.length);
   }
-  // Columns: a share of the width growing with the busiest cell (square root: one crowded cell
-  // must not squeeze every other column to nothing).
-  const weights = Array.from(busiest, (b) => Math.sqrt(b));
+  // Columns: a share of the width growing with the busiest cell (power 0.75: a crowded cell gets
+  // room, without squeezing every other column to nothing).
+  const weights = Array.from(busiest, (b) => b ** 0.75);
   const totalWeight = weights.reduce((a, b) => a + b, 0);
   const innerWidth = Math.max(60, width - margins.left - margins.right);
   const columns: Layout2D['columns'] = [];
@@ -63,6 +65,7 @@ export function layout2D(view: ViewModel, tokenCount: number, width: number, hei
   }));
   const points = new Float32Array(view.nodes.length * 2);
   const labelRoom = new Float32Array(view.nodes.length);
+  const labelBelow = new Uint8Array(view.nodes.length).fill(1);
   for (const [key, list] of cells) {
     const [rowKey, p] = key.split('|');
     const r = rowOf.get(Number(rowKey))!;
@@ -72,8 +75,11 @@ export function layout2D(view: ViewModel, tokenCount: number, width: number, hei
     list.forEach((v, j) => {
       points[v * 2] = column.x + step * (j + 0.5);
       points[v * 2 + 1] = rowY(r);
-      labelRoom[v] = step;
+      // Crowded: alternate below / above, so the nearest label on the same side is two steps away.
+      const alternate = step < 64 && list.length > 1;
+      labelBelow[v] = alternate ? (j % 2 === 0 ? 1 : 0) : 1;
+      labelRoom[v] = alternate ? step * 2 : step;
     });
   }
-  return { width, height, points, labelRoom, rows, columns };
+  return { width, height, points, labelRoom, labelBelow, rows, columns };
 }

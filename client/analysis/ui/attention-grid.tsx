@@ -15,7 +15,7 @@ import { useAnalysisStore } from '../state/analysis-store.js';
 import { assemblePattern, inductionScore, previousTokenScore, type HeadPattern } from '../state/attention-pattern.js';
 import { tokenText } from '../state/circuit-view.js';
 
-const gridPixels = 300;
+const gridPixels = 240;
 
 export function AttentionGrid() {
   const { app, activations } = useAppServices();
@@ -85,7 +85,13 @@ export function AttentionGrid() {
           </p>
           {size === 0 ? <p className="muted">Run a prompt to see this head's pattern.</p> : (
             <div className="grid-wrap">
-              <div className="keys">key →</div>
+              <div />
+              <div className="keys">key →  (row: query; white outline: the shown position)</div>
+              <ol className="query-labels" style={{ height: gridPixels }}>
+                {tokens.slice(0, size).map((t, q) => (
+                  <li key={q} style={{ height: gridPixels / size }} className={q === position ? 'on' : ''}>{q % labelEvery === 0 ? tokenText(t.text) : ''}</li>
+                ))}
+              </ol>
               <canvas
                 ref={canvas}
                 width={gridPixels}
@@ -97,11 +103,6 @@ export function AttentionGrid() {
                   choosePosition(app, Math.floor(((e.clientY - rect.top) / rect.height) * size));
                 }}
               />
-              <ol className="query-labels" style={{ height: gridPixels }}>
-                {tokens.slice(0, size).map((t, q) => (
-                  <li key={q} style={{ height: gridPixels / size }} className={q === position ? 'on' : ''}>{q % labelEvery === 0 ? tokenText(t.text) : ''}</li>
-                ))}
-              </ol>
             </div>
           )}
         </>

@@ -17,9 +17,9 @@ export function Circuit2DDock() {
   const [open, setOpen] = useState(true);
   const [large, setLarge] = useState(false);
   const width = large ? Math.min(1000, window.innerWidth - 40) : 560;
-  const height = large ? Math.min(560, window.innerHeight - 160) : 300;
+  const height = large ? Math.min(560, window.innerHeight - 160) : 270;
   return (
-    <div className={open ? 'circuit-dock' : 'circuit-dock closed'} data-testid="circuit-dock">
+    <div className={open ? 'circuit-dock' : 'circuit-dock closed'} data-testid="circuit-dock" style={open ? { width: width + 2 } : undefined}>
       <div className="row dock-head">
         <button type="button" data-testid="circuit-dock-toggle" onClick={() => setOpen(!open)}>{open ? '▼' : '▲'} Circuit graph &amp; attention</button>
         {open && graph && <button type="button" data-testid="circuit-2d-size" onClick={() => setLarge(!large)}>{large ? 'smaller' : 'larger'}</button>}

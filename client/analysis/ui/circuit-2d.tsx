@@ -65,6 +65,7 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
   if (!graph || !index || !prune || !view || !layout) return null;
 
   const pinned = new Set(pinnedIds);
+  const hasEmbeddings = view.nodes.some((n) => n.kind === 'embedding');
   const focusViews = new Set(highlight.focusIds.map((id) => view.viewOf[index.indexOf.get(id) ?? -1] ?? -1));
   const hoverView = hoverNodeId ? view.nodes.findIndex((n) => n.id === hoverNodeId) : -1;
   const focused = highlight.count > 0 && highlight.linkMask.length === prune.keptLinkIndices.length;
@@ -104,9 +105,12 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
         {layout.columns.map((column) => (
           <g key={column.position}>
             <line x1={column.x} x2={column.x} y1={4} y2={height - 24} className="grid" />
-            <text x={column.x + column.width / 2} y={height - 8} className="axis" textAnchor="middle">
-              {fit(graph.metadata.prompt_tokens[column.position]?.replace(/^ /, '·') ?? String(column.position), column.width - 2, 6.5)}
-            </text>
+            {/* The embedding row already names the tokens; a foreign graph without one gets them here. */}
+            {!hasEmbeddings && (
+              <text x={column.x + column.width / 2} y={height - 8} className="axis" textAnchor="middle">
+                {fit(graph.metadata.prompt_tokens[column.position]?.replace(/^ /, '·') ?? String(column.position), column.width - 2, 6.5)}
+              </text>
+            )}
           </g>
         ))}
         {layout.rows.map((row) => (
@@ -143,8 +147,8 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
             const share = view.maxInfluence > 0 ? Math.max(0, node.influence) / view.maxInfluence : 0;
             const r = node.kind === 'feature' || node.kind === 'error' ? 4 + 4 * Math.sqrt(share) : 6;
             const room = layout.labelRoom[v]!;
-            const below = v % 2 === 0 || room > 70;
-            const note = room > 70 ? noteFor(node) : '';
+            const below = layout.labelBelow[v] === 1;
+            const note = below && room > 70 ? noteFor(node) : '';
             return (
               <g
                 key={node.id}
