@@ -154,6 +154,8 @@ describe('the 2D circuit view, large graphs and attention heads', () => {
     await frames(3);
     await shoot('circuit-2d-03-more-nodes');
     await page.click('[data-testid=circuit-2d-size]');
+    await page.locator('[data-testid=node-budget]').fill('30');
+    await waitFor(`${analysis}.nodeBudget === 30 && !${analysis}.pruning`, 10_000);
   });
 
   it('asks before a trace over 1000 nodes', async () => {
