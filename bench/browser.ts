@@ -119,18 +119,19 @@ async function measureLargeGraph(url: string): Promise<BenchRow[]> {
     const { page } = session;
     await page.goto(url);
     await page.waitForFunction(() => window.__circuits?.store.getState().model != null && window.__circuitsAnalysis != null, undefined, { timeout: 120_000 });
-    await page.evaluate(() => {
-      const probe = { tasks: [] as number[], maxGap: 0, last: performance.now(), running: true };
-      (window as unknown as { __probe: typeof probe }).__probe = probe;
+    // A string, not a function: tsx's name helpers (__name) do not exist in the page.
+    await page.evaluate(`(() => {
+      const probe = { tasks: [], maxGap: 0, last: performance.now(), running: true };
+      window.__probe = probe;
       new PerformanceObserver((list) => { for (const e of list.getEntries()) probe.tasks.push(e.duration); }).observe({ type: 'longtask' });
-      const tick = (t: number) => { probe.maxGap = Math.max(probe.maxGap, t - probe.last); probe.last = t; if (probe.running) requestAnimationFrame(tick); };
+      const tick = (t) => { probe.maxGap = Math.max(probe.maxGap, t - probe.last); probe.last = t; if (probe.running) requestAnimationFrame(tick); };
       requestAnimationFrame(tick);
-    });
+    })()`);
     const t0 = Date.now();
     await importThroughPage(page, file, graph.nodes.length);
     await page.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((r) => requestAnimationFrame(r)); });
     const seconds = (Date.now() - t0) / 1000;
-    const probe = await page.evaluate(() => { const p = (window as unknown as { __probe: { tasks: number[]; maxGap: number; running: boolean } }).__probe; p.running = false; return p; });
+    const probe = await page.evaluate<{ tasks: number[]; maxGap: number }>(`(() => { const p = window.__probe; p.running = false; return { tasks: p.tasks, maxGap: p.maxGap }; })()`);
     const note = `${graph.nodes.length} nodes, ${graph.links.length.toLocaleString('en')} links, loaded in ${seconds.toFixed(1)} s; target ≤ 200 ms`;
     return [
       row('browser', 'main-thread longest task while a 1000-node graph arrives', Math.max(0, ...probe.tasks), 'ms', note),

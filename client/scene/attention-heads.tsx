@@ -6,11 +6,11 @@
  * trigger) selects it: its pattern shows as a grid in the attention panel and as arcs over the
  * token rail (attention-arcs.tsx); the selected head is drawn larger.
  */
-import { useFrame, type ThreeEvent } from '@react-three/fiber';
+import { useFrame, useThree, type ThreeEvent } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
 import { Color, IcosahedronGeometry, InstancedMesh, Matrix4, MeshBasicMaterial, SRGBColorSpace, Vector3 } from 'three';
 import { useAppServices } from '../state/app-context.js';
-import { useAnalysis } from '../analysis/state/analysis-services.js';
+import { analysisSceneRegistry, useAnalysis } from '../analysis/state/analysis-services.js';
 import { AttentionArcs } from './attention-arcs.js';
 import { colourAt } from './colour-scale.js';
 import { headPosition, type SceneLayout } from './layout.js';
@@ -39,6 +39,21 @@ export function AttentionHeads({ layout }: { layout: SceneLayout }) {
     mesh.geometry.dispose();
     (mesh.material as MeshBasicMaterial).dispose();
   }, [mesh]);
+
+  // Tests and tools: where a head is on the page (CSS pixels), to click it.
+  const camera = useThree((state) => state.camera);
+  const gl = useThree((state) => state.gl);
+  useEffect(() => {
+    analysisSceneRegistry.projectHead = (layer, head) => {
+      const v = headPosition(layout, layer, head, new Vector3()).project(camera);
+      if (v.z > 1) return null; // behind the camera
+      const rect = gl.domElement.getBoundingClientRect();
+      return { x: rect.left + ((v.x + 1) / 2) * rect.width, y: rect.top + ((1 - v.y) / 2) * rect.height };
+    };
+    return () => {
+      analysisSceneRegistry.projectHead = null;
+    };
+  }, [layout, camera, gl]);
 
   const shown = useRef({ version: -1, position: -1, head: '' });
   const rgb = useMemo<[number, number, number]>(() => [0, 0, 0], []);

@@ -257,5 +257,26 @@ describe('the 2D circuit view, large graphs and attention heads', () => {
     });
     expect(gridPixels).toBeGreaterThan(4);
     await shoot('circuit-2d-05-attention');
+
+    // Clicking a head beside its layer in 3D selects it (the panels out of the way first).
+    await page.click('[data-testid=circuit-dock-toggle]');
+    await page.click('[data-testid=analysis-toggle]');
+    await state(`window.__circuits.store.setState({ selection: null })`);
+    await frames(3);
+    const target = await state<{ layer: number; head: number; x: number; y: number } | null>(`(() => {
+      const model = window.__circuits.store.getState().model;
+      for (let layer = 0; layer < model.nLayers; layer++) for (let head = 0; head < model.nHeads; head++) {
+        const p = window.__circuitsAnalysis.projectHead(layer, head);
+        if (p && document.elementFromPoint(p.x, p.y)?.tagName === 'CANVAS' && !(layer === 1 && head === 4)) return { layer, head, ...p };
+      }
+      return null;
+    })()`);
+    expect(target).not.toBeNull();
+    await page.mouse.click(target!.x, target!.y);
+    await waitFor(`(() => { const h = ${analysis}.selectedHead; return h && h.layer === ${target!.layer} && h.head === ${target!.head}; })()`, 10_000);
+    await page.click('[data-testid=circuit-dock-toggle]');
+    await waitFor(`document.querySelector('[data-testid=attention-grid]')?.dataset.head === '${target!.head}'`, 10_000);
+    await frames(3);
+    await shoot('circuit-2d-06-head-clicked');
   });
 });

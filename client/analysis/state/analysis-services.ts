@@ -28,6 +28,8 @@ export interface AnalysisTestHook {
   labelTexts: () => string[];
   /** The attention arcs drawn over the rail (null when no head is selected). */
   attentionArcs: () => { query: number; keys: { key: number; weight: number }[] } | null;
+  /** Where attention head (layer, head) is drawn on the page, in CSS pixels (null when not in view). */
+  projectHead: (layer: number, head: number) => { x: number; y: number } | null;
 }
 
 declare global {
@@ -44,7 +46,8 @@ export const analysisSceneRegistry: {
   labelTexts: (() => string[]) | null;
   /** Arcs the attention view draws over the rail: the query position and each key's weight. */
   attentionArcs: (() => { query: number; keys: { key: number; weight: number }[] } | null) | null;
-} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null, attentionArcs: null };
+  projectHead: ((layer: number, head: number) => { x: number; y: number } | null) | null;
+} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null, attentionArcs: null, projectHead: null };
 
 const byServices = new WeakMap<AppServices, AnalysisServices>();
 
@@ -65,6 +68,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
         panelLines: () => analysisSceneRegistry.panelLines?.() ?? [],
         labelTexts: () => analysisSceneRegistry.labelTexts?.() ?? [],
         attentionArcs: () => analysisSceneRegistry.attentionArcs?.() ?? null,
+        projectHead: (layer, head) => analysisSceneRegistry.projectHead?.(layer, head) ?? null,
       };
     }
   }

@@ -64,8 +64,6 @@ export function CircuitPanel() {
   const nodeBudget = useAnalysisStore(store, (s) => s.nodeBudget);
   const supernodes = useAnalysisStore(store, (s) => s.supernodes);
   const pruning = useAnalysisStore(store, (s) => s.pruning);
-  const traceConfirm = useAnalysisStore(store, (s) => s.traceConfirm);
-  const { requests } = useAnalysis();
   const [importError, setImportError] = useState<string | null>(null);
   const [groupName, setGroupName] = useState('');
 
@@ -133,13 +131,6 @@ export function CircuitPanel() {
         <button type="button" data-testid="export-json" disabled={!prune} onClick={exportJson}>Export JSON</button>
         <button type="button" data-testid="export-png" onClick={exportPng}>Export PNG</button>
       </div>
-      {traceConfirm !== null && (
-        <div className="confirm" data-testid="trace-confirm">
-          <p className="warning">Tracing {traceConfirm.toLocaleString('en')} nodes can take minutes and makes a large graph (only the most influential are shown). Trace anyway?</p>
-          <button type="button" data-testid="confirm-large-trace" onClick={() => void requests.trace(true)}>Trace {traceConfirm.toLocaleString('en')} nodes</button>
-          <button type="button" data-testid="cancel-large-trace" onClick={() => store.setState({ traceConfirm: null })}>Cancel</button>
-        </div>
-      )}
       {importError && <p className="error" data-testid="import-error">{importError}</p>}
       {pruning && !graph && <p className="muted" data-testid="graph-loading">Reading the graph…</p>}
       {!graph && <p className="muted">Trace a circuit or import a graph.</p>}
