@@ -3,9 +3,14 @@
  * times are far above a real GPU's): draw calls per frame (renderer.info) and JS time per frame
  * while activation frames stream in, for GPT-2-small shapes (a real server with random weights,
  * generating) and GPT-2-XL shapes (48 × 6400 = 307,200 neurons: frames of that shape streamed by
- * the same socket.io protocol; the XL model itself is not needed to measure the client).
+ * the same socket.io protocol; the XL model itself is not needed to measure the client); the
+ * same at GPT-2-small shapes with a 200-node circuit drawn; and the main thread's longest task
+ * while a 1000-node graph arrives (parsed and pruned in the graph worker).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as SocketServer } from 'socket.io';
@@ -17,6 +22,9 @@ import { ModelHost } from '../server/transport/model-host.js';
 import { attachSocketServer } from '../server/transport/socket-server.js';
 import { staticHandler } from '../server/transport/static-files.js';
 import { encodeFrame } from '../shared/frame-codec.js';
+import { exportGraph } from '../shared/graph/io.js';
+import type { AttributionGraph } from '../shared/graph/schema.js';
+import { randomGraph } from '../tests/shared/graph/random-graph.js';
 import type { ModelInfo } from '../shared/protocol.js';
 import { chromiumPath, launchBrowser } from '../tests/e2e/browser.js';
 import { row, type BenchRow } from './report.js';
@@ -57,12 +65,30 @@ function xlFrameServer(clientDir: string): Server {
   return http;
 }
 
-async function measure(url: string, label: string, neurons: number): Promise<BenchRow[]> {
+/** Writes a graph JSON file for the page's file input; returns its path. */
+function graphFile(name: string, graph: AttributionGraph): string {
+  const dir = mkdtempSync(join(tmpdir(), 'circuits-bench-'));
+  const file = join(dir, name);
+  writeFileSync(file, exportGraph(graph));
+  return file;
+}
+
+/** Imports a graph through the circuit panel's file input and waits until it is pruned and drawn. */
+async function importThroughPage(page: Page, file: string, nodes: number): Promise<void> {
+  await page.setInputFiles('[data-testid=graph-file]', file);
+  await page.waitForFunction((n) => {
+    const a = window.__circuitsAnalysis?.store.getState();
+    return a?.graph?.nodes.length === n && !a.pruning && a.prune != null;
+  }, nodes, { timeout: 120_000 });
+}
+
+async function measure(url: string, label: string, neurons: number, prepare?: (page: Page) => Promise<void>): Promise<BenchRow[]> {
   const session = await launchBrowser();
   try {
     const { page } = session;
     await page.goto(url);
     await page.waitForFunction(() => window.__circuits?.store.getState().model != null, undefined, { timeout: 120_000 });
+    await prepare?.(page);
     await page.evaluate(() => void window.__circuits!.connection.generate('one two three four five six seven eight', 400, 0));
     await page.waitForFunction(() => window.__circuits!.store.getState().framesReady > 10, undefined, { timeout: 120_000 });
     const before = await page.evaluate(() => { window.__circuits!.frameTimes(true); return { frame: window.__circuits!.rendererInfo().frame, ready: window.__circuits!.store.getState().framesReady, t: performance.now() }; });
@@ -74,6 +100,42 @@ async function measure(url: string, label: string, neurons: number): Promise<Ben
       row('browser', `${label}: draw calls per frame (${neurons.toLocaleString('en')} neurons)`, after.info.calls, 'calls', 'one per layer cloud + scene'),
       row('browser', `${label}: JS time per frame while frames stream (median / p95)`, after.times.p50Ms, 'ms', `p95 ${after.times.p95Ms.toFixed(1)} ms`),
       row('browser', `${label}: rendered frames per second (software WebGL)`, (after.info.frame - before.frame) / seconds, 'fps', `${((after.ready - before.ready) / seconds).toFixed(1)} activation frames/s arrived`),
+    ];
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * The longest main-thread task (PerformanceObserver 'longtask', ≥ 50 ms counted) and the longest
+ * gap between animation frames while a 1000+-node graph with tens of thousands of links arrives
+ * through the import path (parsed and pruned in the graph worker). Target: ≤ 200 ms.
+ */
+async function measureLargeGraph(url: string): Promise<BenchRow[]> {
+  const graph = randomGraph({ positions: 12, layers: 4, neuronsPerLayer: 260, logits: 5, density: 0.25, seed: 5 });
+  const file = graphFile('large.json', graph);
+  const session = await launchBrowser();
+  try {
+    const { page } = session;
+    await page.goto(url);
+    await page.waitForFunction(() => window.__circuits?.store.getState().model != null && window.__circuitsAnalysis != null, undefined, { timeout: 120_000 });
+    // A string, not a function: tsx's name helpers (__name) do not exist in the page.
+    await page.evaluate(`(() => {
+      const probe = { tasks: [], maxGap: 0, last: performance.now(), running: true };
+      window.__probe = probe;
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) probe.tasks.push(e.duration); }).observe({ type: 'longtask' });
+      const tick = (t) => { probe.maxGap = Math.max(probe.maxGap, t - probe.last); probe.last = t; if (probe.running) requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    })()`);
+    const t0 = Date.now();
+    await importThroughPage(page, file, graph.nodes.length);
+    await page.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((r) => requestAnimationFrame(r)); });
+    const seconds = (Date.now() - t0) / 1000;
+    const probe = await page.evaluate<{ tasks: number[]; maxGap: number }>(`(() => { const p = window.__probe; p.running = false; return { tasks: p.tasks, maxGap: p.maxGap }; })()`);
+    const note = `${graph.nodes.length} nodes, ${graph.links.length.toLocaleString('en')} links, loaded in ${seconds.toFixed(1)} s; target ≤ 200 ms`;
+    return [
+      row('browser', 'main-thread longest task while a 1000-node graph arrives', Math.max(0, ...probe.tasks), 'ms', note),
+      row('browser', 'longest gap between frames while a 1000-node graph arrives', probe.maxGap, 'ms', 'software WebGL frames included'),
     ];
   } finally {
     await session.close();
@@ -93,7 +155,17 @@ export async function benchBrowser(): Promise<BenchRow[]> {
   const host = new ModelHost('gpt2-small-random', { decoder, tokenizer: numberTokenizer }, runner);
   const small = createServer(staticHandler(clientDir, { '/xr-profiles/': xrProfilesDirectory() }));
   const { io } = attachSocketServer(small, host);
-  rows.push(...(await measure(await listen(small), 'GPT-2 small shapes', 12 * 3072)));
+  const smallUrl = await listen(small);
+  rows.push(...(await measure(smallUrl, 'GPT-2 small shapes', 12 * 3072)));
+  // The same with a 200-node circuit drawn (2D panel and 3D paths): 12 layers × 16 neurons + aggregates.
+  const circuit = randomGraph({ positions: 8, layers: 12, neuronsPerLayer: 16, logits: 3, density: 0.3, seed: 3 });
+  const circuitFile = graphFile('circuit-200.json', circuit);
+  const withCircuit = await measure(smallUrl, 'GPT-2 small shapes + 200-node circuit', 12 * 3072, async (page) => {
+    await page.evaluate(() => window.__circuitsAnalysis!.store.setState({ nodeBudget: 200 }));
+    await importThroughPage(page, circuitFile, circuit.nodes.length);
+  });
+  rows.push(...withCircuit.map((r) => ({ ...r, note: `${r.note ?? ''}; ${circuit.nodes.length} nodes kept and drawn` })));
+  rows.push(...(await measureLargeGraph(smallUrl)));
   await new Promise<void>((resolve) => io.close(() => resolve()));
   await runner.dispose();
   const xl = xlFrameServer(clientDir);

@@ -31,6 +31,7 @@ import { uiPrefs, useUiPrefs } from '../state/ui-prefs.js';
 import { Guide } from './guide.js';
 import { RecentGraphsPanel } from './recent-graphs-panel.js';
 import { setupViewSession } from './view-session.js';
+import { Circuit2DDock } from '../analysis/ui/circuit-2d-dock.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
 import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
@@ -134,6 +135,7 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
       <div className="dock-bottom">
         <TokenScrubber />
       </div>
+      <Circuit2DDock />
     </div>
   );
 }

@@ -176,6 +176,8 @@ describe('analysis views in the browser', () => {
     // A large trace reports progress and stops on Cancel.
     await browser.page.fill('[data-testid=max-nodes]', '2000');
     await browser.page.click('[data-testid=trace-button]');
+    // Over 1000 nodes the panel asks first.
+    await browser.page.click('[data-testid=confirm-large-trace]');
     await waitFor(`${analysis}.progress != null`, 60_000);
     await browser.page.locator('[data-testid=trace-progress] progress').waitFor();
     await browser.page.click('[data-testid=cancel-trace]');
@@ -203,7 +205,8 @@ describe('analysis views in the browser', () => {
     let after = before;
     for (const value of [0.3, 0.5, 0.99]) {
       await setRange('node-threshold', value);
-      await waitFor(`Math.abs(${analysis}.nodeThreshold - ${value}) < 1e-9`, 5000);
+      // Pruning runs in the graph worker: wait for its answer.
+      await waitFor(`Math.abs(${analysis}.nodeThreshold - ${value}) < 1e-9 && !${analysis}.pruning`, 5000);
       after = await keptAt();
       if (after !== before) break;
     }
@@ -211,7 +214,7 @@ describe('analysis views in the browser', () => {
     await frames(2);
     await shoot('analysis-03-pruned');
     await setRange('node-threshold', 0.8);
-    await waitFor(`Math.abs(${analysis}.nodeThreshold - 0.8) < 1e-9`, 5000);
+    await waitFor(`Math.abs(${analysis}.nodeThreshold - 0.8) < 1e-9 && !${analysis}.pruning`, 5000);
 
     const pin = browser.page.locator('[data-testid=pin-node]').first();
     const pinnedId = await pin.getAttribute('data-node-id');

@@ -14,6 +14,10 @@ import { useAnalysisStore, type AnalysisState } from '../state/analysis-store.js
 import { rankComponents } from '../state/neuron-ranking.js';
 import { CircuitPanel3D } from './circuit-panel-3d.js';
 import { createCircuitPaths } from './circuit-paths.js';
+import { createCircuitLabels, type LabelSpec } from './circuit-labels-3d.js';
+import { buildView, type ViewModel } from '../state/circuit-view.js';
+import { graphIndex } from '../../../shared/graph/io.js';
+import { defaultQueryParams, type AttributionGraph } from '../../../shared/graph/schema.js';
 import { placeCircuit } from './circuit-placement.js';
 import { createNeuronHighlights } from './neuron-highlights.js';
 import { TokenEffects3D } from './token-effects-3d.js';
@@ -49,12 +53,16 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
   const built = useMemo(() => {
     if (!graph || !index) return null;
     const placement = placeCircuit(graph, layout);
-    return { placement, paths: createCircuitPaths(graph, index, placement.positions) };
+    return { placement, paths: createCircuitPaths(graph, index, placement.positions), labels: createCircuitLabels() };
   }, [graph, index, layout]);
-  useEffect(() => () => built?.paths.dispose(), [built]);
+  useEffect(() => () => {
+    built?.paths.dispose();
+    built?.labels.dispose();
+  }, [built]);
   useEffect(() => {
-    if (!built || !index) {
+    if (!built || !graph || !index) {
       analysisSceneRegistry.nodeWorldPosition = null;
+      analysisSceneRegistry.labelTexts = null;
       return;
     }
     const { positions } = built.placement;
@@ -62,15 +70,31 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
       const i = index.indexOf.get(id);
       return i === undefined ? null : [positions[i * 3]!, positions[i * 3 + 1]!, positions[i * 3 + 2]!];
     };
+    analysisSceneRegistry.labelTexts = () => built.labels.texts();
+    let view: ViewModel | null = null;
     const update = (state: AnalysisState, previous?: AnalysisState) => {
       // A newer graph's prune indexes other buffers: its own Circuit3D build takes over.
       if (state.graphIndex !== index) return;
-      if (previous && state.prune === previous.prune && state.highlight === previous.highlight && state.showPaths === previous.showPaths) return;
-      built.paths.update(state.prune, state.highlight, state.showPaths);
+      const viewChanged = !previous || state.prune !== previous.prune || state.supernodes !== previous.supernodes;
+      if (!viewChanged && state.highlight === previous.highlight && state.showPaths === previous.showPaths && state.hoverNodeId === previous.hoverNodeId && state.pinnedIds === previous.pinnedIds) return;
+      if (viewChanged) view = state.prune ? buildView(graph, index, state.prune, state.supernodes) : null;
+      built.paths.update(view, state.highlight, state.showPaths, state.hoverNodeId);
+      // Tags: pinned nodes, supernodes and the hovered node (the same words as the 2D panel).
+      const labels: LabelSpec[] = [];
+      if (view && state.showPaths) {
+        const pinned = new Set(state.pinnedIds);
+        view.nodes.forEach((node, v) => {
+          const hovered = node.id === state.hoverNodeId;
+          if (!hovered && !pinned.has(node.id) && node.kind !== 'group') return;
+          const centre = built.paths.centre(v);
+          if (centre) labels.push({ key: node.id, text: node.kind === 'group' ? `${node.label} (${node.members.length})` : node.label, position: centre, strong: hovered });
+        });
+      }
+      built.labels.update(labels);
     };
     update(store.getState());
     return store.subscribe(update);
-  }, [store, built, index]);
+  }, [store, built, graph, index]);
   const size = useRef(new Vector2());
   const gl = useThree((s) => s.gl);
   useFrame(() => built?.paths.setViewportHeight(gl.getDrawingBufferSize(size.current).y));
@@ -79,6 +103,33 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
     <group name="circuit">
       <primitive object={built.paths.lines} />
       <primitive object={built.paths.nodes} />
+      <primitive object={built.labels.group} />
+    </group>
+  );
+}
+
+/**
+ * Compiles the circuit's shaders when the scene starts, not when the first graph arrives: an
+ * empty set of paths (nothing in its draw range) and one tag far below the floor are drawn from
+ * the first frame. Compiling on arrival blocked the page for a second in software WebGL.
+ */
+function CircuitWarmup() {
+  const warm = useMemo(() => {
+    const graph: AttributionGraph = { metadata: { slug: '', scan: '', prompt: '', prompt_tokens: [] }, qParams: defaultQueryParams(), nodes: [], links: [] };
+    const paths = createCircuitPaths(graph, graphIndex(graph), new Float32Array(0));
+    const labels = createCircuitLabels();
+    labels.update([{ key: 'warm-up', text: '·', position: [0, -100, 0], strong: false }]);
+    return { paths, labels };
+  }, []);
+  useEffect(() => () => {
+    warm.paths.dispose();
+    warm.labels.dispose();
+  }, [warm]);
+  return (
+    <group name="circuit-warmup">
+      <primitive object={warm.paths.lines} />
+      <primitive object={warm.paths.nodes} />
+      <primitive object={warm.labels.group} />
     </group>
   );
 }
@@ -96,6 +147,7 @@ export function AnalysisScene({ layout }: { layout: SceneLayout }) {
     <group name="analysis">
       <TokenEffects3D layout={layout} />
       <NeuronSpace3D layout={layout} />
+      <CircuitWarmup />
       <Circuit3D layout={layout} />
       <CircuitPanel3D layout={layout} />
     </group>

@@ -11,6 +11,7 @@ import type { SceneLayout } from '../../scene/layout.js';
 import { displayToken } from '../../scene/token-rail.js';
 import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
 import type { AnalysisState } from '../state/analysis-store.js';
+import { layerOrder } from '../state/circuit-view.js';
 
 export function circuitPanelLines(state: AnalysisState): string[] {
   const lines: string[] = [];
@@ -22,7 +23,7 @@ export function circuitPanelLines(state: AnalysisState): string[] {
     lines.push(`Tracing… ${state.progress ? `${state.progress.done}/${state.progress.total}` : ''}`);
   }
   if (graph && prune) {
-    lines.push(`Circuit: ${prune.keptNodeIds.length}/${graph.nodes.length} nodes, ${prune.keptLinks.length}/${graph.links.length} edges`);
+    lines.push(`Circuit: ${prune.keptNodeIds.length}/${graph.nodes.length} nodes, ${prune.keptLinks.length}/${state.graphIndex?.edgeSources.length ?? 0} edges`);
     lines.push(`Influence covered: nodes ${(prune.nodeCoverage * 100).toFixed(1)}%, edges ${(prune.edgeCoverage * 100).toFixed(1)}%`);
     const perLayer = new Map<string, number>();
     const byId = new Map(graph.nodes.map((n) => [n.node_id, n]));
@@ -32,7 +33,7 @@ export function circuitPanelLines(state: AnalysisState): string[] {
       const label = kind === 'embedding' ? 'emb' : kind === 'logit' ? 'logit' : `L${node.layer}`;
       perLayer.set(label, (perLayer.get(label) ?? 0) + 1);
     }
-    lines.push([...perLayer.entries()].map(([label, n]) => `${label}:${n}`).join('  '));
+    lines.push([...perLayer.entries()].sort((a, b) => layerOrder(a[0]) - layerOrder(b[0])).map(([label, n]) => `${label}:${n}`).join('  '));
     lines.push(highlight.count > 0 ? `Highlighted: ${highlight.count} edges through ${highlight.focusIds.slice(0, 3).join(', ')}` : 'Grab a token or neuron to follow its paths');
   }
   return lines;

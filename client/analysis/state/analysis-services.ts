@@ -7,6 +7,7 @@ import type { AppServices } from '../../state/app-context.js';
 import { useAppServices } from '../../state/app-context.js';
 import { createAnalysisStore, type AnalysisStore } from './analysis-store.js';
 import { setupCircuitHighlight } from './circuit.js';
+import { setupNeuronNotes } from './neuron-notes.js';
 import { createAnalysisRequests, type AnalysisRequests } from './requests.js';
 
 export interface AnalysisServices {
@@ -23,6 +24,12 @@ export interface AnalysisTestHook {
   snapshot: () => string | null;
   /** The lines the in-scene circuit panel shows (VR). */
   panelLines: () => string[];
+  /** The name tags drawn over circuit nodes in 3D (pinned, hovered, supernodes). */
+  labelTexts: () => string[];
+  /** The attention arcs drawn over the rail (null when no head is selected). */
+  attentionArcs: () => { query: number; keys: { key: number; weight: number }[] } | null;
+  /** Where attention head (layer, head) is drawn on the page, in CSS pixels (null when not in view). */
+  projectHead: (layer: number, head: number) => { x: number; y: number } | null;
 }
 
 declare global {
@@ -36,7 +43,11 @@ export const analysisSceneRegistry: {
   canvas: HTMLCanvasElement | null;
   nodeWorldPosition: ((nodeId: string) => [number, number, number] | null) | null;
   panelLines: (() => string[]) | null;
-} = { canvas: null, nodeWorldPosition: null, panelLines: null };
+  labelTexts: (() => string[]) | null;
+  /** Arcs the attention view draws over the rail: the query position and each key's weight. */
+  attentionArcs: (() => { query: number; keys: { key: number; weight: number }[] } | null) | null;
+  projectHead: ((layer: number, head: number) => { x: number; y: number } | null) | null;
+} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null, attentionArcs: null, projectHead: null };
 
 const byServices = new WeakMap<AppServices, AnalysisServices>();
 
@@ -46,6 +57,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
     const store = createAnalysisStore();
     const requests = createAnalysisRequests(store, services.connection, (prompt) => services.connection.runPrompt(prompt));
     setupCircuitHighlight(store, services.app);
+    setupNeuronNotes(store, services.app, services.connection.socket);
     analysis = { store, requests };
     byServices.set(services, analysis);
     if (typeof window !== 'undefined') {
@@ -54,6 +66,9 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
         nodeWorldPosition: (id) => analysisSceneRegistry.nodeWorldPosition?.(id) ?? null,
         snapshot: () => analysisSceneRegistry.canvas?.toDataURL('image/png') ?? null,
         panelLines: () => analysisSceneRegistry.panelLines?.() ?? [],
+        labelTexts: () => analysisSceneRegistry.labelTexts?.() ?? [],
+        attentionArcs: () => analysisSceneRegistry.attentionArcs?.() ?? null,
+        projectHead: (layer, head) => analysisSceneRegistry.projectHead?.(layer, head) ?? null,
       };
     }
   }

@@ -62,7 +62,21 @@ export interface AnalysisState {
   nodeThreshold: number;
   edgeThreshold: number;
   pinnedIds: string[];
+  /** Most feature/error nodes shown (pinned first, then by influence): the readable default is small. */
+  nodeBudget: number;
+  /** Named groups of nodes drawn as one (Neuronpedia's qParams.supernodes: [label, ...ids]). */
+  supernodes: string[][];
   prune: PruneResult | null;
+  /** A graph is being parsed or pruned off the main thread (the worker answers asynchronously). */
+  pruning: boolean;
+  /** The node under the pointer in the 2D view (the 3D scene labels it too). */
+  hoverNodeId: string | null;
+  /** A trace over this many nodes waits for the user's confirmation (null: none waiting). */
+  traceConfirm: number | null;
+  /** The attention head whose pattern is shown (grid panel and arcs over the rail). */
+  selectedHead: { layer: number; head: number } | null;
+  /** What a shown neuron does, in a few words (imported explanation, else its top promoted tokens), by `layer/index`. */
+  neuronNotes: Record<string, string>;
   /** A node focused from the circuit list (for nodes that are not neurons of the model). */
   focusNodeId: string | null;
   highlight: CircuitHighlight;
@@ -92,7 +106,14 @@ export const initialAnalysisState: AnalysisState = {
   nodeThreshold: 0.8,
   edgeThreshold: 0.98,
   pinnedIds: [],
+  nodeBudget: 30,
+  supernodes: [],
   prune: null,
+  pruning: false,
+  hoverNodeId: null,
+  traceConfirm: null,
+  selectedHead: null,
+  neuronNotes: {},
   focusNodeId: null,
   highlight: { focusIds: [], linkMask: new Uint8Array(0), count: 0 },
   showPaths: true,

@@ -4,10 +4,12 @@
  * graph ("Trace circuit") with progress and cancellation. Results land in the analysis store.
  */
 import type { Ack, EffectsResult, ErrorEvent, GraphResult, TokenInfo } from '../../../shared/protocol.js';
-import { importGraph } from '../../../shared/graph/io.js';
 import type { Connection } from '../../state/connection.js';
 import type { AnalysisStore, TokenSplit } from './analysis-store.js';
 import { loadGraph } from './circuit.js';
+
+/** Node budgets above this ask for confirmation before tracing. */
+export const largeTraceNodes = 1000;
 
 type AckResponse<T> = Parameters<Ack<T>>[0];
 
@@ -26,7 +28,8 @@ export interface AnalysisRequests {
   /** How target and distractor tokenize after the prompt (for the warnings as the user types). */
   previewSplits(): Promise<void>;
   explain(): Promise<void>;
-  trace(): Promise<void>;
+  /** Traces the circuit; over `largeTraceNodes` nodes it first asks (traceConfirm) unless `confirmed`. */
+  trace(confirmed?: boolean): Promise<void>;
   cancelTrace(): void;
   dispose(): void;
 }
@@ -120,10 +123,15 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
       }
     },
 
-    async trace() {
+    async trace(confirmed = false) {
       const { prompt, target, distractor, maxNodes } = store.getState();
+      // A very large budget takes minutes and a big graph: ask first (the panel shows the question).
+      if (maxNodes > largeTraceNodes && !confirmed) {
+        store.setState({ traceConfirm: maxNodes });
+        return;
+      }
       pendingCancel = false;
-      store.setState({ graphStatus: 'running', graphRunId: null, progress: null, error: null });
+      store.setState({ graphStatus: 'running', graphRunId: null, progress: null, error: null, traceConfirm: null });
       try {
         if (shownPrompt !== prompt) await showPrompt(prompt);
         const result = await new Promise<GraphResult>((resolve, reject) => {
@@ -136,9 +144,10 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
           });
         });
         endedRuns.add(result.runId);
-        const graph = importGraph(result.graph);
-        store.setState({ graphStatus: 'done', graphRunId: result.runId, warnings: result.warnings });
-        loadGraph(store, graph, { kind: 'traced' });
+        store.setState({ graphRunId: result.runId, warnings: result.warnings });
+        // Parsing and pruning happen in the graph worker: the page stays responsive meanwhile.
+        await loadGraph(store, { text: result.graph }, { kind: 'traced' });
+        store.setState({ graphStatus: 'done' });
       } catch (error) {
         const cancelled = error instanceof AnalysisRequestError && error.event.code === 'cancelled';
         store.setState({ graphStatus: cancelled ? 'cancelled' : 'error', error: cancelled ? null : (error as Error).message });

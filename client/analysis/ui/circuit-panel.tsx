@@ -4,16 +4,18 @@
  * pins, and import/export (Neuronpedia graph JSON, a PNG of the current view).
  */
 import { useMemo, useState, type ChangeEvent } from 'react';
-import { exportGraph, importGraph } from '../../../shared/graph/io.js';
+import { exportGraph } from '../../../shared/graph/io.js';
 import { applyPrune } from '../../../shared/graph/prune.js';
 import { nodeKind, type AttributionGraph } from '../../../shared/graph/schema.js';
 import { useAppServices } from '../../state/app-context.js';
 import { selectNeuron, useAppStore } from '../../state/app-store.js';
 import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
 import { useAnalysisStore, type AnalysisState } from '../state/analysis-store.js';
-import { loadGraph, setThresholds, togglePin } from '../state/circuit.js';
+import { groupNodes, loadGraph, setThresholds, togglePin, ungroup } from '../state/circuit.js';
+import { layerOrder, longLabel, rankedForList } from '../state/circuit-view.js';
 
 const listed = 40;
+
 
 function download(name: string, url: string): void {
   const anchor = document.createElement('a');
@@ -58,7 +60,12 @@ export function CircuitPanel() {
   const highlight = useAnalysisStore(store, (s) => s.highlight);
   const showPaths = useAnalysisStore(store, (s) => s.showPaths);
   const focusNodeId = useAnalysisStore(store, (s) => s.focusNodeId);
+  const graphIndex = useAnalysisStore(store, (s) => s.graphIndex);
+  const nodeBudget = useAnalysisStore(store, (s) => s.nodeBudget);
+  const supernodes = useAnalysisStore(store, (s) => s.supernodes);
+  const pruning = useAnalysisStore(store, (s) => s.pruning);
   const [importError, setImportError] = useState<string | null>(null);
+  const [groupName, setGroupName] = useState('');
 
   const byId = useMemo(() => new Map(graph?.nodes.map((n) => [n.node_id, n]) ?? []), [graph]);
   const stats = useMemo(() => {
@@ -70,21 +77,20 @@ export function CircuitPanel() {
       const label = layerLabel(node.layer, nodeKind(node));
       perLayer.set(label, (perLayer.get(label) ?? 0) + 1);
     }
-    const ranked = prune.keptNodeIds
-      .filter((id) => { const n = byId.get(id); return n && nodeKind(n) !== 'logit' && nodeKind(n) !== 'embedding'; })
-      .sort((a, b) => (prune.nodeInfluence.get(b) ?? 0) - (prune.nodeInfluence.get(a) ?? 0))
-      .slice(0, listed);
-    return { perLayer: [...perLayer.entries()], ranked };
-  }, [prune, byId]);
+    const ranked = graphIndex ? rankedForList(graphIndex, prune).slice(0, listed) : [];
+    return { perLayer: [...perLayer.entries()].sort((a, b) => layerOrder(a[0]) - layerOrder(b[0])), ranked };
+  }, [prune, byId, graphIndex]);
+  const grouped = new Set(supernodes.flatMap(([, ...ids]) => ids));
+  const groupable = pinnedIds.filter((id) => !grouped.has(id));
 
   const onFile = async (event: ChangeEvent<HTMLInputElement>) => {
     const file = event.target.files?.[0];
     event.target.value = '';
     if (!file) return;
     try {
-      const imported = importGraph(await file.text());
+      // Parsed, checked and pruned in the graph worker: a big file never freezes the page.
       setImportError(null);
-      loadGraph(store, imported, { kind: 'imported', fileName: file.name });
+      await loadGraph(store, { blob: file }, { kind: 'imported', fileName: file.name });
     } catch (error) {
       setImportError(`${file.name}: ${(error as Error).message}`);
     }
@@ -126,12 +132,17 @@ export function CircuitPanel() {
         <button type="button" data-testid="export-png" onClick={exportPng}>Export PNG</button>
       </div>
       {importError && <p className="error" data-testid="import-error">{importError}</p>}
+      {pruning && !graph && <p className="muted" data-testid="graph-loading">Reading the graph…</p>}
       {!graph && <p className="muted">Trace a circuit or import a graph.</p>}
       {graph && prune && stats && (
         <>
           <p className="muted" data-testid="circuit-source">
             {source?.kind === 'imported' ? `Imported ${source.fileName}` : 'Traced'}: {graph.metadata.scan} · “{graph.metadata.prompt}”
           </p>
+          <label className="slider">
+            <span>nodes shown (most influential) <b data-testid="node-budget-value">{nodeBudget}</b>{pruning ? ' …' : ''}</span>
+            <input type="range" data-testid="node-budget" min={5} max={Math.max(5, Math.min(500, graph.nodes.length))} step={1} value={nodeBudget} onChange={(e) => setThresholds(store, { nodeBudget: Number(e.target.value) })} />
+          </label>
           <label className="slider">
             <span>node threshold <b data-testid="node-threshold-value">{nodeThreshold.toFixed(2)}</b></span>
             <input type="range" data-testid="node-threshold" min={0.05} max={1} step={0.01} value={nodeThreshold} onChange={(e) => setThresholds(store, { nodeThreshold: Number(e.target.value) })} />
@@ -146,7 +157,7 @@ export function CircuitPanel() {
           <table className="circuit-stats" data-testid="circuit-stats" data-nodes={prune.keptNodeIds.length} data-links={prune.keptLinks.length}>
             <tbody>
               <tr><td>nodes</td><td data-testid="kept-nodes">{prune.keptNodeIds.length} / {graph.nodes.length}</td></tr>
-              <tr><td>edges</td><td data-testid="kept-links">{prune.keptLinks.length} / {graph.links.length}</td></tr>
+              <tr><td>edges</td><td data-testid="kept-links">{prune.keptLinks.length} / {graphIndex?.edgeSources.length ?? 0}</td></tr>
               <tr><td>influence covered (nodes)</td><td data-testid="node-coverage">{(prune.nodeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>edge score covered</td><td data-testid="edge-coverage">{(prune.edgeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>paths highlighted</td><td data-testid="highlighted-links">{highlight.count}</td></tr>
@@ -155,6 +166,21 @@ export function CircuitPanel() {
           <div className="per-layer" data-testid="per-layer-counts">
             {stats.perLayer.map(([label, count]) => <span key={label} className="chip">{label}: {count}</span>)}
           </div>
+          <div className="row group-row">
+            <input type="text" placeholder="supernode name" data-testid="group-name" value={groupName} onChange={(e) => setGroupName(e.target.value)} />
+            <button type="button" data-testid="group-pinned" disabled={groupable.length < 2} title="Draw the pinned nodes as one node, in 2D and 3D" onClick={() => { groupNodes(store, groupName, groupable); setGroupName(''); }}>
+              Group {groupable.length} pinned
+            </button>
+          </div>
+          {supernodes.length > 0 && (
+            <div className="per-layer" data-testid="supernodes">
+              {supernodes.map(([label, ...ids]) => (
+                <span key={label} className="chip" data-testid="supernode" title={ids.join(', ')}>
+                  {label} ({ids.length}) <button type="button" className="link" data-testid="ungroup" onClick={() => ungroup(store, label!)}>×</button>
+                </span>
+              ))}
+            </div>
+          )}
           <h3>Nodes by influence</h3>
           <ol className="node-list" data-testid="circuit-nodes">
             {stats.ranked.map((id) => {
@@ -166,10 +192,9 @@ export function CircuitPanel() {
                   <button type="button" className={pinned ? 'pin on' : 'pin'} data-testid="pin-node" data-node-id={id} title={pinned ? 'unpin' : 'pin (always keep)'} onClick={() => togglePin(store, id)}>
                     {pinned ? '●' : '○'}
                   </button>
-                  <button type="button" className="link" data-testid="focus-node" data-node-id={id} onClick={() => focus(id)} title={node.clerp}>
-                    {id}
+                  <button type="button" className="link" data-testid="focus-node" data-node-id={id} onClick={() => focus(id)} title={`${id}: ${node.clerp}`}>
+                    {longLabel(node, graph)}
                   </button>
-                  <span className="muted">{node.clerp.slice(0, 28)}</span>
                 </li>
               );
             })}
