@@ -37,6 +37,11 @@ beforeAll(async () => {
   const http = createServer();
   // No per-client job cap here: the run test must show that back-pressure alone bounds the queue.
   ({ io, scheduler } = attachSocketServer(http, host, undefined, { maxPendingJobs: 10_000 }));
+  // A client that is not reading cannot answer pings; on a busy machine these tests outlast
+  // engine.io's 45 s ping timeout, which would end them with a disconnect instead of a verdict.
+  const engine = io.engine as unknown as { opts: { pingInterval: number; pingTimeout: number } };
+  engine.opts.pingInterval = 300_000;
+  engine.opts.pingTimeout = 300_000;
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 });
