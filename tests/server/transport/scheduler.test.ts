@@ -45,12 +45,15 @@ describe('scheduler priorities', () => {
     const log: string[] = [];
     const index = job('L', 'index', 100, log, 1, 'low');
     const user = job('U', 'user', 60, log, 4);
+    const t0 = performance.now();
     scheduler.submit(user);
     scheduler.submit(index);
     await user.done;
+    const elapsed = performance.now() - t0; // ≥ 240 ms of user work; more on a busy machine
     const lowSteps = log.filter((s) => s === 'L').length;
-    expect(lowSteps).toBeGreaterThanOrEqual(2); // ≈ 250 ms of user work / 40 ms
-    expect(lowSteps).toBeLessThan(15);
+    expect(lowSteps).toBeGreaterThanOrEqual(2);
+    // At most one low step per 40 ms interval (plus the first, due at once).
+    expect(lowSteps).toBeLessThanOrEqual(Math.floor(elapsed / 40) + 1);
     expect(log.join('')).not.toMatch(/LL/); // never two low steps while a user waits
     index.cancelled = true;
   });

@@ -37,6 +37,11 @@ beforeAll(async () => {
   const http = createServer();
   // No per-client job cap here: the run test must show that back-pressure alone bounds the queue.
   ({ io, scheduler } = attachSocketServer(http, host, undefined, { maxPendingJobs: 10_000 }));
+  // A client that is not reading cannot answer pings; on a busy machine these tests outlast
+  // engine.io's 45 s ping timeout, which would end them with a disconnect instead of a verdict.
+  const engine = io.engine as unknown as { opts: { pingInterval: number; pingTimeout: number } };
+  engine.opts.pingInterval = 300_000;
+  engine.opts.pingTimeout = 300_000;
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 });
@@ -114,18 +119,21 @@ describe('a client that cannot keep up', () => {
       return result;
     }) as typeof real.emit;
 
-    const frames = new Map<string, Set<number>>();
+    /** Per run: position → the token id its frame names. */
+    const frames = new Map<string, Map<number, number>>();
     socket.on('run:frame', (runId, frame) => {
-      if (!frames.has(runId)) frames.set(runId, new Set());
-      frames.get(runId)!.add(decodeFrame(new Uint8Array(frame)).position);
+      if (!frames.has(runId)) frames.set(runId, new Map());
+      const decoded = decodeFrame(new Uint8Array(frame));
+      frames.get(runId)!.set(decoded.position, decoded.tokenId);
     });
 
     const tcp = (socket.io.engine.transport as unknown as { ws: { _socket: NetSocket } }).ws._socket;
     tcp.pause();
     const rssBefore = process.memoryUsage().rss;
     const runs = 400;
-    const prompt = Array.from({ length: 16 }, (_, i) => String(i + 1)).join(' '); // 16 frames of 64 KB: 1 MB a run
-    const acks = Array.from({ length: runs }, () => socket.emitWithAck('run:prompt', { prompt }));
+    // 16 frames of 64 KB: 1 MB a run; each run's first token differs, so frames cannot be mixed up.
+    const prompt = (k: number) => [String((k % 200) + 1), ...Array.from({ length: 15 }, (_, i) => String(i + 2))].join(' ');
+    const acks = Array.from({ length: runs }, (_, k) => socket.emitWithAck('run:prompt', { prompt: prompt(k) }));
     // Wait until the server has run them all (the client cannot tell: it is not reading).
     await new Promise((resolve) => setTimeout(resolve, 500));
     const deadline = Date.now() + 150_000;
@@ -143,7 +151,11 @@ describe('a client that cannot keep up', () => {
     expect(responses.every((r) => r.ok)).toBe(true);
     const last = responses.at(-1)!;
     if (!last.ok) return;
-    expect([...(frames.get(last.value.runId) ?? [])].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, t) => t));
+    // Every frame of the newest run, each naming the token the server says it ran at that position.
+    const newest = frames.get(last.value.runId) ?? new Map<number, number>();
+    expect([...newest.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, t) => t));
+    expect(last.value.tokens[0]!.id).toBe(((runs - 1) % 200) + 1);
+    last.value.tokens.forEach((token, t) => expect(newest.get(t)).toBe(token.id));
     const delivered = [...frames.values()].reduce((sum, positions) => sum + positions.size, 0);
     expect(delivered, 'frames of superseded runs were dropped, not queued').toBeLessThan((runs * 16) / 4);
     socket.disconnect();
