@@ -5,6 +5,7 @@ safetensors file per layer plus a config) and its reader, and the token streams.
 import json
 import math
 import os
+import re
 import struct
 import sys
 
@@ -206,11 +207,11 @@ def read_safetensors(path):
 
 def load_exported(directory=OUT_DIR):
     """The exported set as float64 numpy arrays per layer, with the config."""
-    config = json.load(open(os.path.join(directory, 'config.json')))
-    layers = {}
-    for t in config['transcoders']:
-        layers[t['layer']] = read_safetensors(os.path.join(directory, t['filepath']))
-    return config, [layers[l] for l in sorted(layers)]
+    # config.yaml as export.py writes it: `layer: N` then `filepath: "..."` per transcoder
+    text = open(os.path.join(directory, 'config.yaml')).read()
+    entries = [{'layer': int(l), 'filepath': f} for l, f in re.findall(r'layer:\s*(\d+)\s*\n\s*filepath:\s*"([^"]+)"', text)]
+    layers = {e['layer']: read_safetensors(os.path.join(directory, e['filepath'])) for e in entries}
+    return {'transcoders': entries}, [layers[l] for l in sorted(layers)]
 
 
 def transcode(p, x):
