@@ -165,7 +165,8 @@ Training used **BatchTopK** (Bussmann et al. 2024): in each batch, per layer, on
 of the N tokens stay (k = {k} on average per token). Like TopK it fixes the sparsity directly, so no L1 or L0
 penalty had to be tuned in a budget that allowed one run, and AuxK (Gao et al. 2024) keeps features alive; unlike
 per-token TopK it lets easy tokens use fewer features and hard ones more. For use, one threshold θ per layer
-replaces the batch cut: θ is the value that k of every {Fn} pre-activations exceed on {export['calibration_windows']} windows of training text
+replaces the batch cut: θ is the value that {export['target_l0']:g} of every {Fn} pre-activations exceed on {export['calibration_windows']} windows of
+training text (a little under k, since held-out text ran about 2% denser than the calibration text at θ set for exactly k)
 (θ = {', '.join(f'{t:.3f}' for t in export['thresholds'])} by layer). A feature's activation then depends on its own pre-activation only,
 which is what an attribution graph needs (a TopK feature's activation would also depend on every other feature
 of its token through the cut), and a JumpReLU with a `threshold` tensor is a form circuit-tracer loads natively.
@@ -194,11 +195,16 @@ shared with other jobs: it saw **{train_info['tokens'] / 1e6:.2f} M tokens** in 
 ## Quality (`tools/train/transcoders/evaluate.py`, on the exported F16 files)
 Held-out text: the first {n_windows} non-overlapping windows of {ctx} tokens of the validation split ({n_tok:,} tokens).
 FVU = Σ‖y − ŷ‖² / Σ‖y − ȳ‖² over those tokens; L0 = mean active features per token; dead = features that never fired
-on those {n_tok:,} tokens. "Skip only" is the FVU of the linear part alone (x W_skipᵀ + b_dec), for scale.
+on those {n_tok:,} tokens. "Skip only" is the FVU of the linear part alone (x W_skipᵀ + b_dec), for scale: W_skip
+starts as the least-squares linear fit of the MLP and is then trained together with the features, so on its own it
+can explain less than the mean (FVU above 1) while the sum is accurate.
 
 | layer | FVU | FVU, positions after the first | skip only | mean L0 | dead features |
 | --- | --- | --- | --- | --- | --- |
 """ + '\n'.join(f"| {l} | **{p['fvu']:.3f}** | {p['fvu_after_position_0']:.3f} | {p['fvu_skip_only']:.3f} | {p['l0']:.1f} | {p['dead_share']:.1%} |" for l, p in enumerate(per_layer)) + f"""
+
+Dead features are many (a short run: {train_info['tokens'] / 1e6:.1f} M tokens for {Fn} features per layer; AuxK brought the share
+down from its peak, see the training table, but had not finished): the live ones carry the reconstruction.
 
 Aim: FVU ≤ 0.15 per layer at L0 ≤ 32: {'met' if aim_fvu and aim_l0 else 'not met' + (' (FVU above 0.15 on layer ' + ', '.join(str(l) for l, p in enumerate(per_layer) if p['fvu'] > 0.15) + ')' if not aim_fvu else '') + (' (L0 above 32)' if not aim_l0 else '')}.
 
@@ -219,6 +225,10 @@ Aim: replacement loss within 0.5 nats of the model's: {'met' if delta <= 0.5 els
 | --- | --- | --- |
 | brown-gpt2 | {induction['model']['first_copy_loss']:.2f} | {induction['model']['second_copy_loss']:.2f} |
 | replacement model | {induction['replacement']['first_copy_loss']:.2f} | {induction['replacement']['second_copy_loss']:.2f} |
+
+Induction survives in the replacement model (the second copy is still predicted far better than the first) but
+weaker than in the model. A likely reason (not measured here): repeated random tokens are far from the training text the transcoders saw, so their
+errors on such tokens are larger; a graph of an induction prompt will then carry more of it in error nodes.
 
 **Check text** (`evaluation.json` → `check`: the first 64 tokens of the validation split; recomputed through the
 engine and the TypeScript loader by `tests/server/transcoders/shipped.test.ts`, so regenerated weights cannot drift
