@@ -150,7 +150,7 @@ reads `blocks.{{l}}.ln2.hook_normalized` (the MLP's input, after γ and β) and 
 
     z = x W_encᵀ + b_enc,   f = z · [z > θ]   (JumpReLU),   ŷ = f W_dec + b_dec + x W_skipᵀ
 
-{Fn} features per layer ({Fn // (4 * d)}× the MLP width, {Fn // d}× the model width), about {k} active per token.
+{Fn} features per layer ({Fn // (4 * d)}× the MLP width, {Fn // d}× the model width), {min(q['l0'] for q in per_layer):.0f} to {max(q['l0'] for q in per_layer):.0f} active per token on held-out text.
 
 ## Files (circuit-tracer's layout)
 `config.yaml` (circuit-tracer's transcoder config: `model_name`, `feature_input_hook`, `feature_output_hook`,
