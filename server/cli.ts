@@ -1,6 +1,6 @@
 /**
  * Command-line interface to the engine (for people and for acceptance checks):
- *   info | logits | generate | hooks | effects | graph | index | neuron | explanations
+ *   info | logits | generate | hooks | effects | graph | index | neuron | explanations | transcoders
  *   — see `npm run -s cli -- help`.
  * Errors a user can fix print one clear line on stderr and exit 1, without a stack trace.
  */
@@ -19,6 +19,7 @@ import { exportGraph } from '../shared/graph/io.js';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { explanationsCommand, indexCommand, neuronCommand, threadsArg, UsageError } from './cli-neurons.js';
+import { transcodersCommand } from './transcoders/cli-command.js';
 
 const usage = `Circuits XR engine CLI
 
@@ -33,6 +34,7 @@ const usage = `Circuits XR engine CLI
             [--batch-contexts N] [--checkpoint-every BATCHES] [--checkpoint-seconds S]
   neuron    --model PATH [--tokenizer PATH] --layer L --index I [--corpus PATH] [--tokens N] [--index-dir DIR] --json
   explanations --model PATH --import FILE_OR_DIR [--index-dir DIR]
+  transcoders --model PATH --transcoders DIR (--prompt TEXT | --tokens 1,2,3)   per-layer FVU and L0, JSON
 
 PATH is a model directory (Hugging Face layout) or a llama2.c .bin file.
 Every command takes --device cpu|cuda|webgpu (default cpu) and --threads N (ONNX Runtime's
@@ -75,6 +77,7 @@ const options = {
   'checkpoint-every': { type: 'string' },
   'checkpoint-seconds': { type: 'string' },
   threads: { type: 'string' },
+  transcoders: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -238,6 +241,9 @@ async function main(argv: string[]): Promise<void> {
       break;
     case 'explanations':
       await explanationsCommand(args);
+      break;
+    case 'transcoders':
+      await transcodersCommand(args);
       break;
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${usage}`);
