@@ -37,7 +37,7 @@ export interface AttributionOptions {
   batchSize?: number;
   /** Bytes of edges one VJP call may return (caps rows per call; default 48 MB). */
   edgeBytesPerCall?: number;
-  /** Wall time one step aims at: rows per call adapt to it (the server: 100 ms; default: no time target, the largest batches). */
+  /** Wall time one step aims at: rows per call adapt to it (the server: 50 ms; default: no time target, the largest batches). */
   stepMs?: number;
   /** Units of work the caller does after the graph is built (pruning, export), for progress. */
   finishUnits?: number;

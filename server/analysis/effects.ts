@@ -93,7 +93,7 @@ export interface EffectsOptions {
   layersPerStep?: number;
   /** Most prompt tokens of occlusion variants per forward batch (variants = this / T, at least 1). */
   occlusionTokensPerStep?: number;
-  /** Wall time one occlusion step aims at: variants per batch adapt to it (the server: 100 ms; default: no time target, the largest batches). */
+  /** Wall time one occlusion step aims at: variants per batch adapt to it (the server: 50 ms; default: no time target, the largest batches). */
   stepMs?: number;
 }
 
