@@ -186,7 +186,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   };
 
   // Phase 1: explore. `kept` lists the targets in the order they were chosen (the Δ node first).
-  const score = new Float64Array(L * T * m);
+  let score = new Float64Array(L * T * m);
   const expanded = new Uint8Array(L * T * m);
   const kept: Target[] = [{ layer: L, pos: P, index: target, influence: 1 }];
   let next = 0; // first kept target not yet explored
@@ -230,6 +230,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
     yield progress('explore', explored - (done - 1));
   }
   total = done + kept.length + finishUnits;
+  score = new Float64Array(0); // only exploration needs the scores
 
   // Phase 2: assemble. Nodes: the Δ logit, the kept neurons, then aggregates and embeddings.
   const nodes: RawNode[] = [];
