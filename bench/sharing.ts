@@ -3,7 +3,8 @@
  * what it costs in memory. The server runs in a child process (so its RSS is its own); client
  * B times 16-token generations alone, then while client A runs (a) a 2000-node trace of a
  * 128-token prompt and (b) an Explain of a 128-token prompt; the server's RSS is sampled
- * throughout (peak) and read again after each job (after). On the bundled model and on
+ * throughout (peak) and read again after each job (after); client C's model:info round trips
+ * bound how long the event loop stalls. On the bundled model and on
  * GPT-2-small shapes with random weights. A job that outlasts its window is cancelled (the
  * note says how far it got), so the table stays minutes long on a slow machine.
  *
@@ -81,6 +82,8 @@ function percentile(values: number[], q: number): number {
 
 interface LoadResult {
   latencies: number[];
+  /** Longest model:info round trip (answered on the event loop, outside the scheduler). */
+  infoMaxMs: number;
   peak: number;
   after: number;
   seconds: number;
@@ -93,6 +96,17 @@ async function underLoad(url: string, pid: number, bPrompt: string, windowS: num
   start: (a: Client) => { done: Promise<boolean>; cancel: () => void; progress: () => string }): Promise<LoadResult> {
   const a = await client(url);
   const b = await client(url);
+  const c = await client(url);
+  let infoMaxMs = 0;
+  let pinging = true;
+  const ping = (async () => {
+    while (pinging) {
+      const t = performance.now();
+      await c.emitWithAck('model:info');
+      infoMaxMs = Math.max(infoMaxMs, performance.now() - t);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
   let peak = rssMiB(pid);
   const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(pid)); }, 50);
   const t0 = performance.now();
@@ -106,12 +120,15 @@ async function underLoad(url: string, pid: number, bPrompt: string, windowS: num
   const seconds = (performance.now() - t0) / 1000;
   clearTimeout(timer);
   const progress = job.progress();
+  pinging = false;
+  await ping;
+  c.disconnect();
   a.disconnect();
   await new Promise((resolve) => setTimeout(resolve, 3000)); // let the server settle and free
   clearInterval(sampler);
   const after = rssMiB(pid);
   b.disconnect();
-  return { latencies, peak: Math.max(peak, after), after, seconds, finished, progress };
+  return { latencies, infoMaxMs, peak: Math.max(peak, after), after, seconds, finished, progress };
 }
 
 async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Promise<BenchRow[]> {
@@ -193,8 +210,10 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
       row(group, 'B 16-token generation alone, p95', p95, 's'),
       row(group, `B p50 while A traces 2000 nodes on ${T} tokens`, median(trace.latencies), 's'),
       row(group, `B p95 while A traces 2000 nodes on ${T} tokens`, percentile(trace.latencies, 0.95), 's', `${target}; ${jobNote(trace, 'trace')}`),
+      row(group, `longest model:info round trip while A traces`, trace.infoMaxMs, 'ms', 'event-loop stall bound'),
       row(group, `B p50 while A explains ${T} tokens`, median(explain.latencies), 's'),
       row(group, `B p95 while A explains ${T} tokens`, percentile(explain.latencies, 0.95), 's', `${target}; ${jobNote(explain, 'Explain')}`),
+      row(group, `longest model:info round trip while A explains`, explain.infoMaxMs, 'ms', 'event-loop stall bound'),
       ...soloRows,
       row(group, 'server RSS idle (models and backward graphs loaded)', idle, 'MiB'),
       row(group, 'server RSS peak during the trace (extra over idle)', trace.peak - idle, 'MiB', `peak ${trace.peak.toFixed(0)} MiB`),

@@ -37,7 +37,7 @@ export interface AttributionOptions {
   batchSize?: number;
   /** Bytes of edges one VJP call may return (caps rows per call; default 48 MB). */
   edgeBytesPerCall?: number;
-  /** Wall time one step aims at: rows per call adapt to it (the server: 100 ms; default: no time target, the largest batches). */
+  /** Wall time one step aims at: rows per call adapt to it (the server: 50 ms; default: no time target, the largest batches). */
   stepMs?: number;
   /** Units of work the caller does after the graph is built (pruning, export), for progress. */
   finishUnits?: number;
@@ -186,7 +186,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   };
 
   // Phase 1: explore. `kept` lists the targets in the order they were chosen (the Δ node first).
-  const score = new Float64Array(L * T * m);
+  let score = new Float64Array(L * T * m);
   const expanded = new Uint8Array(L * T * m);
   const kept: Target[] = [{ layer: L, pos: P, index: target, influence: 1 }];
   let next = 0; // first kept target not yet explored
@@ -230,6 +230,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
     yield progress('explore', explored - (done - 1));
   }
   total = done + kept.length + finishUnits;
+  score = new Float64Array(0); // only exploration needs the scores
 
   // Phase 2: assemble. Nodes: the Δ logit, the kept neurons, then aggregates and embeddings.
   const nodes: RawNode[] = [];

@@ -93,7 +93,7 @@ export interface EffectsOptions {
   layersPerStep?: number;
   /** Most prompt tokens of occlusion variants per forward batch (variants = this / T, at least 1). */
   occlusionTokensPerStep?: number;
-  /** Wall time one occlusion step aims at: variants per batch adapt to it (the server: 100 ms; default: no time target, the largest batches). */
+  /** Wall time one occlusion step aims at: variants per batch adapt to it (the server: 50 ms; default: no time target, the largest batches). */
   stepMs?: number;
 }
 
@@ -168,6 +168,9 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
   const fetch = [backwardName.gradEmbed];
   for (let l = 0; l < L; l++) fetch.push(backwardName.gradMlpPost(l), backwardName.gradZ(l));
   const grads = await backward.run(cache, { [backwardName.gradFinal]: { shape: [1, T, d], data: gradFinal } }, fetch);
+  const gradEmbed = grads[backwardName.gradEmbed]!.data;
+  const embed = cache[hookName.embed]!.data;
+  const gradXInput = tokens.map((_, p) => dot(gradEmbed, p * d, embed, p * d, d));
   yield progress('backward');
   const totalNeuron = new Float32Array(L * T * m);
   const totalHead = new Float32Array(L * T * H);
@@ -182,9 +185,9 @@ async function* effectsGenerator(context: AnalysisContext, question: ResolvedQue
     }
     yield progress('total');
   }
-  const gradEmbed = grads[backwardName.gradEmbed]!.data;
-  const embed = cache[hookName.embed]!.data;
-  const gradXInput = tokens.map((_, p) => dot(gradEmbed, p * d, embed, p * d, d));
+  // The forward cache and gradients are done with: let them go before the long occlusion phase.
+  for (const name of Object.keys(cache)) delete cache[name];
+  for (const name of Object.keys(grads)) delete grads[name];
 
   // Token effects by occlusion: Δ(prompt) − Δ(prompt with token p dropped), a few variants per batch.
   const occlusion = new Float64Array(T);

@@ -38,7 +38,7 @@ type AckFn<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEve
 const OTHERS_SHARE = 3;
 const ALONE_MS = 1;
 /** Wall time an analysis step aims at (rows per VJP call and occlusion batches adapt to it). */
-const STEP_MS = 100;
+const STEP_MS = 50;
 
 /**
  * A scheduler job that runs `steps` one per scheduler turn (with the share above). Cancel acks
