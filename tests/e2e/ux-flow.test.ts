@@ -186,7 +186,8 @@ describe('one question, one state', () => {
     await waitFor(`${analysis}.effectsStatus === 'done'`, 120_000);
     await state(`window.__circuits.store.setState({ selection: { layer: 1, neuron: 77 }, position: 5, followLive: false })`);
     await browser.page.click('[data-testid=tab-neurons]');
-    await expect.poll(() => state<string>('location.search'), { timeout: 5000 }).toContain('do=explain');
+    // The address bar follows (debounced): wait for the last change to land.
+    await waitFor(`location.search.includes('do=explain') && location.search.includes('tab=neurons') && location.search.includes('n=1.77')`, 10_000);
     const link = await state<string>('location.href');
     // Copy link puts the same address on the clipboard.
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });

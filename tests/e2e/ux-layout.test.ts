@@ -4,7 +4,7 @@
  * grid over the canvas: a point is covered when any element lies above the canvas there), over
  * the whole canvas and over its central half (the middle 50% of width and height, where the
  * clouds are), at 1280×800 and 1920×1080, on a first visit (guide open) and after the guide is
- * dismissed; that no docked panel overlaps another or leaves the window; that the first-visit
+ * dismissed, and the share of each layer's neurons lying under a panel; that no docked panel overlaps another or leaves the window; that the first-visit
  * guide closes, stays closed after a reload and reopens from "?"; that dock folding is
  * remembered; that Reset view (button and R key) brings the camera back; and that the legend
  * names every encoding. Screenshots and the measured figures go to test-artifacts/e2e/ux-*.
@@ -111,6 +111,22 @@ describe('layout and first visit', () => {
     const problems = await overlaps();
     figures['1280x800-first-visit'] = { ...first, overlaps: problems };
     await shoot('ux-01-first-visit-1280x800');
+    // The issue's own measure: the share of each layer's neurons whose spot on screen lies under a panel.
+    const hiddenNeurons = await state<number[]>(`(() => {
+      const c = window.__circuits; const { model } = c.store.getState(); const canvas = document.querySelector('canvas');
+      return Array.from({ length: model.nLayers }, (_, layer) => {
+        let hidden = 0, shown = 0;
+        for (let i = 0; i < model.neuronsPerLayer; i++) {
+          const p = c.projectNeuron(layer, i);
+          if (!p || !p.visible) continue;
+          shown++;
+          if (document.elementsFromPoint(p.x, p.y).indexOf(canvas) !== 0) hidden++;
+        }
+        return hidden / Math.max(1, shown);
+      });
+    })()`);
+    writeFileSync(join(artifacts, 'ux-layout-hidden-neurons.json'), JSON.stringify(hiddenNeurons));
+    for (const share of hiddenNeurons) expect(share).toBeLessThanOrEqual(0.05);
     expect(first.width).toBe(1280);
     expect(first.whole).toBeLessThanOrEqual(0.25);
     expect(first.central).toBeLessThanOrEqual(0.05);

@@ -1,0 +1,39 @@
+/**
+ * Panel preferences in localStorage (client/state/ui-prefs.ts), with an in-memory Storage: saved
+ * on change, restored by a new store (a reload), the guide opening by itself only until it was
+ * dismissed once, and broken saved data falling back to the defaults.
+ */
+import { describe, expect, it } from 'vitest';
+import { createUiPrefsStore, defaultUiPrefs, uiPrefsKey } from '../../client/state/ui-prefs.js';
+
+function memoryStorage(): Storage {
+  const data = new Map<string, string>();
+  return {
+    get length() { return data.size; },
+    clear: () => data.clear(),
+    getItem: (key) => data.get(key) ?? null,
+    key: (i) => [...data.keys()][i] ?? null,
+    removeItem: (key) => void data.delete(key),
+    setItem: (key, value) => void data.set(key, String(value)),
+  };
+}
+
+describe('ui prefs', () => {
+  it('survives a reload and opens the guide only until it was dismissed', () => {
+    const storage = memoryStorage();
+    const first = createUiPrefsStore(storage);
+    expect(first.getState().guideOpen).toBe(true);
+    first.setState({ leftOpen: false, collapsed: { legend: false }, analysisTab: 'circuit', guideOpen: false, guideSeen: true });
+    const reloaded = createUiPrefsStore(storage);
+    expect(reloaded.getState()).toMatchObject({ leftOpen: false, collapsed: { legend: false }, analysisTab: 'circuit', guideOpen: false, guideSeen: true });
+    // Reopened from "?" and reloaded: it stays a choice, not a first visit.
+    reloaded.setState({ guideOpen: true });
+    expect(createUiPrefsStore(storage).getState().guideOpen).toBe(false);
+  });
+
+  it('falls back to the defaults on broken data', () => {
+    const storage = memoryStorage();
+    storage.setItem(uiPrefsKey, '{not json');
+    expect(createUiPrefsStore(storage).getState()).toEqual(defaultUiPrefs);
+  });
+});
