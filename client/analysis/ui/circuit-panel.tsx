@@ -26,8 +26,8 @@ function download(name: string, url: string): void {
   anchor.remove();
 }
 
-/** The pruned graph as it is shown, with the pins and thresholds that made it. */
-export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinnedIds' | 'nodeThreshold' | 'edgeThreshold'>): AttributionGraph | null {
+/** The pruned graph as it is shown, with the pins, supernodes and thresholds that made it. */
+export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinnedIds' | 'nodeThreshold' | 'edgeThreshold'> & Partial<Pick<AnalysisState, 'supernodes'>>): AttributionGraph | null {
   if (!state.graph || !state.prune) return null;
   const pruned = applyPrune(state.graph, state.prune);
   return {
@@ -37,7 +37,14 @@ export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinne
       node_threshold: state.nodeThreshold,
       pruning_settings: { node_threshold: state.nodeThreshold, edge_threshold: state.edgeThreshold },
     },
-    qParams: { ...pruned.qParams, pinnedIds: [...state.pinnedIds] },
+    // Groups as Neuronpedia stores them, [label, ...ids], limited to the nodes exported.
+    qParams: {
+      ...pruned.qParams,
+      pinnedIds: [...state.pinnedIds],
+      supernodes: (state.supernodes ?? pruned.qParams.supernodes)
+        .map(([label, ...ids]) => [label!, ...ids.filter((id) => state.prune!.keptNodeIds.includes(id))])
+        .filter((group) => group.length > 1),
+    },
   };
 }
 
