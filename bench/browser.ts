@@ -129,7 +129,7 @@ async function measureLargeGraph(url: string): Promise<BenchRow[]> {
       requestAnimationFrame(tick);
     })()`);
     // Three loads (the machine may be shared: a preempted task lasts longer in wall time); the
-    // best counts, all are in the note.
+    // median counts, all are in the note.
     const tries: { seconds: number; longest: number; gap: number }[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       await page.evaluate(`(() => { window.__before = window.__circuitsAnalysis.store.getState().graph; const p = window.__probe; p.tasks = []; p.maxGap = 0; p.last = performance.now(); })()`);
@@ -140,8 +140,9 @@ async function measureLargeGraph(url: string): Promise<BenchRow[]> {
       const probe = await page.evaluate<{ tasks: number[]; maxGap: number }>(`(() => { const p = window.__probe; return { tasks: p.tasks.slice(), maxGap: p.maxGap }; })()`);
       tries.push({ seconds: (Date.now() - t0) / 1000, longest: Math.max(0, ...probe.tasks), gap: probe.maxGap });
     }
-    const best = tries.reduce((a, b) => (b.longest < a.longest ? b : a));
-    const note = `${graph.nodes.length} nodes, ${graph.links.length.toLocaleString('en')} links; best of 3 (${tries.map((t) => t.longest.toFixed(0)).join(', ')} ms; loads ${tries.map((t) => t.seconds.toFixed(1)).join(', ')} s); target ≤ 200 ms`;
+    // The median try (a 'longtask' is ≥ 50 ms: 0 means none was that long).
+    const best = [...tries].sort((a, b) => a.longest - b.longest)[1]!;
+    const note = `${graph.nodes.length} nodes, ${graph.links.length.toLocaleString('en')} links; median of 3 (${tries.map((t) => t.longest.toFixed(0)).join(', ')} ms; loads ${tries.map((t) => t.seconds.toFixed(1)).join(', ')} s); target ≤ 200 ms`;
     return [
       row('browser', 'main-thread longest task while a 1000-node graph arrives', best.longest, 'ms', note),
       row('browser', 'longest gap between frames while a 1000-node graph arrives', best.gap, 'ms', 'same try; software WebGL frames included'),
