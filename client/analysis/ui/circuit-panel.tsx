@@ -1,7 +1,10 @@
 /**
- * The circuit: live pruning (node and edge threshold sliders), statistics (kept nodes and
- * edges, share of influence covered, per-layer node counts), the kept nodes by influence with
- * pins, and import/export (Neuronpedia graph JSON, a PNG of the current view).
+ * The circuit: live pruning in the graph worker (how many nodes are shown, node and edge
+ * threshold sliders), statistics (kept nodes and edges, share of influence covered, per-layer
+ * node counts in model order), the kept nodes by influence in words with pins (the "other
+ * neurons" aggregates last), grouping pinned nodes into named supernodes, and import/export
+ * (Neuronpedia graph JSON, a PNG of the current view). The graph itself is drawn by the 2D
+ * panel (circuit-2d.tsx) and the 3D paths.
  */
 import { useMemo, useState, type ChangeEvent } from 'react';
 import { exportGraph } from '../../../shared/graph/io.js';
