@@ -119,6 +119,7 @@ async function measureLargeGraph(url: string): Promise<BenchRow[]> {
     const { page } = session;
     await page.goto(url);
     await page.waitForFunction(() => window.__circuits?.store.getState().model != null && window.__circuitsAnalysis != null, undefined, { timeout: 120_000 });
+    await page.waitForTimeout(3000); // the scene's first frames (shader compiles) are not the graph's doing
     // A string, not a function: tsx's name helpers (__name) do not exist in the page.
     await page.evaluate(`(() => {
       const probe = { tasks: [], maxGap: 0, last: performance.now(), running: true };
@@ -127,15 +128,24 @@ async function measureLargeGraph(url: string): Promise<BenchRow[]> {
       const tick = (t) => { probe.maxGap = Math.max(probe.maxGap, t - probe.last); probe.last = t; if (probe.running) requestAnimationFrame(tick); };
       requestAnimationFrame(tick);
     })()`);
-    const t0 = Date.now();
-    await importThroughPage(page, file, graph.nodes.length);
-    await page.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((r) => requestAnimationFrame(r)); });
-    const seconds = (Date.now() - t0) / 1000;
-    const probe = await page.evaluate<{ tasks: number[]; maxGap: number }>(`(() => { const p = window.__probe; p.running = false; return { tasks: p.tasks, maxGap: p.maxGap }; })()`);
-    const note = `${graph.nodes.length} nodes, ${graph.links.length.toLocaleString('en')} links, loaded in ${seconds.toFixed(1)} s; target ≤ 200 ms`;
+    // Three loads (the machine may be shared: a preempted task lasts longer in wall time); the
+    // median counts, all are in the note.
+    const tries: { seconds: number; longest: number; gap: number }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await page.evaluate(`(() => { window.__before = window.__circuitsAnalysis.store.getState().graph; const p = window.__probe; p.tasks = []; p.maxGap = 0; p.last = performance.now(); })()`);
+      const t0 = Date.now();
+      await page.setInputFiles('[data-testid=graph-file]', file);
+      await page.waitForFunction(`(() => { const a = window.__circuitsAnalysis.store.getState(); return a.graph !== window.__before && a.graph?.nodes.length === ${graph.nodes.length} && !a.pruning; })()`, undefined, { timeout: 120_000 });
+      await page.evaluate(`(async () => { for (let i = 0; i < 10; i++) await new Promise((r) => requestAnimationFrame(r)); })()`);
+      const probe = await page.evaluate<{ tasks: number[]; maxGap: number }>(`(() => { const p = window.__probe; return { tasks: p.tasks.slice(), maxGap: p.maxGap }; })()`);
+      tries.push({ seconds: (Date.now() - t0) / 1000, longest: Math.max(0, ...probe.tasks), gap: probe.maxGap });
+    }
+    // The median try (a 'longtask' is ≥ 50 ms: 0 means none was that long).
+    const best = [...tries].sort((a, b) => a.longest - b.longest)[1]!;
+    const note = `${graph.nodes.length} nodes, ${graph.links.length.toLocaleString('en')} links; median of 3 (${tries.map((t) => t.longest.toFixed(0)).join(', ')} ms; loads ${tries.map((t) => t.seconds.toFixed(1)).join(', ')} s); target ≤ 200 ms`;
     return [
-      row('browser', 'main-thread longest task while a 1000-node graph arrives', Math.max(0, ...probe.tasks), 'ms', note),
-      row('browser', 'longest gap between frames while a 1000-node graph arrives', probe.maxGap, 'ms', 'software WebGL frames included'),
+      row('browser', 'main-thread longest task while a 1000-node graph arrives', best.longest, 'ms', note),
+      row('browser', 'longest gap between frames while a 1000-node graph arrives', best.gap, 'ms', 'same try; software WebGL frames included'),
     ];
   } finally {
     await session.close();
@@ -160,11 +170,13 @@ export async function benchBrowser(): Promise<BenchRow[]> {
   // The same with a 200-node circuit drawn (2D panel and 3D paths): 12 layers × 16 neurons + aggregates.
   const circuit = randomGraph({ positions: 8, layers: 12, neuronsPerLayer: 16, logits: 3, density: 0.3, seed: 3 });
   const circuitFile = graphFile('circuit-200.json', circuit);
+  let drawn = { nodes: 0, links: 0 };
   const withCircuit = await measure(smallUrl, 'GPT-2 small shapes + 200-node circuit', 12 * 3072, async (page) => {
     await page.evaluate(() => window.__circuitsAnalysis!.store.setState({ nodeBudget: 200 }));
     await importThroughPage(page, circuitFile, circuit.nodes.length);
+    drawn = await page.evaluate(`(() => { const p = window.__circuitsAnalysis.store.getState().prune; return { nodes: p.keptNodeIds.length, links: p.keptLinks.length }; })()`);
   });
-  rows.push(...withCircuit.map((r) => ({ ...r, note: `${r.note ?? ''}; ${circuit.nodes.length} nodes kept and drawn` })));
+  rows.push(...withCircuit.map((r) => ({ ...r, note: `${r.note ?? ''}; ${drawn.nodes} nodes and ${drawn.links.toLocaleString('en')} links drawn in 2D and 3D` })));
   rows.push(...(await measureLargeGraph(smallUrl)));
   await new Promise<void>((resolve) => io.close(() => resolve()));
   await runner.dispose();

@@ -60,7 +60,7 @@ export function layout2D(view: ViewModel, tokenCount: number, width: number, hei
   const rowCount = Math.max(1, sortedRows.length);
   const rowY = (r: number) => margins.top + innerHeight - (rowCount === 1 ? innerHeight / 2 : (r / (rowCount - 1)) * innerHeight);
   const rows = sortedRows.map((key, r) => ({
-    label: key === -1 ? 'emb' : key === Infinity ? 'logit' : Number.isInteger(key) ? `L${key}` : `L${key}`,
+    label: key === -1 ? 'emb' : key === Infinity ? 'logit' : `L${key}`, // a supernode between layers: L1.5
     y: rowY(r),
   }));
   const points = new Float32Array(view.nodes.length * 2);

@@ -34,7 +34,11 @@ export function Circuit2DDock() {
   const { store } = useAnalysis();
   const graph = useAnalysisStore(store, (s) => s.graph);
   const pruning = useAnalysisStore(store, (s) => s.pruning);
-  const [open, setOpen] = useState(true);
+  const selectedHead = useAnalysisStore(store, (s) => s.selectedHead);
+  // Collapsed to a small button until there is something to show (a graph or a chosen head),
+  // so it covers nothing on a first visit; the user's own choice wins afterwards.
+  const [chosen, setOpen] = useState<boolean | null>(null);
+  const open = chosen ?? (graph !== null || selectedHead !== null);
   const [large, setLarge] = useState(false);
   const width = large ? Math.min(1000, window.innerWidth - 40) : 560;
   const height = large ? Math.min(560, window.innerHeight - 160) : 270;

@@ -1,7 +1,10 @@
 /**
- * The circuit: live pruning (node and edge threshold sliders), statistics (kept nodes and
- * edges, share of influence covered, per-layer node counts), the kept nodes by influence with
- * pins, and import/export (Neuronpedia graph JSON, a PNG of the current view).
+ * The circuit: live pruning in the graph worker (how many nodes are shown, node and edge
+ * threshold sliders), statistics (kept nodes and edges, share of influence covered, per-layer
+ * node counts in model order), the kept nodes by influence in words with pins (the "other
+ * neurons" aggregates last), grouping pinned nodes into named supernodes, and import/export
+ * (Neuronpedia graph JSON, a PNG of the current view). The graph itself is drawn by the 2D
+ * panel (circuit-2d.tsx) and the 3D paths.
  */
 import { useMemo, useState, type ChangeEvent } from 'react';
 import { exportGraph } from '../../../shared/graph/io.js';
@@ -26,8 +29,8 @@ function download(name: string, url: string): void {
   anchor.remove();
 }
 
-/** The pruned graph as it is shown, with the pins and thresholds that made it. */
-export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinnedIds' | 'nodeThreshold' | 'edgeThreshold'>): AttributionGraph | null {
+/** The pruned graph as it is shown, with the pins, supernodes and thresholds that made it. */
+export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinnedIds' | 'nodeThreshold' | 'edgeThreshold'> & Partial<Pick<AnalysisState, 'supernodes'>>): AttributionGraph | null {
   if (!state.graph || !state.prune) return null;
   const pruned = applyPrune(state.graph, state.prune);
   return {
@@ -37,7 +40,14 @@ export function shownGraph(state: Pick<AnalysisState, 'graph' | 'prune' | 'pinne
       node_threshold: state.nodeThreshold,
       pruning_settings: { node_threshold: state.nodeThreshold, edge_threshold: state.edgeThreshold },
     },
-    qParams: { ...pruned.qParams, pinnedIds: [...state.pinnedIds] },
+    // Groups as Neuronpedia stores them, [label, ...ids], limited to the nodes exported.
+    qParams: {
+      ...pruned.qParams,
+      pinnedIds: [...state.pinnedIds],
+      supernodes: (state.supernodes ?? pruned.qParams.supernodes)
+        .map(([label, ...ids]) => [label!, ...ids.filter((id) => state.prune!.keptNodeIds.includes(id))])
+        .filter((group) => group.length > 1),
+    },
   };
 }
 

@@ -31,7 +31,7 @@ export function transferables(reply: GraphReply): ArrayBuffer[] {
 export class GraphJobs {
   private index: GraphIndex | null = null;
 
-  /** `keepIndex`: in a worker the index's buffers are transferred away, so keep a copy here. */
+  /** `keepIndexCopy`: in a worker the index's buffers are transferred away, so a copy stays here. */
   constructor(private readonly keepIndexCopy: boolean) {}
 
   async handle(request: GraphRequest): Promise<GraphReply> {
