@@ -123,7 +123,7 @@ export class Rooms {
     const emit = socket.emit.bind(socket) as (event: string, ...args: unknown[]) => boolean;
     (socket as unknown as { emit: typeof emit }).emit = (event, ...args) => {
       const r = room();
-      if (r && BROADCAST_EMITS.has(event)) (socket.to(r).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+      if (r && BROADCAST_EMITS.has(event)) (socket.to(r).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args.map(crossable));
       return emit(event, ...args);
     };
 
@@ -145,7 +145,7 @@ export class Rooms {
       requireController(event).then(() => {
         if (ack && RELAYED_RESULTS.has(event)) {
           packet[packet.length - 1] = ((response) => {
-            if (response.ok) socket.to(r).emit('room:result', event, response.value);
+            if (response.ok) socket.to(r).emit('room:result', event, crossable(response.value));
             ack(response);
           }) as AckFn;
         }
@@ -271,6 +271,22 @@ export class Rooms {
     void settled.then(() => { if (this.queues.get(room) === settled) this.queues.delete(room); });
     return next;
   }
+}
+
+/**
+ * Binary data as Buffers: the Redis adapter packs broadcasts with msgpack, which carries a
+ * Uint8Array (a Buffer) as bytes but an ArrayBuffer as an empty map. Clients receive binary either way.
+ */
+function crossable(value: unknown, depth = 0): unknown {
+  if (value instanceof ArrayBuffer) return Buffer.from(value);
+  if (depth > 3 || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.some((v) => v instanceof ArrayBuffer || (typeof v === 'object' && v !== null)) ? value.map((v) => crossable(v, depth + 1)) : value;
+  let copy: Record<string, unknown> | null = null;
+  for (const [k, v] of Object.entries(value)) {
+    const c = crossable(v, depth + 1);
+    if (c !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = c;
+  }
+  return copy ?? value;
 }
 
 export type { RoomState };
