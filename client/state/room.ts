@@ -99,8 +99,20 @@ export interface RoomControls {
  * when the socket's connect packet goes out, after the transport opens, so setting it here takes
  * effect for the first connection and every reconnection.
  */
-export function attachRoom(socket: CircuitsSocket, app: AppStore, activations: ActivationStore, room: RoomStore, link: RoomLink | null): RoomControls {
+export function attachRoom(socket: CircuitsSocket, app: AppStore, activations: ActivationStore, room: RoomStore, link: RoomLink | null, storage: Storage | null = null): RoomControls {
   if (link) socket.auth = { ...(socket.auth as Record<string, unknown>), ...link };
+  // A room that is gone (server restarted) or a stale control token: say so, forget the link and
+  // connect without it, rather than leaving the tab refused at every reload.
+  const onRefused = (error: Error & { data?: { code?: string } }) => {
+    const auth = socket.auth as Record<string, unknown>;
+    if (!auth.room || !/room|control token/.test(error.message)) return;
+    const { room: _r, control: _c, ...rest } = auth;
+    socket.auth = rest;
+    storage?.removeItem(ROOM_KEY);
+    room.setState({ room: null, error: error.message });
+    socket.connect();
+  };
+  socket.on('connect_error', onRefused);
   const seenRuns = new Set<string>();
   const isController = () => {
     const { memberId, controller } = room.getState();
@@ -211,6 +223,7 @@ export function attachRoom(socket: CircuitsSocket, app: AppStore, activations: A
     dispose() {
       unsubscribe();
       socket.offAny(any);
+      socket.off('connect_error', onRefused);
     },
   };
 }

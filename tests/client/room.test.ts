@@ -108,4 +108,23 @@ describe('follow mode (client/state/room.ts)', () => {
     expect(app.getState().tokens).toEqual([...gen.value.tokens, ...sent]);
     expect(app.getState().promptLength).toBe(gen.value.tokens.length);
   });
+
+  it('forgets a room that no longer exists and connects without it, saying why', async () => {
+    const app = createAppStore();
+    const activations = new ActivationStore();
+    const connection = createConnection(app, activations, server.url, null);
+    const room = createRoomStore();
+    const removed: string[] = [];
+    const storage = { removeItem: (k: string) => void removed.push(k) } as unknown as Storage;
+    const controls = attachRoom(connection.socket, app, activations, room, { room: 'gone'.repeat(6) }, storage);
+    try {
+      await until(() => app.getState().connection === 'connected', 'connected without the room');
+      expect(room.getState().error).toMatch(/no such room/);
+      expect(room.getState().room).toBeNull();
+      expect(removed).toEqual(['circuits-xr-room']);
+    } finally {
+      controls.dispose();
+      connection.close();
+    }
+  });
 });
