@@ -5,6 +5,7 @@ import { createAppStore } from './state/app-store.js';
 import { createConnection } from './state/connection.js';
 import { keepSceneOnFailure } from './state/keep-scene.js';
 import { setupPlayback } from './state/playback.js';
+import { attachRoom, createRoomStore, takeRoomLink } from './state/room.js';
 import { App } from './ui/app.js';
 import { createCircuitsXRStore } from './xr/xr-store.js';
 import './ui/styles.css';
@@ -13,6 +14,9 @@ const app = createAppStore();
 const activations = new ActivationStore();
 const connection = createConnection(app, activations);
 keepSceneOnFailure(connection, app, activations);
+// Presentation rooms: a `?room=` link joins as a follower (`&control=` as the presenter).
+const roomStorage = (() => { try { return window.sessionStorage; } catch { return null; } })();
+attachRoom(connection.socket, app, activations, createRoomStore(), takeRoomLink(window.location, window.history, roomStorage), roomStorage);
 setupPlayback(app);
 const xrStore = createCircuitsXRStore();
 

@@ -5,6 +5,7 @@
  *   --model PATH  --tokenizer PATH  --port 8080  --host 127.0.0.1  --device cpu|cuda|webgpu  --https
  *   --corpus PATH  --index-tokens N  --index-dir DIR  --no-index   (the neuron index, see README)
  *   --token T  --allow-origin URL (repeatable)  --max-connections-per-address N   (access, see README)
+ *   --present  --room-size N  --redis redis://host:port   (presentation rooms, see README)
  *
  * It prints the page's URL with the access token (as Jupyter does): whoever opens that link is the
  * operator; on a loopback-bound server others connect as viewers, beyond loopback they are refused.
@@ -27,6 +28,8 @@ import { attachSocketServer } from './transport/socket-server.js';
 import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, isLoopbackHost, normalizeOrigin } from './transport/access.js';
 import { staticHandler } from './transport/static-files.js';
 import { certificate } from './transport/tls.js';
+import { Rooms } from './rooms/rooms.js';
+import { connectRedis } from './rooms/redis.js';
 
 const root = new URL('../', import.meta.url).pathname;
 export const defaultModel = join(root, 'assets/models/brown-gpt2');
@@ -86,6 +89,10 @@ export interface StartOptions {
   maxConnectionsPerAddress?: number;
   /** Unfinished jobs per client before it is answered 'busy' (default 8). */
   maxPendingJobs?: number;
+  /** Members per presentation room (default 200). */
+  maxRoomMembers?: number;
+  /** `redis://host:port`: rooms across server processes (socket.io's Redis Streams adapter). */
+  redis?: string;
   log?: (message: string) => void;
 }
 
@@ -93,6 +100,8 @@ export async function startServer(options: StartOptions): Promise<{
   /** `url`: the server's address; `pageUrl`: the same with `?token=` (what `npm start` prints). */
   server: Server; url: string; pageUrl: string; token: string; requireToken: boolean;
   host: ModelHost; neurons: NeuronIndex; close: () => Promise<void>;
+  /** Opens a presentation room: the presenter's and the audience's links. */
+  openRoom: () => Promise<{ room: string; presenterUrl: string; audienceUrl: string }>;
 }> {
   const log = options.log ?? ((m: string) => console.log(m));
   if (!existsSync(options.model)) {
@@ -120,9 +129,11 @@ export async function startServer(options: StartOptions): Promise<{
   }
   const token = options.token ?? randomBytes(24).toString('base64url');
   const requireToken = options.requireToken ?? !isLoopbackHost(options.host);
-  const { io } = attachSocketServer(server, host, neurons, {
+  const redis = options.redis ? await connectRedis(options.redis) : null;
+  const { io, rooms } = attachSocketServer(server, host, neurons, {
     token, requireToken, bindHost: options.host, allowOrigins: options.allowOrigins,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress, maxPendingJobs: options.maxPendingJobs,
+    adapter: redis?.adapter, rooms: { store: redis?.store, maxMembers: options.maxRoomMembers },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -134,8 +145,14 @@ export async function startServer(options: StartOptions): Promise<{
   void neurons.start(options.index !== false).catch((error: unknown) => log(`neuron index: ${(error as Error).message}`));
   return {
     server, url, pageUrl: `${url}?token=${encodeURIComponent(token)}`, token, requireToken, host, neurons,
+    openRoom: async () => {
+      const { room, control } = await rooms.open();
+      const links = Rooms.links(room, control, token);
+      return { room, presenterUrl: url + links.presenterQuery, audienceUrl: url + links.audienceQuery };
+    },
     close: async () => {
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await redis?.close();
       await neurons.dispose();
       await runner.dispose();
     },
@@ -160,6 +177,7 @@ async function main(): Promise<void> {
       device: { type: 'string' }, https: { type: 'boolean' }, help: { type: 'boolean' },
       corpus: { type: 'string' }, 'index-tokens': { type: 'string' }, 'index-dir': { type: 'string' }, 'no-index': { type: 'boolean' },
       token: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true }, 'max-connections-per-address': { type: 'string' },
+      present: { type: 'boolean' }, 'room-size': { type: 'string' }, redis: { type: 'string' },
     },
     strict: true,
   });
@@ -170,7 +188,10 @@ async function main(): Promise<void> {
       + 'Access: the printed link carries a random access token (--token sets it). Whoever opens it is the operator\n'
       + '(may build or cancel the neuron index). Bound to loopback (the default), pages opened without the token\n'
       + 'connect as viewers (run and generate for themselves); with --host 0.0.0.0 or any other address they are refused.\n'
-      + 'Only the server\'s own pages may open sockets; --allow-origin URL adds a site (repeat for more).');
+      + 'Only the server\'s own pages may open sockets; --allow-origin URL adds a site (repeat for more).\n\n'
+      + 'Presenting: --present opens a room and prints a presenter link (with its control token) and an audience link;\n'
+      + '--room-size N caps a room\'s members (default 200); --redis redis://host:port shares rooms between server\n'
+      + 'processes (socket.io\'s Redis Streams adapter), so followers on any process see the presenter.');
     return;
   }
   const port = Number(values.port ?? 8080);
@@ -195,11 +216,18 @@ async function main(): Promise<void> {
   if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections > 0)) {
     throw new UsageError(`--max-connections-per-address must be a positive integer, got "${values['max-connections-per-address']}".`);
   }
+  const roomSize = values['room-size'] === undefined ? undefined : Number(values['room-size']);
+  if (roomSize !== undefined && !(Number.isInteger(roomSize) && roomSize > 0)) {
+    throw new UsageError(`--room-size must be a positive integer, got "${values['room-size']}".`);
+  }
+  if (values.redis !== undefined && !/^rediss?:\/\/./.test(values.redis)) {
+    throw new UsageError(`--redis must be a URL like redis://127.0.0.1:6379, got "${values.redis}".`);
+  }
   const bindHost = values.host ?? '127.0.0.1';
   const started = await startServer({
     model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: bindHost, device, https: values.https ?? false,
     index: !values['no-index'], indexDir: values['index-dir'], corpus: values.corpus, indexTokens,
-    token, allowOrigins, maxConnectionsPerAddress: maxConnections,
+    token, allowOrigins, maxConnectionsPerAddress: maxConnections, maxRoomMembers: roomSize, redis: values.redis,
   });
   const { neurons } = started;
   const query = `?token=${encodeURIComponent(started.token)}`;
@@ -216,6 +244,15 @@ async function main(): Promise<void> {
   console.log(started.requireToken
     ? 'Open the link with its token; connections without it are refused. Anyone holding the link can use the server and build its index.'
     : 'The link makes you the operator; pages opened without the token connect as viewers (they cannot build or cancel the index).');
+  if (values.present) {
+    // Exactly these two lines: scripts and the README read them.
+    const links = await started.openRoom();
+    // Bound to every address: links name this machine's first network address, for the LAN.
+    const lan = wildcard ? Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address : undefined;
+    const onLan = (link: string) => (lan ? link.replace(/^(https?:\/\/)[^/]+(:\d+\/)/, `$1${lan}$2`) : link);
+    console.log(`presenter link: ${onLan(links.presenterUrl)}`);
+    console.log(`audience link: ${onLan(links.audienceUrl)}`);
+  }
   if (values.https) console.log('Headsets on your network: open the https link above (with its ?token=) in the headset\'s browser, accept the certificate once, then Enter VR.');
   // Ctrl-C: a running index build finishes its step and checkpoints, so the next start resumes it.
   let stopping = false;

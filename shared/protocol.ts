@@ -156,6 +156,64 @@ export interface ErrorEvent {
   runId?: string;
 }
 
+/**
+ * Presentation rooms (server/rooms). A room's shared state is a JSON snapshot the controller
+ * (presenter) updates with partial 'room:state' updates; the server merges, validates, stores and
+ * relays it. Every key is optional; unknown keys are refused.
+ */
+export interface RoomState {
+  prompt?: string;
+  target?: string;
+  distractor?: string;
+  /** Selected position (token index), null when none. */
+  position?: number | null;
+  /** Selected neuron/head/node, as the client describes it. */
+  selection?: Record<string, unknown> | null;
+  /** The analysis question's state (e.g. which result is shown). */
+  question?: Record<string, unknown> | null;
+  /** Circuit view: pins, supernodes, pruning thresholds. */
+  circuit?: Record<string, unknown> | null;
+  /** Open panels, by name. */
+  panels?: string[];
+  camera?: CameraPose | null;
+}
+
+export interface CameraPose {
+  position: [number, number, number];
+  /** Where the camera looks. */
+  target: [number, number, number];
+}
+
+/** The presenter's laser: a ray (origin, direction) or a point hit in the scene. */
+export interface PointerPose {
+  origin: [number, number, number];
+  direction: [number, number, number];
+  /** Where the ray hits content, when it does. */
+  hit?: [number, number, number] | null;
+}
+
+/** What 'room:open' answers: links as query strings for the page's own address. */
+export interface RoomOpened {
+  room: string;
+  /** `?room=…&control=…` (plus the access token when the server has one): the presenter's link. */
+  presenterQuery: string;
+  /** `?room=…`: the audience's link; it carries no control token. */
+  audienceQuery: string;
+}
+
+/** Sent to a socket as it joins a room (at connection: socket.io `auth: { room, control? }`). */
+export interface RoomJoined {
+  room: string;
+  /** This socket's member id in the room (what 'room:hand' names). */
+  memberId: string;
+  /** Holds the room's control token (may take control back at any time). */
+  owner: boolean;
+  /** Member id of whoever drives now. */
+  controller: string | null;
+  state: RoomState;
+  version: number;
+}
+
 export type Ack<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEvent }) => void;
 
 export interface ClientToServerEvents {
@@ -185,6 +243,17 @@ export interface ClientToServerEvents {
   'index:build': (ack: Ack<IndexStatus>) => void;
   /** Stops a running build; what it finished is kept and the next build resumes from it. */
   'index:cancel': (ack: Ack<IndexStatus>) => void;
+  /** Opens a presentation room with this socket as its owner and presenter (operator only). */
+  'room:open': (ack: Ack<RoomOpened>) => void;
+  /** Merges a partial update into the room's shared state (controller only); answers the version. */
+  'room:state': (update: RoomState, ack: Ack<{ version: number }>) => void;
+  /** The presenter's pointer and camera, relayed as volatile emits under a rate limit (controller only). */
+  'room:pointer': (pointer: PointerPose | null) => void;
+  'room:camera': (pose: CameraPose) => void;
+  /** Hands control to another member (owner or current controller). */
+  'room:hand': (memberId: string, ack: Ack<{ controller: string }>) => void;
+  /** The owner takes control back. */
+  'room:take': (ack: Ack<{ controller: string }>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -205,10 +274,24 @@ export interface ServerToClientEvents {
   /** Errors not tied to an ack (streams, malformed events). */
   error: (error: ErrorEvent) => void;
   'server:status': (status: { state: 'loading' | 'ready' | 'error'; message?: string }) => void;
+  /** This socket joined a room: the current snapshot at once (late joiners, reconnects). */
+  'room:joined': (joined: RoomJoined) => void;
+  /** The room's whole shared state after each update. */
+  'room:state': (state: RoomState, version: number) => void;
+  'room:pointer': (pointer: PointerPose | null) => void;
+  'room:camera': (pose: CameraPose) => void;
+  'room:control': (controller: string) => void;
+  /** The answer the presenter got for a shared action ('run:prompt', 'generate:start',
+   * 'analysis:effects', 'analysis:graph'), relayed to the rest of the room. */
+  'room:result': (event: string, value: unknown) => void;
 }
 
 export interface InterServerEvents {}
 
 export interface SocketData {
   clientId: string;
+  /** The presentation room this socket is in, if any. */
+  room?: string;
+  /** Whether it joined with the room's control token. */
+  roomOwner?: boolean;
 }

@@ -34,6 +34,9 @@ export interface AccessOptions {
   allowOrigins?: string[];
   /** Socket connections one client address may hold (default 32). */
   maxConnectionsPerAddress?: number;
+  /** Connections admitted as viewers without the token even when it is required (a presentation
+   * room's audience link; the rooms middleware checks the room itself). */
+  admitWithoutToken?: (socket: Socket) => boolean;
 }
 
 /** An error a refused connection carries to the client (`err.message`, `err.data.code`). */
@@ -156,7 +159,7 @@ export function attachAccessControl(io: Server, options: AccessOptions): { roleO
         return;
       }
       roles.set(socket, 'operator');
-    } else if (requireToken) {
+    } else if (requireToken && !options.admitWithoutToken?.(socket)) {
       next(new AccessError('unauthorized', 'refused: this server needs its access token: open the link printed by npm start '
         + '(it ends in ?token=...)'));
       return;

@@ -5,7 +5,7 @@
  * an unbounded queue). The only room that knows clients.
  */
 import type { Server as HttpServer } from 'node:http';
-import { Server, type Socket } from 'socket.io';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { ModelError } from '../engine/decoder.js';
 import { seededRandom, pickToken } from '../engine/generate.js';
 import type { IncrementalRun } from '../engine/runner.js';
@@ -21,6 +21,7 @@ import { Scheduler, BusyError, type Job } from './scheduler.js';
 import { checkIdList, checkObject, PayloadError } from './validate.js';
 import { attachAccessControl, clientAddress, ForbiddenError, type AccessOptions, type Role } from './access.js';
 import { requestLimits } from '../../shared/limits.js';
+import { Rooms, type RoomOptions } from '../rooms/rooms.js';
 
 type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
@@ -33,6 +34,10 @@ export const limits = {
 export interface SocketServerOptions extends AccessOptions {
   /** Unfinished jobs per client before new ones are answered 'busy' (default MAX_PENDING_JOBS). */
   maxPendingJobs?: number;
+  /** Presentation rooms (server/rooms): store (Redis across processes) and limits. */
+  rooms?: RoomOptions;
+  /** A socket.io adapter (the Redis Streams adapter with --redis); default: in-process. */
+  adapter?: ServerOptions['adapter'];
 }
 
 let runCounter = 0;
@@ -54,14 +59,19 @@ export interface HandlerKit {
 }
 
 /** `neurons`: the model's neuron index (details, builds through the scheduler, progress events). */
-export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: NeuronIndex, options: SocketServerOptions = {}): { io: Server; scheduler: Scheduler } {
+export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: NeuronIndex, options: SocketServerOptions = {}): { io: Server; scheduler: Scheduler; rooms: Rooms } {
   const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(http, {
     transports: ['websocket'],
     // Above the app's own message limit, so a message between the two is answered in words
     // (guardMessageSize) rather than by the transport closing the connection.
     maxHttpBufferSize: limits.transportBytes,
+    ...(options.adapter ? { adapter: options.adapter } : {}),
   });
-  const access = attachAccessControl(io as unknown as Server, options);
+  // A room's audience link carries no access token: such connections are admitted as viewers
+  // bound to their room, which the rooms middleware then checks.
+  const access = attachAccessControl(io as unknown as Server, { ...options, admitWithoutToken: Rooms.claimsRoom });
+  const rooms = new Rooms(io as unknown as Server, options.rooms);
+  io.use(rooms.middleware as never);
   const scheduler = new Scheduler({ maxPendingJobs: options.maxPendingJobs });
   const analysis = new AnalysisContext(host.model, host.runner);
   const index = neurons ? connectNeuronIndex(io, scheduler, neurons, newRunId) : null;
@@ -70,12 +80,14 @@ export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: 
     scheduler.setClientAddress(socket.id, clientAddress(socket as unknown as Socket));
     guardMessageSize(socket);
     socket.emit('server:status', { state: 'ready' });
-    const kit = registerHandlers(socket, host, scheduler, access.roleOf(socket as unknown as Socket));
+    const role = access.roleOf(socket as unknown as Socket);
+    rooms.attach(socket, role === 'operator', (error) => toError(error), options.token ?? null);
+    const kit = registerHandlers(socket, host, scheduler, role);
     registerAnalysisHandlers(kit, host, analysis);
     if (neurons && index) registerNeuronHandlers(kit, host, neurons, index.jobId);
     socket.on('disconnect', () => scheduler.removeClient(socket.id));
   });
-  return { io, scheduler };
+  return { io, scheduler, rooms };
 }
 
 /**
