@@ -1,0 +1,484 @@
+/**
+ * Attribution graph of the replacement model (INTERP.md, "Transcoders and the replacement
+ * model"): every MLP output replaced by its transcoder's ŷ plus a frozen error ε = y − ŷ,
+ * attention patterns and normalisation scales frozen. Each active feature's pre-activation and
+ * the Δ logit are then affine in the upstream nodes (features, error nodes, embeddings), so the
+ * graph is exact: Σ incoming edges + constant = the node's actual value.
+ *
+ * The vector-Jacobian products run in TypeScript in float64 (plain loops, small models): the
+ * backward graph of compile-backward.ts has no skip path, and here the skip connection x W_skipᵀ
+ * is linear, so the gradient must flow through it (through ln2's frozen scale, centring and γ).
+ * One VJP per target node gives the gradient at every resid_post below it; each edge is then a
+ * dot product with the source's write (a_s·W_dec[s], ε, or the embedding).
+ *
+ * Features at position 0 are zeroed as circuit-tracer does (attention sink): their writes go
+ * into that position's error node, which keeps the decomposition exact.
+ *
+ * Runs as scheduler steps (analysis/steps.ts): the forward, then target rows in chunks of about
+ * `stepMs`, then the scores.
+ * Legend: T positions, P = T − 1, L layers, d width, H heads, Hkv kv heads, dh head width,
+ * F features of a layer.
+ */
+import type { Decoder, Tensor } from '../engine/decoder.js';
+import { hookName } from '../engine/hooks.js';
+import type { AnalysisContext } from '../analysis/context.js';
+import { logitDirection } from '../analysis/logit-direction.js';
+import type { ResolvedQuestion } from '../analysis/question.js';
+import { runSteps, type Steps } from '../analysis/steps.js';
+import type { TranscoderRunner } from './forward.js';
+import { transcoderInput } from './inputs.js';
+import type { TranscoderSet } from './load.js';
+
+export type FeatureNodeKind = 'feature' | 'error' | 'embedding' | 'logit';
+
+export interface FeatureNode {
+  kind: FeatureNodeKind;
+  /** Layer of a feature or error node; L for the logit; -1 for embeddings. */
+  layer: number;
+  /** Feature index; token id for embeddings and the logit; -1 for error nodes. */
+  index: number;
+  pos: number;
+  /** Feature activation; null otherwise. */
+  activation: number | null;
+  /** Targets (features, logit): actual pre-activation (or Δ) and the constant terms. */
+  actual?: number;
+  constant?: number;
+}
+
+export interface FeatureGraph {
+  tokens: number[];
+  target: number;
+  distractor: number;
+  logitDiff: number;
+  targetProb: number;
+  nodes: FeatureNode[];
+  /** Edges sources[k] → targets[k] with weights[k] (indices into nodes). */
+  sources: Int32Array;
+  targets: Int32Array;
+  weights: Float64Array;
+  /** circuit-tracer's graph scores, on the unpruned graph. */
+  scores: { replacement: number; completeness: number };
+  stats: { features: number; vjps: number };
+}
+
+export interface FeatureGraphOptions {
+  /** Wall time one step aims at (default: no target, one step for all rows). */
+  stepMs?: number;
+  onProgress?: (done: number, total: number) => void;
+  shouldCancel?: () => boolean;
+}
+
+/** Everything the linear replacement model needs, in float64. */
+interface Frozen {
+  T: number;
+  tokens: number[];
+  embed: Float64Array; // [T, d]
+  posEmbed: Float64Array | null; // [T, d]
+  ln1Scale: Float64Array[]; // per layer [T]
+  ln2Scale: Float64Array[]; // per layer [T]
+  pattern: Float64Array[]; // per layer [H, T, T]
+}
+
+const f64 = (t: Tensor) => Float64Array.from(t.data);
+
+export function featureGraphSteps(
+  context: AnalysisContext, set: TranscoderSet, transcoders: TranscoderRunner, question: ResolvedQuestion, options: FeatureGraphOptions = {},
+): Steps<FeatureGraph> {
+  return featureGraphGenerator(context, set, transcoders, question, options);
+}
+
+/** The whole graph in one go (CLI, tests, benchmarks). */
+export function buildFeatureGraph(
+  context: AnalysisContext, set: TranscoderSet, transcoders: TranscoderRunner, question: ResolvedQuestion, options: FeatureGraphOptions = {},
+): Promise<FeatureGraph> {
+  return runSteps(featureGraphSteps(context, set, transcoders, question, options), (p) => options.onProgress?.(p.done, p.total), options.shouldCancel);
+}
+
+async function* featureGraphGenerator(
+  context: AnalysisContext, set: TranscoderSet, transcoders: TranscoderRunner, question: ResolvedQuestion, options: FeatureGraphOptions,
+): Steps<FeatureGraph> {
+  const decoder = context.model.decoder;
+  const { spec } = decoder;
+  const { nLayers: L, dModel: d } = spec;
+  const { tokens, target, distractor } = question;
+  const T = tokens.length;
+  const P = T - 1;
+  const stepMs = options.stepMs ?? Infinity;
+
+  // Forward: the caches the frozen model needs, and each layer's transcoder.
+  const hooks: string[] = [hookName.embed, hookName.lnFinalScale];
+  if (spec.positional.kind === 'learned') hooks.push(hookName.posEmbed);
+  for (let l = 0; l < L; l++) hooks.push(hookName.ln1Scale(l), hookName.pattern(l), hookName.ln2Scale(l), hookName.residMid(l), hookName.mlpOut(l));
+  const { logits, cache } = await context.runner.run([tokens], { hooks, positions: 'last' });
+  const logitDiff = logits.data[target]! - logits.data[distractor]!;
+  let max = -Infinity;
+  for (const v of logits.data) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits.data) sum += Math.exp(v - max);
+  const targetProb = Math.exp(logits.data[target]! - max) / sum;
+  const frozen: Frozen = {
+    T, tokens,
+    embed: f64(cache[hookName.embed]!),
+    posEmbed: spec.positional.kind === 'learned' ? f64(cache[hookName.posEmbed]!) : null,
+    ln1Scale: Array.from({ length: L }, (_, l) => f64(cache[hookName.ln1Scale(l)]!)),
+    ln2Scale: Array.from({ length: L }, (_, l) => f64(cache[hookName.ln2Scale(l)]!)),
+    pattern: Array.from({ length: L }, (_, l) => f64(cache[hookName.pattern(l)]!)),
+  };
+  const model = new LinearReplacement(decoder, set, frozen);
+
+  // Nodes: active features (position 0 zeroed), error nodes, embeddings, the Δ logit.
+  const nodes: FeatureNode[] = [];
+  const errors: Float64Array[] = []; // per layer [T, d]: ε = y − ŷ
+  for (let l = 0; l < L; l++) {
+    const x = transcoderInput(set.inputHook, decoder, cache, l);
+    const { features } = await transcoders.run(l, x);
+    const t = set.layers[l]!;
+    const F = t.nFeatures;
+    const y = cache[hookName.mlpOut(l)]!.data;
+    const W_dec = t.W_dec.data;
+    const W_enc = t.W_enc.data;
+    const error = new Float64Array(T * d);
+    for (let p = 0; p < T; p++) {
+      const input = model.input(l, cache[hookName.residMid(l)]!.data, p);
+      const yHat = model.skip(l, input); // b_dec + x W_skipᵀ
+      for (let i = 0; i < F; i++) {
+        const a = features.data[p * F + i]!;
+        if (!(a > 0) || p === 0) continue;
+        let z = t.b_enc.data[i]!;
+        for (let j = 0; j < d; j++) z += W_enc[i * d + j]! * input[j]!;
+        nodes.push({ kind: 'feature', layer: l, index: i, pos: p, activation: a, actual: z });
+        for (let j = 0; j < d; j++) yHat[j]! += a * W_dec[i * d + j]!;
+      }
+      for (let j = 0; j < d; j++) error[p * d + j] = y[p * d + j]! - yHat[j]!;
+    }
+    errors.push(error);
+  }
+  const nFeatures = nodes.length;
+  const errorStart = nodes.length;
+  for (let l = 0; l < L; l++) for (let p = 0; p < T; p++) nodes.push({ kind: 'error', layer: l, index: -1, pos: p, activation: null });
+  const embeddingStart = nodes.length;
+  for (let p = 0; p < T; p++) nodes.push({ kind: 'embedding', layer: -1, index: tokens[p]!, pos: p, activation: null });
+  const logitIndex = nodes.length;
+  nodes.push({ kind: 'logit', layer: L, index: target, pos: P, activation: null, actual: logitDiff });
+  const direction = logitDirection(decoder, target, distractor, cache[hookName.lnFinalScale]!.data[P]!);
+  // Feature nodes of (layer, pos), for reading edges off a VJP.
+  const byLayerPos: number[][] = Array.from({ length: L * T }, () => []);
+  for (let k = 0; k < nFeatures; k++) byLayerPos[nodes[k]!.layer * T + nodes[k]!.pos]!.push(k);
+
+  const targets = [...Array.from({ length: nFeatures }, (_, k) => k), logitIndex];
+  let done = 1;
+  const total = 1 + targets.length + 1;
+  yield { phase: 'forward', done, total };
+
+  const edges = new EdgeList();
+  let next = 0;
+  while (next < targets.length) {
+    const started = performance.now();
+    do {
+      const t = targets[next++]!;
+      const node = nodes[t]!;
+      const { vector, local } = node.kind === 'logit' ? { vector: direction.g, local: direction.constant } : model.readDirection(node.layer, node.index, node.pos);
+      const grads = model.vjp(node.kind === 'logit' ? L : node.layer, node.pos, vector);
+      node.constant = local + grads.constant;
+      for (let l = 0; l < grads.post.length; l++) {
+        const g = grads.post[l]!;
+        const W_dec = set.layers[l]!.W_dec.data;
+        for (let p = 0; p <= node.pos; p++) {
+          for (const s of byLayerPos[l * T + p]!) {
+            const source = nodes[s]!;
+            let w = 0;
+            for (let j = 0; j < d; j++) w += W_dec[source.index * d + j]! * g[p * d + j]!;
+            edges.add(s, t, source.activation! * w);
+          }
+          edges.add(errorStart + l * T + p, t, dot(errors[l]!, g, p * d, d));
+        }
+      }
+      for (let p = 0; p <= node.pos; p++) edges.add(embeddingStart + p, t, dot(frozen.embed, grads.embed, p * d, d));
+      done++;
+    } while (next < targets.length && performance.now() - started < stepMs);
+    yield { phase: 'edges', done, total };
+  }
+
+  const graph: FeatureGraph = {
+    tokens, target, distractor, logitDiff, targetProb, nodes,
+    sources: edges.sources.slice(0, edges.length), targets: edges.targets.slice(0, edges.length), weights: edges.weights.slice(0, edges.length),
+    scores: { replacement: 0, completeness: 0 },
+    stats: { features: nFeatures, vjps: targets.length },
+  };
+  graph.scores = graphScores(graph);
+  yield { phase: 'scores', done: total, total };
+  return graph;
+}
+
+function dot(x: Float64Array, y: Float64Array, offset: number, length: number): number {
+  let acc = 0;
+  for (let j = offset; j < offset + length; j++) acc += x[j]! * y[j]!;
+  return acc;
+}
+
+/**
+ * The replacement model linearised around the prompt, as float64 maps on the residual stream.
+ * `vjp` pulls a read direction at (layer, pos) back to every resid_post below it and to the
+ * embeddings, collecting the constant terms (biases, norm offsets, position embeddings) on the way.
+ */
+export class LinearReplacement {
+  private readonly d: number;
+  private readonly layerNorm: boolean;
+
+  constructor(private readonly decoder: Decoder, private readonly set: TranscoderSet, private readonly frozen: Frozen) {
+    this.d = decoder.spec.dModel;
+    this.layerNorm = decoder.spec.norm.kind === 'layernorm';
+  }
+
+  private weight(name: string): Float32Array | undefined {
+    return this.decoder.weights[name]?.data;
+  }
+
+  private get readsNormalised(): boolean {
+    return this.set.inputHook === 'ln2.hook_normalized';
+  }
+
+  /** Layer l's transcoder input at position p, in float64, from resid_mid. */
+  input(l: number, residMid: Float32Array, p: number): Float64Array {
+    const { d } = this;
+    const x = new Float64Array(d);
+    for (let j = 0; j < d; j++) x[j] = residMid[p * d + j]!;
+    if (!this.readsNormalised) return x;
+    const gamma = this.weight(`blocks.${l}.ln2.w`)!;
+    const beta = this.weight(`blocks.${l}.ln2.b`);
+    let mean = 0;
+    if (this.layerNorm) mean = x.reduce((a, b) => a + b, 0) / d;
+    const s = this.frozen.ln2Scale[l]![p]!;
+    for (let j = 0; j < d; j++) x[j] = ((x[j]! - mean) / s) * gamma[j]! + (beta ? beta[j]! : 0);
+    return x;
+  }
+
+  /** b_dec + x W_skipᵀ for a transcoder input x. */
+  skip(l: number, x: Float64Array): Float64Array {
+    const { d } = this;
+    const t = this.set.layers[l]!;
+    const out = Float64Array.from(t.b_dec.data);
+    const W = t.W_skip?.data;
+    if (W) for (let i = 0; i < d; i++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += W[i * d + j]! * x[j]!;
+      out[i]! += acc;
+    }
+    return out;
+  }
+
+  /** Frozen-scale backward through a normalisation: C(γ ⊙ g)/s (LayerNorm) or (γ ⊙ g)/s. */
+  private normBack(g: Float64Array, gamma: Float32Array, scale: number): Float64Array {
+    const { d } = this;
+    const out = new Float64Array(d);
+    for (let j = 0; j < d; j++) out[j] = gamma[j]! * g[j]!;
+    if (this.layerNorm) {
+      const mean = out.reduce((a, b) => a + b, 0) / d;
+      for (let j = 0; j < d; j++) out[j]! -= mean;
+    }
+    for (let j = 0; j < d; j++) out[j]! /= scale;
+    return out;
+  }
+
+  /** Feature i of layer l at p: its read direction on resid_mid(l) and its local constant. */
+  readDirection(l: number, i: number, p: number): { vector: Float64Array; local: number } {
+    const { d } = this;
+    const t = this.set.layers[l]!;
+    const v = Float64Array.from(t.W_enc.data.subarray(i * d, (i + 1) * d));
+    let local = t.b_enc.data[i]!;
+    if (!this.readsNormalised) return { vector: v, local };
+    const beta = this.weight(`blocks.${l}.ln2.b`);
+    if (beta) for (let j = 0; j < d; j++) local += beta[j]! * v[j]!;
+    return { vector: this.normBack(v, this.weight(`blocks.${l}.ln2.w`)!, this.frozen.ln2Scale[l]![p]!), local };
+  }
+
+  /**
+   * Pulls `vector` at position `pos` back from resid_mid(layer) (layer < L) or from the final
+   * residual (layer = L). Returns the gradient at resid_post(l) for every l < layer, at the
+   * embeddings, and the constant terms met on the way.
+   */
+  vjp(layer: number, pos: number, vector: Float64Array): { post: Float64Array[]; embed: Float64Array; constant: number } {
+    const { d } = this;
+    const { T } = this.frozen;
+    const L = this.decoder.spec.nLayers;
+    let G = new Float64Array(T * d);
+    G.set(vector, pos * d);
+    const acc = { constant: 0 };
+    let l = layer;
+    if (layer < L) {
+      this.attentionBack(layer, G, pos, acc); // now at resid_pre(layer)
+      l = layer - 1;
+    } else {
+      l = L - 1;
+    }
+    const post: Float64Array[] = new Array(Math.max(0, l + 1));
+    for (; l >= 0; l--) {
+      post[l] = Float64Array.from(G);
+      const t = this.set.layers[l]!;
+      // mlp_out = b_dec + x W_skipᵀ + (nodes); x = γ C(r)/s + β on the normalised input.
+      const W = t.W_skip?.data;
+      const beta = this.readsNormalised ? this.weight(`blocks.${l}.ln2.b`) : undefined;
+      for (let p = 0; p <= pos; p++) {
+        const g = G.subarray(p * d, (p + 1) * d);
+        for (let j = 0; j < d; j++) acc.constant += g[j]! * t.b_dec.data[j]!;
+        if (!W) continue;
+        const gx = new Float64Array(d); // g W_skip
+        for (let i = 0; i < d; i++) {
+          const gi = g[i]!;
+          if (gi === 0) continue;
+          for (let j = 0; j < d; j++) gx[j]! += gi * W[i * d + j]!;
+        }
+        if (beta) for (let j = 0; j < d; j++) acc.constant += gx[j]! * beta[j]!;
+        const back = this.readsNormalised ? this.normBack(gx, this.weight(`blocks.${l}.ln2.w`)!, this.frozen.ln2Scale[l]![p]!) : gx;
+        for (let j = 0; j < d; j++) g[j]! += back[j]!;
+      }
+      this.attentionBack(l, G, pos, acc);
+    }
+    const posEmbed = this.frozen.posEmbed;
+    if (posEmbed) acc.constant += dot(posEmbed, G, 0, (pos + 1) * d);
+    const embed = G;
+    G = new Float64Array(0);
+    return { post, embed, constant: acc.constant };
+  }
+
+  /** In place: G at resid_mid(l) → G at resid_pre(l) through the frozen attention (OV path). */
+  private attentionBack(l: number, G: Float64Array, pos: number, acc: { constant: number }): void {
+    const { d } = this;
+    const { T } = this.frozen;
+    const { nHeads: H, nKvHeads: Hkv, dHead: dh } = this.decoder.spec;
+    const group = H / Hkv;
+    const n = Hkv * dh;
+    const W_O = this.weight(`blocks.${l}.attn.W_O`)!; // [H·dh, d]
+    const W_V = this.weight(`blocks.${l}.attn.W_V`)!; // [d, Hkv·dh]
+    const b_O = this.weight(`blocks.${l}.attn.b_O`);
+    const b_V = this.weight(`blocks.${l}.attn.b_V`);
+    const beta = this.weight(`blocks.${l}.ln1.b`);
+    const pattern = this.frozen.pattern[l]!;
+    const gZ = new Float64Array((pos + 1) * H * dh);
+    for (let q = 0; q <= pos; q++) {
+      for (let j = 0; j < d; j++) {
+        const g = G[q * d + j]!;
+        if (b_O) acc.constant += g * b_O[j]!;
+      }
+      for (let e = 0; e < H * dh; e++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += W_O[e * d + j]! * G[q * d + j]!;
+        gZ[q * H * dh + e] = s;
+      }
+    }
+    const gV = new Float64Array((pos + 1) * n);
+    for (let h = 0; h < H; h++) {
+      const kv = Math.floor(h / group);
+      for (let q = 0; q <= pos; q++) {
+        for (let k = 0; k <= q; k++) {
+          const a = pattern[(h * T + q) * T + k]!;
+          if (a === 0) continue;
+          for (let e = 0; e < dh; e++) gV[k * n + kv * dh + e]! += a * gZ[q * H * dh + h * dh + e]!;
+        }
+      }
+    }
+    const gamma = this.weight(`blocks.${l}.ln1.w`)!;
+    for (let k = 0; k <= pos; k++) {
+      const gIn = new Float64Array(d);
+      for (let j = 0; j < n; j++) {
+        const g = gV[k * n + j]!;
+        if (g === 0) continue;
+        if (b_V) acc.constant += g * b_V[j]!;
+        for (let i = 0; i < d; i++) gIn[i]! += W_V[i * n + j]! * g;
+      }
+      if (beta) for (let i = 0; i < d; i++) acc.constant += gIn[i]! * beta[i]!;
+      const back = this.normBack(gIn, gamma, this.frozen.ln1Scale[l]![k]!);
+      for (let i = 0; i < d; i++) G[k * d + i]! += back[i]!;
+    }
+  }
+}
+
+/** A growable edge list in typed arrays (zero weights dropped). */
+class EdgeList {
+  sources = new Int32Array(1 << 12);
+  targets = new Int32Array(1 << 12);
+  weights = new Float64Array(1 << 12);
+  length = 0;
+
+  add(s: number, t: number, w: number): void {
+    if (w === 0) return;
+    if (this.length === this.sources.length) {
+      const grow = <A extends Int32Array | Float64Array>(a: A): A => {
+        const b = new (a.constructor as new (n: number) => A)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.sources = grow(this.sources);
+      this.targets = grow(this.targets);
+      this.weights = grow(this.weights);
+    }
+    this.sources[this.length] = s;
+    this.targets[this.length] = t;
+    this.weights[this.length++] = w;
+  }
+}
+
+/**
+ * circuit-tracer's compute_graph_scores on the edge list: Â = |A| with rows (targets) normalised
+ * to sum 1; influence I = w(Â + Â² + …) with w = 1 on the logit; replacement = influence of the
+ * embeddings / (embeddings + error nodes); completeness = Σ (1 − Â's error share of each row)·(I + w)
+ * / Σ (I + w).
+ */
+export function graphScores(graph: Pick<FeatureGraph, 'nodes' | 'sources' | 'targets' | 'weights'>): { replacement: number; completeness: number } {
+  const n = graph.nodes.length;
+  const rowSum = new Float64Array(n);
+  for (let k = 0; k < graph.weights.length; k++) rowSum[graph.targets[k]!]! += Math.abs(graph.weights[k]!);
+  const norm = (k: number) => Math.abs(graph.weights[k]!) / Math.max(rowSum[graph.targets[k]!]!, 1e-10);
+  const w = new Float64Array(n);
+  graph.nodes.forEach((node, i) => { if (node.kind === 'logit') w[i] = 1; });
+  const influence = new Float64Array(n);
+  let current = w;
+  for (let step = 0; step <= n; step++) {
+    const next = new Float64Array(n);
+    let any = false;
+    for (let k = 0; k < graph.weights.length; k++) {
+      const c = current[graph.targets[k]!]!;
+      if (c === 0) continue;
+      next[graph.sources[k]!]! += c * norm(k);
+      any = true;
+    }
+    if (!any) break;
+    for (let i = 0; i < n; i++) influence[i]! += next[i]!;
+    current = next;
+  }
+  let tokens = 0;
+  let errors = 0;
+  graph.nodes.forEach((node, i) => {
+    if (node.kind === 'embedding') tokens += influence[i]!;
+    if (node.kind === 'error') errors += influence[i]!;
+  });
+  const errorShare = new Float64Array(n);
+  for (let k = 0; k < graph.weights.length; k++) if (graph.nodes[graph.sources[k]!]!.kind === 'error') errorShare[graph.targets[k]!]! += norm(k);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    const out = influence[i]! + w[i]!;
+    num += (1 - errorShare[i]!) * out;
+    den += out;
+  }
+  return { replacement: tokens + errors > 0 ? tokens / (tokens + errors) : 1, completeness: den > 0 ? num / den : 1 };
+}
+
+/** For every target node: |Σ incoming + constant − actual| / max(1, |actual|); the largest. */
+export function exactnessError(graph: Pick<FeatureGraph, 'nodes' | 'sources' | 'targets' | 'weights'>): { worst: number; node: number; checked: number } {
+  const total = graph.nodes.map((node) => node.constant ?? 0);
+  for (let k = 0; k < graph.weights.length; k++) total[graph.targets[k]!]! += graph.weights[k]!;
+  let worst = 0;
+  let node = -1;
+  let checked = 0;
+  graph.nodes.forEach((n, i) => {
+    if (n.actual === undefined) return;
+    checked++;
+    const err = Math.abs(total[i]! - n.actual) / Math.max(1, Math.abs(n.actual));
+    if (err > worst || node < 0) {
+      worst = Math.max(worst, err);
+      if (err >= worst) node = i;
+    }
+  });
+  return { worst, node, checked };
+}
