@@ -380,11 +380,11 @@ export class LinearReplacement {
     const gamma = this.weight(`blocks.${l}.ln1.w`)!;
     for (let k = 0; k <= pos; k++) {
       const gIn = new Float64Array(d);
-      for (let j = 0; j < n; j++) {
-        const g = gV[k * n + j]!;
-        if (g === 0) continue;
-        if (b_V) acc.constant += g * b_V[j]!;
-        for (let i = 0; i < d; i++) gIn[i]! += W_V[i * n + j]! * g;
+      if (b_V) for (let j = 0; j < n; j++) acc.constant += gV[k * n + j]! * b_V[j]!;
+      for (let i = 0; i < d; i++) { // row-major W_V: read contiguously
+        let s = 0;
+        for (let j = 0; j < n; j++) s += W_V[i * n + j]! * gV[k * n + j]!;
+        gIn[i] = s;
       }
       if (beta) for (let i = 0; i < d; i++) acc.constant += gIn[i]! * beta[i]!;
       const back = this.normBack(gIn, gamma, this.frozen.ln1Scale[l]![k]!);
