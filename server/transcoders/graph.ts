@@ -25,6 +25,8 @@ import type { AnalysisContext } from '../analysis/context.js';
 import { logitDirection } from '../analysis/logit-direction.js';
 import type { ResolvedQuestion } from '../analysis/question.js';
 import { runSteps, type Steps } from '../analysis/steps.js';
+import { BackwardRunner } from '../engine/backward-runner.js';
+import { backwardName } from '../engine/onnx/compile-backward.js';
 import type { TranscoderRunner } from './forward.js';
 import { transcoderInput } from './inputs.js';
 import type { TranscoderSet } from './load.js';
@@ -62,6 +64,11 @@ export interface FeatureGraph {
 }
 
 export interface FeatureGraphOptions {
+  /** Where the VJPs run: batched on ONNX Runtime in float32 (`onnx`, the default, for sets reading
+   * ln2's output), or one row at a time in float64 TypeScript (`float64`, any set). */
+  engine?: 'onnx' | 'float64';
+  /** Target rows per ONNX call (default 32). */
+  batchSize?: number;
   /** Wall time one step aims at (default: no target, one step for all rows). */
   stepMs?: number;
   onProgress?: (done: number, total: number) => void;
@@ -171,32 +178,80 @@ async function* featureGraphGenerator(
   yield { phase: 'forward', done, total };
 
   const edges = new EdgeList();
-  let next = 0;
-  while (next < targets.length) {
-    const started = performance.now();
-    do {
-      const t = targets[next++]!;
-      const node = nodes[t]!;
-      const { vector, local } = node.kind === 'logit' ? { vector: direction.g, local: direction.constant } : model.readDirection(node.layer, node.index, node.pos);
-      const grads = model.vjp(node.kind === 'logit' ? L : node.layer, node.pos, vector);
-      node.constant = local + grads.constant;
-      for (let l = 0; l < grads.post.length; l++) {
-        const g = grads.post[l]!;
-        const W_dec = set.layers[l]!.W_dec.data;
-        for (let p = 0; p <= node.pos; p++) {
-          for (const s of byLayerPos[l * T + p]!) {
-            const source = nodes[s]!;
-            let w = 0;
-            for (let j = 0; j < d; j++) w += W_dec[source.index * d + j]! * g[p * d + j]!;
-            edges.add(s, t, source.activation! * w);
-          }
-          edges.add(errorStart + l * T + p, t, dot(errors[l]!, g, p * d, d));
+  /** Records target t's edges from the gradients at each resid_post below it and at the embeddings. */
+  const record = (t: number, post: (l: number) => ArrayLike<number>, postOffset: number, embedEdge: (p: number) => number, constant: number, local: number) => {
+    const node = nodes[t]!;
+    node.constant = local + constant;
+    const below = node.kind === 'logit' ? L : node.layer;
+    for (let l = 0; l < below; l++) {
+      const g = post(l);
+      const W_dec = set.layers[l]!.W_dec.data;
+      const error = errors[l]!;
+      for (let p = 0; p <= node.pos; p++) {
+        const base = postOffset + p * d;
+        for (const s of byLayerPos[l * T + p]!) {
+          const source = nodes[s]!;
+          let w = 0;
+          for (let j = 0; j < d; j++) w += W_dec[source.index * d + j]! * g[base + j]!;
+          edges.add(s, t, source.activation! * w);
         }
+        let e = 0;
+        for (let j = 0; j < d; j++) e += error[p * d + j]! * g[base + j]!;
+        edges.add(errorStart + l * T + p, t, e);
       }
-      for (let p = 0; p <= node.pos; p++) edges.add(embeddingStart + p, t, dot(frozen.embed, grads.embed, p * d, d));
-      done++;
-    } while (next < targets.length && performance.now() - started < stepMs);
-    yield { phase: 'edges', done, total };
+    }
+    for (let p = 0; p <= node.pos; p++) edges.add(embeddingStart + p, t, embedEdge(p));
+  };
+  const local = (node: FeatureNode) => (node.kind === 'logit' ? direction.constant : model.readDirection(node.layer, node.index, node.pos).local);
+
+  const useOnnx = (options.engine ?? 'onnx') === 'onnx' && set.inputHook === 'ln2.hook_normalized';
+  const backward = useOnnx ? await BackwardRunner.create(replacementDecoder(decoder, set), 'replacement') : null;
+  const rows = Math.max(1, options.batchSize ?? 32);
+  try {
+    let next = 0;
+    while (next < targets.length) {
+      const started = performance.now();
+      do {
+        if (backward) {
+          const batch = targets.slice(next, next + rows);
+          next += batch.length;
+          const N = batch.length;
+          const gradFinal = new Float32Array(N * T * d);
+          const injects: Record<string, Tensor> = {};
+          let deepest = 0;
+          batch.forEach((t, row) => {
+            const node = nodes[t]!;
+            if (node.kind === 'logit') {
+              deepest = L;
+              gradFinal.set(direction.u, (row * T + node.pos) * d);
+              return;
+            }
+            deepest = Math.max(deepest, node.layer);
+            const name = backwardName.inject(node.layer);
+            injects[name] ??= { shape: [N, T, d], data: new Float32Array(N * T * d) };
+            injects[name].data.set(set.layers[node.layer]!.W_enc.data.subarray(node.index * d, (node.index + 1) * d), (row * T + node.pos) * d);
+          });
+          const fetch = [backwardName.edgesEmbed, backwardName.constants];
+          for (let l = 0; l < deepest; l++) fetch.push(backwardName.gradResidPost(l));
+          const out = await backward.run(cache, { [backwardName.gradFinal]: { shape: [N, T, d], data: gradFinal }, ...injects }, fetch);
+          const embedEdges = out[backwardName.edgesEmbed]!.data;
+          batch.forEach((t, row) => {
+            record(t, (l) => out[backwardName.gradResidPost(l)]!.data, row * T * d, (p) => embedEdges[row * T + p]!, out[backwardName.constants]!.data[row]!, local(nodes[t]!));
+          });
+          done += batch.length;
+        } else {
+          const t = targets[next++]!;
+          const node = nodes[t]!;
+          const vector = node.kind === 'logit' ? direction.g : model.readDirection(node.layer, node.index, node.pos).vector;
+          const grads = model.vjp(node.kind === 'logit' ? L : node.layer, node.pos, vector);
+          record(t, (l) => grads.post[l]!, 0, (p) => dot(frozen.embed, grads.embed, p * d, d), grads.constant, local(node));
+          done++;
+        }
+      } while (next < targets.length && performance.now() - started < stepMs);
+      yield { phase: 'edges', done, total };
+    }
+  } finally {
+    await backward?.dispose();
   }
 
   const graph: FeatureGraph = {
@@ -214,6 +269,27 @@ function dot(x: Float64Array, y: Float64Array, offset: number, length: number): 
   let acc = 0;
   for (let j = offset; j < offset + length; j++) acc += x[j]! * y[j]!;
   return acc;
+}
+
+/** The decoder with each layer's skip matrix and MLP-output constant (b_dec + β₂ W_skipᵀ) added as
+ * weights, for the backward graph's `replacement` mode. */
+function replacementDecoder(decoder: Decoder, set: TranscoderSet): Decoder {
+  const d = decoder.spec.dModel;
+  const weights = { ...decoder.weights };
+  set.layers.forEach((t, l) => {
+    const offset = Float32Array.from(t.b_dec.data);
+    const beta = decoder.weights[`blocks.${l}.ln2.b`]?.data;
+    if (t.W_skip) {
+      weights[`blocks.${l}.transcoder.W_skip`] = t.W_skip;
+      if (beta) for (let i = 0; i < d; i++) {
+        let acc = 0;
+        for (let j = 0; j < d; j++) acc += t.W_skip.data[i * d + j]! * beta[j]!;
+        offset[i]! += acc;
+      }
+    }
+    weights[`blocks.${l}.transcoder.offset`] = { shape: [d], data: offset };
+  });
+  return { ...decoder, weights };
 }
 
 /**

@@ -50,7 +50,7 @@ export async function referenceModel(
  * edges share the same linear map; exactness covers their values.
  */
 export function expectEdgesMatch(
-  graph: FeatureGraph, ref: ReferenceModel, W_dec: Float32Array[], embed: Float32Array, samples: number, seed = 3,
+  graph: FeatureGraph, ref: ReferenceModel, W_dec: Float32Array[], embed: Float32Array, samples: number, tolerance: number, seed = 3,
 ): { checked: number; worst: number } {
   const d = ref.decoder.spec.dModel;
   const random = seededRandom(seed);
@@ -75,9 +75,10 @@ export function expectEdgesMatch(
     else for (let j = 0; j < d; j++) write[j] = embed[s.pos * d + j]!;
     const expected = referenceEdge(ref, { layer: s.kind === 'feature' ? s.layer : -1, pos: s.pos, write },
       t.kind === 'logit' ? { kind: 'logit' } : { kind: 'feature', layer: t.layer, index: t.index, pos: t.pos });
+    // Relative to the edge, or to 1e-3 for edges near zero (float32 VJPs carry ~1e-7 noise).
     const err = Math.abs(graph.weights[k]! - expected) / Math.max(1e-3, Math.abs(expected));
     worst = Math.max(worst, err);
-    expect(graph.weights[k]!).toBeCloseTo(expected, 6);
+    expect(err, `edge ${k}: ${graph.weights[k]} vs reference ${expected}`).toBeLessThanOrEqual(tolerance);
   }
   return { checked: chosen.length, worst };
 }
