@@ -1,6 +1,7 @@
 /**
  * Feature graph vs neuron graph on the bundled brown-gpt2 for the same 16-token prompt: the
- * replacement-model graph over the shipped transcoders (every active feature a target, exact)
+ * replacement-model graph over the shipped transcoders (every active feature a target, exact;
+ * batched ONNX VJPs and the float64 TypeScript path)
  * next to the neuron attribution graph (its default 200-node budget), time, nodes and edges.
  */
 import { fileURLToPath } from 'node:url';
@@ -32,15 +33,17 @@ export async function benchFeatures(): Promise<BenchRow[]> {
     return [result, (performance.now() - t0) / 1000];
   };
   await context.backwardRunner('linear');
-  const [features, featureSeconds] = await time(() => buildFeatureGraph(context, set, transcoders, question));
+  const [features, featureSeconds] = await time(() => buildFeatureGraph(context, set, transcoders, question, { engine: 'onnx', batchSize: 32 }));
+  const [, float64Seconds] = await time(() => buildFeatureGraph(context, set, transcoders, question, { engine: 'float64' }));
   const [neurons, neuronSeconds] = await time(() => buildAttributionGraph(context, question, { maxNodes: 200, batchSize: 32 }));
   await transcoders.dispose();
   await context.dispose();
   await runner.dispose();
   const exact = exactnessError(features).worst;
   return [
-    row('features', `feature graph (replacement model), bundled model, ${T} tokens, float64 VJPs`, featureSeconds, 's',
+    row('features', `feature graph (replacement model), bundled model, ${T} tokens, batched ONNX VJPs (32 rows)`, featureSeconds, 's',
       `${features.stats.features} features, ${features.nodes.length} nodes, ${features.weights.length.toLocaleString('en')} edges; exactness ${exact.toExponential(1)}; replacement ${features.scores.replacement.toFixed(3)}, completeness ${features.scores.completeness.toFixed(3)}`),
+    row('features', 'same feature graph, float64 TypeScript VJPs (one row at a time)', float64Seconds, 's'),
     row('features', `neuron graph, same prompt, 200 neuron nodes`, neuronSeconds, 's',
       `${neurons.nodes.length} nodes, ${neurons.weights.length.toLocaleString('en')} edges`),
   ];
