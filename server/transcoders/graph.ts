@@ -5,11 +5,13 @@
  * the Δ logit are then affine in the upstream nodes (features, error nodes, embeddings), so the
  * graph is exact: Σ incoming edges + constant = the node's actual value.
  *
- * The vector-Jacobian products run in TypeScript in float64 (plain loops, small models): the
- * backward graph of compile-backward.ts has no skip path, and here the skip connection x W_skipᵀ
- * is linear, so the gradient must flow through it (through ln2's frozen scale, centring and γ).
- * One VJP per target node gives the gradient at every resid_post below it; each edge is then a
- * dot product with the source's write (a_s·W_dec[s], ε, or the embedding).
+ * The vector-Jacobian products run batched on ONNX Runtime, in the backward graph's
+ * `replacement` mode (compile-backward.ts): the neuron graph's linear mode, except that each
+ * transcoder's skip connection x W_skipᵀ is linear, so the gradient flows through it (through
+ * ln2's frozen scale, centring and γ). Sets reading resid_mid, or `engine: 'float64'`, use the
+ * same maps written in float64 TypeScript (graph-linear.ts). One VJP per target node gives the
+ * gradient at every resid_post below it; each edge is then a dot product with the source's write
+ * (a_s·W_dec[s], ε, or the embedding).
  *
  * Features at position 0 are zeroed as circuit-tracer does (attention sink): their writes go
  * into that position's error node, which keeps the decomposition exact.
@@ -30,6 +32,10 @@ import { backwardName } from '../engine/onnx/compile-backward.js';
 import type { TranscoderRunner } from './forward.js';
 import { transcoderInput } from './inputs.js';
 import type { TranscoderSet } from './load.js';
+import { dot, LinearReplacement, type Frozen } from './graph-linear.js';
+import { graphScores } from './graph-scores.js';
+
+export { exactnessError, graphScores } from './graph-scores.js';
 
 export type FeatureNodeKind = 'feature' | 'error' | 'embedding' | 'logit';
 
@@ -75,16 +81,6 @@ export interface FeatureGraphOptions {
   shouldCancel?: () => boolean;
 }
 
-/** Everything the linear replacement model needs, in float64. */
-interface Frozen {
-  T: number;
-  tokens: number[];
-  embed: Float64Array; // [T, d]
-  posEmbed: Float64Array | null; // [T, d]
-  ln1Scale: Float64Array[]; // per layer [T]
-  ln2Scale: Float64Array[]; // per layer [T]
-  pattern: Float64Array[]; // per layer [H, T, T]
-}
 
 const f64 = (t: Tensor) => Float64Array.from(t.data);
 
@@ -265,11 +261,6 @@ async function* featureGraphGenerator(
   return graph;
 }
 
-function dot(x: Float64Array, y: Float64Array, offset: number, length: number): number {
-  let acc = 0;
-  for (let j = offset; j < offset + length; j++) acc += x[j]! * y[j]!;
-  return acc;
-}
 
 /** The decoder with each layer's skip matrix and MLP-output constant (b_dec + β₂ W_skipᵀ) added as
  * weights, for the backward graph's `replacement` mode. */
@@ -290,183 +281,6 @@ function replacementDecoder(decoder: Decoder, set: TranscoderSet): Decoder {
     weights[`blocks.${l}.transcoder.offset`] = { shape: [d], data: offset };
   });
   return { ...decoder, weights };
-}
-
-/**
- * The replacement model linearised around the prompt, as float64 maps on the residual stream.
- * `vjp` pulls a read direction at (layer, pos) back to every resid_post below it and to the
- * embeddings, collecting the constant terms (biases, norm offsets, position embeddings) on the way.
- */
-export class LinearReplacement {
-  private readonly d: number;
-  private readonly layerNorm: boolean;
-
-  constructor(private readonly decoder: Decoder, private readonly set: TranscoderSet, private readonly frozen: Frozen) {
-    this.d = decoder.spec.dModel;
-    this.layerNorm = decoder.spec.norm.kind === 'layernorm';
-  }
-
-  private weight(name: string): Float32Array | undefined {
-    return this.decoder.weights[name]?.data;
-  }
-
-  private get readsNormalised(): boolean {
-    return this.set.inputHook === 'ln2.hook_normalized';
-  }
-
-  /** Layer l's transcoder input at position p, in float64, from resid_mid. */
-  input(l: number, residMid: Float32Array, p: number): Float64Array {
-    const { d } = this;
-    const x = new Float64Array(d);
-    for (let j = 0; j < d; j++) x[j] = residMid[p * d + j]!;
-    if (!this.readsNormalised) return x;
-    const gamma = this.weight(`blocks.${l}.ln2.w`)!;
-    const beta = this.weight(`blocks.${l}.ln2.b`);
-    let mean = 0;
-    if (this.layerNorm) mean = x.reduce((a, b) => a + b, 0) / d;
-    const s = this.frozen.ln2Scale[l]![p]!;
-    for (let j = 0; j < d; j++) x[j] = ((x[j]! - mean) / s) * gamma[j]! + (beta ? beta[j]! : 0);
-    return x;
-  }
-
-  /** b_dec + x W_skipᵀ for a transcoder input x. */
-  skip(l: number, x: Float64Array): Float64Array {
-    const { d } = this;
-    const t = this.set.layers[l]!;
-    const out = Float64Array.from(t.b_dec.data);
-    const W = t.W_skip?.data;
-    if (W) for (let i = 0; i < d; i++) {
-      let acc = 0;
-      for (let j = 0; j < d; j++) acc += W[i * d + j]! * x[j]!;
-      out[i]! += acc;
-    }
-    return out;
-  }
-
-  /** Frozen-scale backward through a normalisation: C(γ ⊙ g)/s (LayerNorm) or (γ ⊙ g)/s. */
-  private normBack(g: Float64Array, gamma: Float32Array, scale: number): Float64Array {
-    const { d } = this;
-    const out = new Float64Array(d);
-    for (let j = 0; j < d; j++) out[j] = gamma[j]! * g[j]!;
-    if (this.layerNorm) {
-      const mean = out.reduce((a, b) => a + b, 0) / d;
-      for (let j = 0; j < d; j++) out[j]! -= mean;
-    }
-    for (let j = 0; j < d; j++) out[j]! /= scale;
-    return out;
-  }
-
-  /** Feature i of layer l at p: its read direction on resid_mid(l) and its local constant. */
-  readDirection(l: number, i: number, p: number): { vector: Float64Array; local: number } {
-    const { d } = this;
-    const t = this.set.layers[l]!;
-    const v = Float64Array.from(t.W_enc.data.subarray(i * d, (i + 1) * d));
-    let local = t.b_enc.data[i]!;
-    if (!this.readsNormalised) return { vector: v, local };
-    const beta = this.weight(`blocks.${l}.ln2.b`);
-    if (beta) for (let j = 0; j < d; j++) local += beta[j]! * v[j]!;
-    return { vector: this.normBack(v, this.weight(`blocks.${l}.ln2.w`)!, this.frozen.ln2Scale[l]![p]!), local };
-  }
-
-  /**
-   * Pulls `vector` at position `pos` back from resid_mid(layer) (layer < L) or from the final
-   * residual (layer = L). Returns the gradient at resid_post(l) for every l < layer, at the
-   * embeddings, and the constant terms met on the way.
-   */
-  vjp(layer: number, pos: number, vector: Float64Array): { post: Float64Array[]; embed: Float64Array; constant: number } {
-    const { d } = this;
-    const { T } = this.frozen;
-    const L = this.decoder.spec.nLayers;
-    let G = new Float64Array(T * d);
-    G.set(vector, pos * d);
-    const acc = { constant: 0 };
-    let l = layer;
-    if (layer < L) {
-      this.attentionBack(layer, G, pos, acc); // now at resid_pre(layer)
-      l = layer - 1;
-    } else {
-      l = L - 1;
-    }
-    const post: Float64Array[] = new Array(Math.max(0, l + 1));
-    for (; l >= 0; l--) {
-      post[l] = Float64Array.from(G);
-      const t = this.set.layers[l]!;
-      // mlp_out = b_dec + x W_skipᵀ + (nodes); x = γ C(r)/s + β on the normalised input.
-      const W = t.W_skip?.data;
-      const beta = this.readsNormalised ? this.weight(`blocks.${l}.ln2.b`) : undefined;
-      for (let p = 0; p <= pos; p++) {
-        const g = G.subarray(p * d, (p + 1) * d);
-        for (let j = 0; j < d; j++) acc.constant += g[j]! * t.b_dec.data[j]!;
-        if (!W) continue;
-        const gx = new Float64Array(d); // g W_skip
-        for (let i = 0; i < d; i++) {
-          const gi = g[i]!;
-          if (gi === 0) continue;
-          for (let j = 0; j < d; j++) gx[j]! += gi * W[i * d + j]!;
-        }
-        if (beta) for (let j = 0; j < d; j++) acc.constant += gx[j]! * beta[j]!;
-        const back = this.readsNormalised ? this.normBack(gx, this.weight(`blocks.${l}.ln2.w`)!, this.frozen.ln2Scale[l]![p]!) : gx;
-        for (let j = 0; j < d; j++) g[j]! += back[j]!;
-      }
-      this.attentionBack(l, G, pos, acc);
-    }
-    const posEmbed = this.frozen.posEmbed;
-    if (posEmbed) acc.constant += dot(posEmbed, G, 0, (pos + 1) * d);
-    const embed = G;
-    G = new Float64Array(0);
-    return { post, embed, constant: acc.constant };
-  }
-
-  /** In place: G at resid_mid(l) → G at resid_pre(l) through the frozen attention (OV path). */
-  private attentionBack(l: number, G: Float64Array, pos: number, acc: { constant: number }): void {
-    const { d } = this;
-    const { T } = this.frozen;
-    const { nHeads: H, nKvHeads: Hkv, dHead: dh } = this.decoder.spec;
-    const group = H / Hkv;
-    const n = Hkv * dh;
-    const W_O = this.weight(`blocks.${l}.attn.W_O`)!; // [H·dh, d]
-    const W_V = this.weight(`blocks.${l}.attn.W_V`)!; // [d, Hkv·dh]
-    const b_O = this.weight(`blocks.${l}.attn.b_O`);
-    const b_V = this.weight(`blocks.${l}.attn.b_V`);
-    const beta = this.weight(`blocks.${l}.ln1.b`);
-    const pattern = this.frozen.pattern[l]!;
-    const gZ = new Float64Array((pos + 1) * H * dh);
-    for (let q = 0; q <= pos; q++) {
-      for (let j = 0; j < d; j++) {
-        const g = G[q * d + j]!;
-        if (b_O) acc.constant += g * b_O[j]!;
-      }
-      for (let e = 0; e < H * dh; e++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) s += W_O[e * d + j]! * G[q * d + j]!;
-        gZ[q * H * dh + e] = s;
-      }
-    }
-    const gV = new Float64Array((pos + 1) * n);
-    for (let h = 0; h < H; h++) {
-      const kv = Math.floor(h / group);
-      for (let q = 0; q <= pos; q++) {
-        for (let k = 0; k <= q; k++) {
-          const a = pattern[(h * T + q) * T + k]!;
-          if (a === 0) continue;
-          for (let e = 0; e < dh; e++) gV[k * n + kv * dh + e]! += a * gZ[q * H * dh + h * dh + e]!;
-        }
-      }
-    }
-    const gamma = this.weight(`blocks.${l}.ln1.w`)!;
-    for (let k = 0; k <= pos; k++) {
-      const gIn = new Float64Array(d);
-      if (b_V) for (let j = 0; j < n; j++) acc.constant += gV[k * n + j]! * b_V[j]!;
-      for (let i = 0; i < d; i++) { // row-major W_V: read contiguously
-        let s = 0;
-        for (let j = 0; j < n; j++) s += W_V[i * n + j]! * gV[k * n + j]!;
-        gIn[i] = s;
-      }
-      if (beta) for (let i = 0; i < d; i++) acc.constant += gIn[i]! * beta[i]!;
-      const back = this.normBack(gIn, gamma, this.frozen.ln1Scale[l]![k]!);
-      for (let i = 0; i < d; i++) G[k * d + i]! += back[i]!;
-    }
-  }
 }
 
 /** A growable edge list in typed arrays (zero weights dropped). */
@@ -494,67 +308,3 @@ class EdgeList {
   }
 }
 
-/**
- * circuit-tracer's compute_graph_scores on the edge list: Â = |A| with rows (targets) normalised
- * to sum 1; influence I = w(Â + Â² + …) with w = 1 on the logit; replacement = influence of the
- * embeddings / (embeddings + error nodes); completeness = Σ (1 − Â's error share of each row)·(I + w)
- * / Σ (I + w).
- */
-export function graphScores(graph: Pick<FeatureGraph, 'nodes' | 'sources' | 'targets' | 'weights'>): { replacement: number; completeness: number } {
-  const n = graph.nodes.length;
-  const rowSum = new Float64Array(n);
-  for (let k = 0; k < graph.weights.length; k++) rowSum[graph.targets[k]!]! += Math.abs(graph.weights[k]!);
-  const norm = (k: number) => Math.abs(graph.weights[k]!) / Math.max(rowSum[graph.targets[k]!]!, 1e-10);
-  const w = new Float64Array(n);
-  graph.nodes.forEach((node, i) => { if (node.kind === 'logit') w[i] = 1; });
-  const influence = new Float64Array(n);
-  let current = w;
-  for (let step = 0; step <= n; step++) {
-    const next = new Float64Array(n);
-    let any = false;
-    for (let k = 0; k < graph.weights.length; k++) {
-      const c = current[graph.targets[k]!]!;
-      if (c === 0) continue;
-      next[graph.sources[k]!]! += c * norm(k);
-      any = true;
-    }
-    if (!any) break;
-    for (let i = 0; i < n; i++) influence[i]! += next[i]!;
-    current = next;
-  }
-  let tokens = 0;
-  let errors = 0;
-  graph.nodes.forEach((node, i) => {
-    if (node.kind === 'embedding') tokens += influence[i]!;
-    if (node.kind === 'error') errors += influence[i]!;
-  });
-  const errorShare = new Float64Array(n);
-  for (let k = 0; k < graph.weights.length; k++) if (graph.nodes[graph.sources[k]!]!.kind === 'error') errorShare[graph.targets[k]!]! += norm(k);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    const out = influence[i]! + w[i]!;
-    num += (1 - errorShare[i]!) * out;
-    den += out;
-  }
-  return { replacement: tokens + errors > 0 ? tokens / (tokens + errors) : 1, completeness: den > 0 ? num / den : 1 };
-}
-
-/** For every target node: |Σ incoming + constant − actual| / max(1, |actual|); the largest. */
-export function exactnessError(graph: Pick<FeatureGraph, 'nodes' | 'sources' | 'targets' | 'weights'>): { worst: number; node: number; checked: number } {
-  const total = graph.nodes.map((node) => node.constant ?? 0);
-  for (let k = 0; k < graph.weights.length; k++) total[graph.targets[k]!]! += graph.weights[k]!;
-  let worst = 0;
-  let node = -1;
-  let checked = 0;
-  graph.nodes.forEach((n, i) => {
-    if (n.actual === undefined) return;
-    checked++;
-    const err = Math.abs(total[i]! - n.actual) / Math.max(1, Math.abs(n.actual));
-    if (err > worst || node < 0) {
-      worst = Math.max(worst, err);
-      if (err >= worst) node = i;
-    }
-  });
-  return { worst, node, checked };
-}
