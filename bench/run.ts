@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchAnalysis } from './analysis.js';
 import { benchBrowser } from './browser.js';
 import { benchEngine } from './engine.js';
+import { benchFeatures } from './features.js';
 import { benchNeurons } from './neurons.js';
 import { benchSharing } from './sharing.js';
 import { benchTransport } from './transport.js';
@@ -17,7 +18,7 @@ console.log(`machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFix
 // `npm run bench -- NAME ...` runs only the named sections.
 const sections: Record<string, () => Promise<BenchRow[]>> = {
   engine: benchEngine, transport: benchTransport, analysis: benchAnalysis, neurons: benchNeurons, browser: benchBrowser,
-  sharing: benchSharing,
+  sharing: benchSharing, features: benchFeatures,
 };
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !(name in sections));

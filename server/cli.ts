@@ -20,6 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { explanationsCommand, indexCommand, neuronCommand, threadsArg, UsageError } from './cli-neurons.js';
 import { transcodersCommand } from './transcoders/cli-command.js';
+import { featureGraphCommand } from './transcoders/graph-command.js';
 
 const usage = `Circuits XR engine CLI
 
@@ -30,6 +31,7 @@ const usage = `Circuits XR engine CLI
   effects   --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN --json
   graph     --model PATH [--tokenizer PATH] --prompt TEXT --target TOKEN --distractor TOKEN
             [--node-threshold 0.8] [--edge-threshold 0.98] [--max-nodes N] [--unpruned] --out FILE
+            [--transcoders DIR]   over transcoder features (the replacement model) instead of neurons
   index     --model PATH [--tokenizer PATH] [--corpus PATH] [--tokens N] [--index-dir DIR]
             [--batch-contexts N] [--checkpoint-every BATCHES] [--checkpoint-seconds S]
   neuron    --model PATH [--tokenizer PATH] --layer L --index I [--corpus PATH] [--tokens N] [--index-dir DIR] --json
@@ -223,6 +225,12 @@ async function main(argv: string[]): Promise<void> {
       const context = new AnalysisContext(model, runner);
       const question = resolveQuestion(model.tokenizer, model.decoder, questionArgs(args));
       for (const warning of question.warnings) console.error(`note: ${warning}`);
+      if (args.transcoders !== undefined) {
+        await featureGraphCommand(context, question, {
+          model: args.model!, transcoders: args.transcoders, prompt: args.prompt!, out: args.out, unpruned: args.unpruned ?? false, nodeThreshold, edgeThreshold,
+        });
+        break;
+      }
       const started = performance.now();
       const graph = await attributionGraph(context, question, {
         scan: basename(args.model!), prompt: args.prompt!, maxNodes, nodeThreshold, edgeThreshold,

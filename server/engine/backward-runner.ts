@@ -47,7 +47,7 @@ export class BackwardRunner {
       feeds[name] = new ort.Tensor('float32', tensor.data, tensor.shape);
     }
     feeds['grad.ln_final.out'] = new ort.Tensor('float32', gradFinal.data, gradFinal.shape);
-    if (this.mode === 'linear') {
+    if (this.mode !== 'full') {
       for (let l = 0; l < nLayers; l++) {
         const inject = cotangents[`inject.${l}`];
         feeds[`inject.${l}`] = new ort.Tensor('float32', inject?.data ?? new Float32Array(N * T * d), [N, T, d]);

@@ -120,6 +120,8 @@ function readMetadata(value: unknown): GraphMetadata {
     target: optional(m, 'target', path, question),
     distractor: optional(m, 'distractor', path, question),
     logit_diff: optional(m, 'logit_diff', path, number),
+    replacement_score: optional(m, 'replacement_score', path, number),
+    completeness_score: optional(m, 'completeness_score', path, number),
   });
 }
 
@@ -204,7 +206,7 @@ export function importGraph(json: unknown): AttributionGraph {
 }
 
 // Fixed key orders for export: the order of the schema's interfaces.
-const METADATA_KEYS = ['slug', 'scan', 'prompt', 'prompt_tokens', 'transcoder_list', 'node_threshold', 'info', 'generation_settings', 'pruning_settings', 'schema_version', 'target', 'distractor', 'logit_diff'] as const;
+const METADATA_KEYS = ['slug', 'scan', 'prompt', 'prompt_tokens', 'transcoder_list', 'node_threshold', 'info', 'generation_settings', 'pruning_settings', 'schema_version', 'target', 'distractor', 'logit_diff', 'replacement_score', 'completeness_score'] as const;
 const INFO_KEYS = ['creator', 'creator_name', 'creator_url', 'source_urls', 'transcoder_set', 'generator', 'create_time_ms'] as const;
 const GENERATOR_KEYS = ['name', 'version', 'url'] as const;
 const GENERATION_KEYS = ['max_n_logits', 'desired_logit_prob', 'batch_size', 'max_feature_nodes'] as const;

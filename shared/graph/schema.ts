@@ -69,6 +69,10 @@ export interface GraphMetadata {
   target?: QuestionToken;
   distractor?: QuestionToken;
   logit_diff?: number;
+  /** circuit-tracer's graph scores (replacement-model graphs): share of influence from embeddings
+   * rather than error nodes, and influence-weighted share of node inputs from non-error nodes. */
+  replacement_score?: number;
+  completeness_score?: number;
 }
 
 export interface GraphQueryParams {

@@ -4,7 +4,7 @@
  * order like llm.c's backward. The forward activations come in as inputs named by their hooks
  * (batch 1, broadcast over the N rows), so a forward run's cache is the feed.
  *
- * Two modes:
+ * Three modes:
  *  - `full`: the exact gradient of the model. Cotangent `grad.ln_final.out` [N, T, d] on the
  *    final normalisation's output (= dlogits W_Uᵀ). Outputs ∂/∂ `blocks.l.mlp.hook_post`,
  *    ∂/∂ `blocks.l.attn.hook_z`, ∂/∂ `hook_embed`.
@@ -16,6 +16,12 @@
  *    constant terms `constants` [N] (biases, norm offsets, position embeddings), and the
  *    gradient at each block's output `grad.blocks.l.hook_resid_post` [N, T, d], from which any
  *    single edge is one dot product (a_s · W_out[s]·g).
+ *  - `replacement`: the linearised replacement model of a transcoder set (server/transcoders/):
+ *    as `linear`, but each MLP is its transcoder, whose skip connection x W_skipᵀ is linear, so
+ *    the gradient flows through it (through ln2's frozen scale). The decoder passed in carries
+ *    `blocks.l.transcoder.W_skip` [d, d] (when the set has skips) and `blocks.l.transcoder.offset`
+ *    [d] = b_dec + β₂ W_skipᵀ (the MLP output's constant); no `edges.l` outputs (features are
+ *    read off `grad.blocks.l.hook_resid_post`).
  *
  * Legend: N cotangent rows, T positions, d width, H heads, Hkv kv heads, G = H / Hkv,
  * dh head width, m = d_mlp.
@@ -26,7 +32,7 @@ import { graphInput, OPSET } from './compile.js';
 import { attr, GraphBuilder } from './graph-builder.js';
 import { DataType } from './proto.js';
 
-export type BackwardMode = 'full' | 'linear';
+export type BackwardMode = 'full' | 'linear' | 'replacement';
 
 export const backwardName = {
   gradFinal: 'grad.ln_final.out',
@@ -43,7 +49,7 @@ export const backwardName = {
 /** Forward hooks the backward graph reads, for a given mode. */
 export function backwardInputs(spec: DecoderSpec, mode: BackwardMode): string[] {
   const names: string[] = [hookName.lnFinalScale];
-  if (mode === 'linear') {
+  if (mode !== 'full') {
     names.push(hookName.embed);
     if (spec.positional.kind === 'learned') names.push(hookName.posEmbed);
   } else {
@@ -53,7 +59,7 @@ export function backwardInputs(spec: DecoderSpec, mode: BackwardMode): string[] 
     names.push(hookName.ln1Scale(l), hookName.pattern(l), hookName.ln2Scale(l));
     if (mode === 'linear') {
       names.push(hookName.mlpPost(l));
-    } else {
+    } else if (mode === 'full') {
       names.push(hookName.residPre(l), hookName.residMid(l), hookName.q(l), hookName.k(l), hookName.v(l), hookName.mlpPre(l));
       if (spec.mlp.kind === 'gated') names.push(hookName.mlpPreLinear(l));
     }
@@ -112,7 +118,7 @@ class BackwardGraph {
     const { g } = this;
     const layerNorm = this.spec.norm.kind === 'layernorm';
     const gHat = g.op('Mul', [gy, this.w(`${prefix}.w`)]); // γ ⊙ g_y
-    if (this.mode === 'linear') {
+    if (this.mode !== 'full') {
       const centred = layerNorm ? g.op('Sub', [gHat, this.meanLast(gHat)]) : gHat;
       return g.op('Div', [centred, scale]);
     }
@@ -171,6 +177,11 @@ class BackwardGraph {
   private mlpBackward(l: number, gPost: string): string {
     const { g, spec } = this;
     const p = `blocks.${l}.mlp`;
+    if (this.mode === 'replacement') {
+      // ŷ = (features) + x W_skipᵀ + offset: the skip's gradient g W_skip joins the injections.
+      const skip = `blocks.${l}.transcoder.W_skip`;
+      return this.has(skip) ? g.op('Add', [backwardName.inject(l), g.op('MatMul', [gPost, this.w(skip)])]) : backwardName.inject(l);
+    }
     const gAct = this.matmulTransposed(gPost, `${p}.W_out`); // [N, T, m]
     if (this.mode === 'linear') {
       g.output(g.op('Mul', [gAct, hookName.mlpPost(l)]), backwardName.edges(l), ['N', 'T', spec.dMlp]);
@@ -219,7 +230,7 @@ class BackwardGraph {
     const gVHeadMajor = g.op('MatMul', [g.op('Transpose', [grouped(pattern)], swapLast), gZGrouped]); // [N, Hkv, T, dh]
     const gV = flat(g.op('Transpose', [gVHeadMajor], toHeadMajor), Hkv); // [N, T, Hkv*dh]
     let gIn = this.matmulTransposed(gV, `${p}.W_V`); // [N, T, d]
-    if (this.mode === 'linear') {
+    if (this.mode !== 'full') {
       // Constant through the frozen value path: (β₁ W_V + b_V) per position.
       const valueOffset = this.valueOffset(l);
       if (valueOffset) this.constantTerm(gV, valueOffset);
@@ -284,7 +295,7 @@ class BackwardGraph {
       g.input(graphInput.ropeSin, DataType.FLOAT, [1, 'T', 1, dh]);
     }
     g.input(backwardName.gradFinal, DataType.FLOAT, ['N', 'T', d]);
-    if (mode === 'linear') for (let l = 0; l < L; l++) g.input(backwardName.inject(l), DataType.FLOAT, ['N', 'T', d]);
+    if (mode !== 'full') for (let l = 0; l < L; l++) g.input(backwardName.inject(l), DataType.FLOAT, ['N', 'T', d]);
 
     // Final normalisation, then the blocks in reverse order.
     let gResid = this.normBackward(backwardName.gradFinal, hookName.residPost(L - 1), hookName.lnFinalScale, 'ln_final');
@@ -293,6 +304,9 @@ class BackwardGraph {
       if (mode === 'linear') {
         g.output(gResid, backwardName.gradResidPost(l), ['N', 'T', spec.dModel]);
         if (this.has(`blocks.${l}.mlp.b_out`)) this.constantTerm(gResid, this.w(`blocks.${l}.mlp.b_out`));
+      } else if (mode === 'replacement') {
+        g.output(gResid, backwardName.gradResidPost(l), ['N', 'T', spec.dModel]);
+        if (this.has(`blocks.${l}.transcoder.offset`)) this.constantTerm(gResid, this.w(`blocks.${l}.transcoder.offset`));
       }
       const gLn2Out = this.mlpBackward(l, gResid);
       const gMid = g.op('Add', [gResid, this.normBackward(gLn2Out, hookName.residMid(l), hookName.ln2Scale(l), `blocks.${l}.ln2`)]);
