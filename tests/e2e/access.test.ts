@@ -71,7 +71,11 @@ describe('access in the browser', () => {
 
     await browser.page.reload();
     await waitFor(connectedWithModel, 120_000);
-    expect(await state<string>('location.href')).toBe(server.baseUrl);
+    // The address bar keeps the shareable view (prompt, action), never the token.
+    const after = await state<string>('location.href');
+    expect(after.startsWith(server.baseUrl)).toBe(true);
+    expect(after).not.toContain('token');
+    expect(await state<string | null>(`sessionStorage.getItem('circuits-xr-token')`)).toBe(server.token);
   });
 
   it('stops a prompt longer than the server accepts, with the reason, before sending it', async () => {
@@ -79,8 +83,10 @@ describe('access in the browser', () => {
     await browser.page.fill('[data-testid=prompt-input]', long);
     await browser.page.click('[data-testid=run-button]');
     await waitFor(`window.__circuits.store.getState().runStatus === 'error'`, 10_000);
-    const shown = await browser.page.textContent('[data-testid=error]');
-    expect(shown).toBe(`too_long: the prompt is ${long.length.toLocaleString('en')} characters; the server accepts at most ${requestLimits.promptCharacters.toLocaleString('en')}`);
+    // In plain words beside the prompt (no internal code).
+    const shown = await browser.page.textContent('[data-testid=run-error]');
+    expect(shown?.toLowerCase()).toContain(`the prompt is ${long.length.toLocaleString('en')} characters; the server accepts at most ${requestLimits.promptCharacters.toLocaleString('en')}`);
+    expect(shown).not.toMatch(/too_long/);
     expect(await state<string>('window.__circuits.store.getState().connection')).toBe('connected');
   });
 });
