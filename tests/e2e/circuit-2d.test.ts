@@ -260,7 +260,8 @@ describe('the 2D circuit view, large graphs and attention heads', () => {
 
     // Clicking a head beside its layer in 3D selects it (the panels out of the way first).
     await page.click('[data-testid=circuit-dock-toggle]');
-    await page.click('[data-testid=analysis-toggle]');
+    await page.click('[data-testid=dock-toggle-right]');
+    await page.click('[data-testid=dock-toggle-left]');
     await state(`window.__circuits.store.setState({ selection: null })`);
     await frames(3);
     const target = await state<{ layer: number; head: number; x: number; y: number } | null>(`(() => {
