@@ -73,7 +73,7 @@ describe('access in the browser', () => {
     await waitFor(connectedWithModel, 120_000);
     // The address bar keeps the shareable view (prompt, action), never the token.
     const after = await state<string>('location.href');
-    expect(after.startsWith(server.baseUrl)).toBe(true);
+    expect(after.startsWith(server.baseUrl!)).toBe(true);
     expect(after).not.toContain('token');
     expect(await state<string | null>(`sessionStorage.getItem('circuits-xr-token')`)).toBe(server.token);
   });
