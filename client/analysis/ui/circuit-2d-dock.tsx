@@ -55,7 +55,7 @@ export function Circuit2DDock() {
           {graph ? (
             <>
               <Circuit2D width={width} height={height} />
-              <p className="legend-line">
+              <p className="circuit-legend-line">
                 Layers bottom (tokens) to top (logit), one column per token. <span className="up">━ raises</span> <span className="down">━ lowers</span> the target (width: |weight|);
                 ● neuron (size: influence) ◆ other neurons ■ token. Hover for details, click to select, shift-click to pin.
               </p>
