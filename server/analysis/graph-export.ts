@@ -4,7 +4,7 @@
  * `{L+1}_{target}_{P}`, and the exact aggregate of the neurons not kept at (layer, pos) as an
  * error-style node `{layer}_-1_{pos}` (feature −1, "mlp reconstruction error").
  */
-import type { AttributionGraph, GraphNode } from '../../shared/graph/schema.js';
+import { graphNodeId, type AttributionGraph, type GraphNode } from '../../shared/graph/schema.js';
 import type { Tokenizer } from '../engine/decoder.js';
 
 /** What the export needs of a tokenizer (a worker gets a table of the few ids it shows). */
@@ -24,13 +24,10 @@ export interface ExportOptions {
   edgeThreshold: number;
 }
 
+const idKinds = { embedding: 'embedding', logit: 'logit', aggregate: 'error', neuron: 'unit' } as const;
+
 export function nodeId(node: RawNode, nLayers: number): string {
-  switch (node.kind) {
-    case 'embedding': return `E_${node.index}_${node.pos}`;
-    case 'logit': return `${nLayers + 1}_${node.index}_${node.pos}`;
-    case 'aggregate': return `${node.layer}_-1_${node.pos}`;
-    case 'neuron': return `${node.layer}_${node.index}_${node.pos}`;
-  }
+  return graphNodeId(idKinds[node.kind], node.layer, node.index, node.pos, nLayers);
 }
 
 export function toGraphJson(raw: RawGraph, options: ExportOptions): AttributionGraph {

@@ -5,7 +5,7 @@
  * reconstruction error", as in circuit-tracer's published fixture), embeddings `E_{token}_{pos}`,
  * the Δ logit `{L+1}_{target}_{P}`; the replacement and completeness scores in the metadata.
  */
-import type { AttributionGraph, GraphNode } from '../../shared/graph/schema.js';
+import { graphNodeId, type AttributionGraph, type GraphNode } from '../../shared/graph/schema.js';
 import type { TokenTexts } from '../analysis/graph-export.js';
 import type { FeatureGraph, FeatureNode } from './graph.js';
 
@@ -21,12 +21,7 @@ export interface FeatureExportOptions {
 }
 
 export function featureNodeId(node: FeatureNode, nLayers: number): string {
-  switch (node.kind) {
-    case 'embedding': return `E_${node.index}_${node.pos}`;
-    case 'logit': return `${nLayers + 1}_${node.index}_${node.pos}`;
-    case 'error': return `${node.layer}_-1_${node.pos}`;
-    case 'feature': return `${node.layer}_${node.index}_${node.pos}`;
-  }
+  return graphNodeId(node.kind === 'feature' ? 'unit' : node.kind, node.layer, node.index, node.pos, nLayers);
 }
 
 export function featureGraphJson(raw: FeatureGraph, options: FeatureExportOptions): AttributionGraph {

@@ -84,6 +84,21 @@ export interface GraphQueryParams {
   sg_pos: string;
 }
 
+/** What a node stands for, as far as its id is concerned: a unit (neuron or transcoder feature)
+ * at (layer, index, pos), the error / aggregate node of (layer, pos), an embedding (index = token
+ * id) or a logit (index = token id). */
+export type NodeIdKind = 'unit' | 'error' | 'embedding' | 'logit';
+
+/** The one builder of node ids, as circuit-tracer and Neuronpedia write them (see GraphNode). */
+export function graphNodeId(kind: NodeIdKind, layer: number, index: number, pos: number, nLayers: number): string {
+  switch (kind) {
+    case 'embedding': return `E_${index}_${pos}`;
+    case 'logit': return `${nLayers + 1}_${index}_${pos}`;
+    case 'error': return `${layer}_-1_${pos}`;
+    case 'unit': return `${layer}_${index}_${pos}`;
+  }
+}
+
 export interface GraphNode {
   /** `{layer}_{index}_{pos}`, `E_{tokenId}_{pos}`, `{L+1}_{tokenId}_{pos}`, errors `{layer}_-1_{pos}`. */
   node_id: string;
