@@ -84,8 +84,8 @@ interface Target {
   influence: number;
 }
 
-/** A growable edge list in typed arrays. */
-class EdgeList {
+/** A growable edge list in typed arrays (zero weights dropped); the feature graph uses it too. */
+export class EdgeList {
   sources = new Int32Array(1 << 12);
   targets = new Int32Array(1 << 12);
   weights = new Float64Array(1 << 12);

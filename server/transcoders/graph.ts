@@ -34,6 +34,7 @@ import { transcoderInput } from './inputs.js';
 import type { TranscoderSet } from './load.js';
 import { dot, LinearReplacement, type Frozen } from './graph-linear.js';
 import { graphScores } from './graph-scores.js';
+import { EdgeList } from '../analysis/attribution.js';
 
 export { exactnessError, graphScores } from './graph-scores.js';
 
@@ -283,28 +284,4 @@ function replacementDecoder(decoder: Decoder, set: TranscoderSet): Decoder {
   return { ...decoder, weights };
 }
 
-/** A growable edge list in typed arrays (zero weights dropped). */
-class EdgeList {
-  sources = new Int32Array(1 << 12);
-  targets = new Int32Array(1 << 12);
-  weights = new Float64Array(1 << 12);
-  length = 0;
-
-  add(s: number, t: number, w: number): void {
-    if (w === 0) return;
-    if (this.length === this.sources.length) {
-      const grow = <A extends Int32Array | Float64Array>(a: A): A => {
-        const b = new (a.constructor as new (n: number) => A)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.sources = grow(this.sources);
-      this.targets = grow(this.targets);
-      this.weights = grow(this.weights);
-    }
-    this.sources[this.length] = s;
-    this.targets[this.length] = t;
-    this.weights[this.length++] = w;
-  }
-}
 
