@@ -96,15 +96,19 @@ def hf_tensors(model):
     return {k: v.detach().to(torch.float32).contiguous().numpy() for k, v in out.items()}
 
 
-def write_safetensors(path, arrays):
-    """8-byte little-endian header length, JSON header, raw little-endian float32 data."""
+NUMPY_DTYPES = {'F32': '<f4', 'F16': '<f2'}
+
+
+def write_safetensors(path, arrays, dtype='F32', metadata=None):
+    """8-byte little-endian header length, JSON header, raw little-endian data (F32 or F16)."""
+    np_dtype = NUMPY_DTYPES[dtype]
     header, offset, blobs = {}, 0, []
     for name in sorted(arrays):
-        data = np.ascontiguousarray(arrays[name], dtype='<f4').tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(arrays[name].shape), 'data_offsets': [offset, offset + len(data)]}
+        data = np.ascontiguousarray(arrays[name], dtype=np_dtype).tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(arrays[name].shape), 'data_offsets': [offset, offset + len(data)]}
         offset += len(data)
         blobs.append(data)
-    header['__metadata__'] = {'format': 'pt'}
+    header['__metadata__'] = {'format': 'pt', **(metadata or {})}
     encoded = json.dumps(header, separators=(',', ':')).encode()
     encoded += b' ' * (-len(encoded) % 8)
     with open(path, 'wb') as f:
@@ -115,6 +119,7 @@ def write_safetensors(path, arrays):
 
 
 def read_safetensors(path):
+    """Every tensor of an F32/F16 safetensors file, as numpy arrays in the file's own dtype."""
     with open(path, 'rb') as f:
         (n,) = struct.unpack('<Q', f.read(8))
         header = json.loads(f.read(n))
@@ -124,7 +129,7 @@ def read_safetensors(path):
         if name == '__metadata__':
             continue
         start, end = entry['data_offsets']
-        out[name] = np.frombuffer(data[start:end], dtype='<f4').reshape(entry['shape'])
+        out[name] = np.frombuffer(data[start:end], dtype=NUMPY_DTYPES[entry['dtype']]).reshape(entry['shape'])
     return out
 
 

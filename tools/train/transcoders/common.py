@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tools/train, for gpt2.py
-from gpt2 import load_hf  # noqa: E402
+from gpt2 import load_hf, read_safetensors, write_safetensors  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 MODEL_DIR = os.path.join(ROOT, 'assets', 'models', 'brown-gpt2')
@@ -171,46 +171,13 @@ def batch_threshold(z, k, sample=1 << 17, generator=None):
 
 # ---- circuit-tracer layout ----
 
-def write_safetensors(path, arrays, dtype='F32', metadata=None):
-    """8-byte little-endian header length, JSON header, raw little-endian data (F32 or F16)."""
-    np_dtype = {'F32': '<f4', 'F16': '<f2'}[dtype]
-    header, offset, blobs = {}, 0, []
-    for name in sorted(arrays):
-        data = np.ascontiguousarray(arrays[name], dtype=np_dtype).tobytes()
-        header[name] = {'dtype': dtype, 'shape': list(arrays[name].shape), 'data_offsets': [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    header['__metadata__'] = {'format': 'pt', **(metadata or {})}
-    encoded = json.dumps(header, separators=(',', ':')).encode()
-    encoded += b' ' * (-len(encoded) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(encoded)))
-        f.write(encoded)
-        for blob in blobs:
-            f.write(blob)
-
-
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        (n,) = struct.unpack('<Q', f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, entry in header.items():
-        if name == '__metadata__':
-            continue
-        start, end = entry['data_offsets']
-        dt = {'F32': '<f4', 'F16': '<f2'}[entry['dtype']]
-        out[name] = np.frombuffer(data[start:end], dtype=dt).reshape(entry['shape']).astype(np.float64)
-    return out
-
-
 def load_exported(directory=OUT_DIR):
     """The exported set as float64 numpy arrays per layer, with the config."""
     # config.yaml as export.py writes it: `layer: N` then `filepath: "..."` per transcoder
     text = open(os.path.join(directory, 'config.yaml')).read()
     entries = [{'layer': int(l), 'filepath': f} for l, f in re.findall(r'layer:\s*(\d+)\s*\n\s*filepath:\s*"([^"]+)"', text)]
-    layers = {e['layer']: read_safetensors(os.path.join(directory, e['filepath'])) for e in entries}
+    read = lambda path: {k: v.astype(np.float64) for k, v in read_safetensors(path).items()}
+    layers = {e['layer']: read(os.path.join(directory, e['filepath'])) for e in entries}
     return {'transcoders': entries}, [layers[l] for l in sorted(layers)]
 
 
