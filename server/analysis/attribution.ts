@@ -23,7 +23,7 @@ import { hookName } from '../engine/hooks.js';
 import { backwardName } from '../engine/onnx/compile-backward.js';
 import type { Tensor } from '../engine/decoder.js';
 import type { AnalysisContext } from './context.js';
-import { logitDirection } from './logit-direction.js';
+import { logitDirection, tokenProbability } from './logit-direction.js';
 import type { ResolvedQuestion } from './question.js';
 import { topIndices } from './select.js';
 import { CancelledError, runSteps, type Steps } from './steps.js';
@@ -148,11 +148,7 @@ async function* attributionGenerator(context: AnalysisContext, question: Resolve
   const hooks = [...new Set([...backward.requiredHooks(), hookName.lnFinalScale, ...Array.from({ length: L }, (_, l) => hookName.mlpPre(l))])];
   const { logits, cache } = await context.runner.run([tokens], { hooks, positions: 'last' });
   const logitDiff = logits.data[target]! - logits.data[distractor]!;
-  let max = -Infinity;
-  for (const v of logits.data) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits.data) sum += Math.exp(v - max);
-  const targetProb = Math.exp(logits.data[target]! - max) / sum;
+  const targetProb = tokenProbability(logits.data, target);
   const direction = logitDirection(decoder, target, distractor, cache[hookName.lnFinalScale]!.data[P]!);
   const gated = spec.mlp.kind === 'gated';
   const inputWeight = (l: number) => weights[`blocks.${l}.mlp.${gated ? 'W_gate' : 'W_in'}`]!.data; // [d, m]

@@ -40,3 +40,12 @@ export function dot(x: ArrayLike<number>, xOffset: number, y: ArrayLike<number>,
   for (let i = 0; i < length; i++) acc += x[xOffset + i]! * y[yOffset + i]!;
   return acc;
 }
+
+/** softmax(logits)[id], for one position's logits [V] (the target's probability in graph metadata). */
+export function tokenProbability(logits: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  return Math.exp(logits[id]! - max) / sum;
+}

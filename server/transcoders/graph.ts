@@ -24,7 +24,7 @@
 import type { Decoder, Tensor } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
 import type { AnalysisContext } from '../analysis/context.js';
-import { logitDirection } from '../analysis/logit-direction.js';
+import { logitDirection, tokenProbability } from '../analysis/logit-direction.js';
 import type { ResolvedQuestion } from '../analysis/question.js';
 import { runSteps, type Steps } from '../analysis/steps.js';
 import { BackwardRunner } from '../engine/backward-runner.js';
@@ -115,11 +115,7 @@ async function* featureGraphGenerator(
   for (let l = 0; l < L; l++) hooks.push(hookName.ln1Scale(l), hookName.pattern(l), hookName.ln2Scale(l), hookName.residMid(l), hookName.mlpOut(l));
   const { logits, cache } = await context.runner.run([tokens], { hooks, positions: 'last' });
   const logitDiff = logits.data[target]! - logits.data[distractor]!;
-  let max = -Infinity;
-  for (const v of logits.data) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits.data) sum += Math.exp(v - max);
-  const targetProb = Math.exp(logits.data[target]! - max) / sum;
+  const targetProb = tokenProbability(logits.data, target);
   const frozen: Frozen = {
     T, tokens,
     embed: f64(cache[hookName.embed]!),
