@@ -4,28 +4,17 @@
  * explanations --import; bad input fails with one clear line and exit 1; neuron finds the index
  * that the server (npm start) built with its own --index-tokens.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { NeuronDetails } from '../../shared/neuron-index.js';
 import { startServer } from '../../server/main.js';
 import { bundledModel, smallCorpus, tempDir } from './neurons/fixtures.js';
+import { runCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
-const tsx = join(root, 'node_modules/.bin/tsx');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(tsx, ['server/cli.ts', ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 function expectCleanFailure(result: { code: number; stderr: string }, pattern: RegExp) {
   expect(result.code).toBe(1);

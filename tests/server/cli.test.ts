@@ -3,27 +3,18 @@
  * bad input failing with one clear line and a non-zero exit, never a bare stack trace; output
  * piped into a slow reader arrives whole (the CLI waits for stdout to drain before exiting).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { writeRandomGpt2 } from '../helpers/random-checkpoint.js';
+import { runCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
 const tsx = join(root, 'node_modules/.bin/tsx');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(tsx, ['server/cli.ts', ...args], { cwd: root, maxBuffer: 256 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 const model = writeRandomGpt2(mkdtempSync(join(tmpdir(), 'cxr-cli-')), { nLayer: 2, nPositions: 16, seed: 3 });
 

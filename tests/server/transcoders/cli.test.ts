@@ -3,31 +3,20 @@
  * figures PyTorch recorded for the shipped set on its check text, and a mismatched set refused
  * with one line naming the file and tensor.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeRandomSet } from './random-set.js';
+import { runCli } from '../../helpers/cli.js';
 
-const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
-const tsx = join(root, 'node_modules/.bin/tsx');
 const modelDir = join(root, 'assets/models/brown-gpt2');
 const setDir = join(modelDir, 'transcoders');
 const scratch = mkdtempSync(join(tmpdir(), 'transcoders-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(tsx, ['server/cli.ts', ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 describe('cli transcoders', () => {
   it('prints per-layer FVU and L0 that match the card’s check text', async () => {

@@ -5,11 +5,9 @@
  * through shared/graph/io.ts with circuit-tracer's node types and scores, or refusing a bad set
  * with one clear line.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hookName } from '../../../server/engine/hooks.js';
 import { loadModel } from '../../../server/engine/load.js';
@@ -23,10 +21,9 @@ import { importGraph } from '../../../shared/graph/io.js';
 import { nodeKind } from '../../../shared/graph/schema.js';
 import { expectEdgesMatch, expectExact, referenceModel } from './graph-checks.js';
 import { writeRandomSet } from './random-set.js';
+import { runCli } from '../../helpers/cli.js';
 
-const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
-const tsx = join(root, 'node_modules/.bin/tsx');
 const modelDir = join(root, 'assets/models/brown-gpt2');
 const setDir = join(modelDir, 'transcoders');
 const scratch = mkdtempSync(join(tmpdir(), 'feature-graph-cli-'));
@@ -34,15 +31,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const prompt = 'The cat sat on the mat. The cat sat on the';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(tsx, ['server/cli.ts', ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 describe('feature graph on the bundled model', () => {
   it('is exact and its edges match the forward reference', async () => {
