@@ -9,13 +9,13 @@ import type { Decoder, DecoderSpec, Tensor } from './decoder.js';
 import { backwardInputs, buildBackwardGraph, type BackwardMode } from './onnx/compile-backward.js';
 import { graphInput } from './onnx/compile.js';
 import { rotaryTables } from './rotary.js';
-import { createSession, sessionSettingsFor, type Device, type SessionSettings } from './session.js';
+import { createSession, sessionSettingsFor, type Device, type EngineSession, type SessionSettings } from './session.js';
 
 export class BackwardRunner {
   private constructor(
     readonly spec: DecoderSpec,
     readonly mode: BackwardMode,
-    private readonly session: ort.InferenceSession,
+    private readonly session: EngineSession,
     /** Where it runs (after any fallback to the CPU). */
     readonly device: Device,
   ) {}

@@ -10,7 +10,7 @@ import { ModelError, type DecoderSpec, type Decoder, type Tensor } from './decod
 import { hookName } from './hooks.js';
 import { buildDecoderGraph, graphInput, hookShapes } from './onnx/compile.js';
 import { rotaryTables } from './rotary.js';
-import { createSession, rememberSessionSettings, type Device, type SessionSettings } from './session.js';
+import { createSession, rememberSessionSettings, type Device, type EngineSession, type SessionSettings } from './session.js';
 
 export { devices, type Device } from './session.js';
 
@@ -47,7 +47,7 @@ export class ModelRunner {
   private constructor(
     readonly spec: DecoderSpec,
     readonly device: Device,
-    private readonly session: ort.InferenceSession,
+    private readonly session: EngineSession,
     private readonly hookNames: Set<string>,
     private readonly interventions: string[],
     /** False for a runner compiled with `outputs`: only `runHooks` works. */

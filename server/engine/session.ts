@@ -16,6 +16,9 @@ import * as ort from 'onnxruntime-node';
 import type { Decoder } from './decoder.js';
 import type { GraphBuilder } from './onnx/graph-builder.js';
 import { encodeModel } from './onnx/proto.js';
+import { ThreadSession, type EngineSession } from './session-thread.js';
+
+export type { EngineSession } from './session-thread.js';
 
 export type Device = 'cpu' | 'cuda' | 'webgpu';
 export const devices: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
@@ -29,6 +32,12 @@ export interface SessionSettings {
   externalDataThresholdBytes?: number;
   /** Called with a one-line notice, e.g. when a device falls back to the CPU. */
   onNotice?: (message: string) => void;
+  /** Run the session in its own worker thread (default), so a long call never blocks the event
+   * loop; false runs it on the calling thread (session-thread.ts). */
+  inThread?: boolean;
+  /** Keep ONNX Runtime's CPU memory arena (default true). Without it, memory a large call took
+   * goes back to the system when the call ends, at a small cost per call. */
+  cpuMemArena?: boolean;
 }
 
 /** protobuf's hard limit on one message (2 GiB − 1). */
@@ -131,7 +140,7 @@ function writeWithExternalData(graph: GraphBuilder, dir: string): string {
 }
 
 export interface CreatedSession {
-  session: ort.InferenceSession;
+  session: EngineSession;
   /** Where it runs: the device asked for, or 'cpu' after a fallback. */
   device: Device;
   /** Whether its weights went through an external-data file. */
@@ -150,12 +159,20 @@ export async function createSession(graph: GraphBuilder, settings: SessionSettin
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(settings.threads ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),
+    ...(settings.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
   });
+  const open = async (model: Uint8Array | string, device: Device): Promise<EngineSession> => {
+    if (settings.inThread === false) {
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options(device)) : await ort.InferenceSession.create(model, options(device));
+      return inProcess(session);
+    }
+    return ThreadSession.create(model, options(device));
+  };
   const create = async (device: Device) => {
-    if (!external) return ort.InferenceSession.create(encodeModel(graph.message()), options(device));
+    if (!external) return open(encodeModel(graph.message()), device);
     const dir = mkdtempSync(join(tmpdir(), 'circuits-xr-onnx-'));
     try {
-      return await ort.InferenceSession.create(writeWithExternalData(graph, dir), options(device));
+      return await open(writeWithExternalData(graph, dir), device);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -169,4 +186,14 @@ export async function createSession(graph: GraphBuilder, settings: SessionSettin
     device = 'cpu';
     return { session: await create(device), device, externalData: external };
   }
+}
+
+/** A session on the calling thread. */
+function inProcess(session: ort.InferenceSession): EngineSession {
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: (feeds, fetch) => (fetch ? session.run(feeds, [...fetch]) : session.run(feeds)),
+    release: () => session.release(),
+  };
 }

@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import type { Decoder } from '../engine/decoder.js';
 import { GraphBuilder, attr } from '../engine/onnx/graph-builder.js';
 import { DataType } from '../engine/onnx/proto.js';
-import { createSession, sessionSettingsFor, type SessionSettings } from '../engine/session.js';
+import { createSession, sessionSettingsFor, type EngineSession, type SessionSettings } from '../engine/session.js';
 
 export const LOGIT_EFFECTS = 10;
 
@@ -79,7 +79,7 @@ export function logitEffectsOf(decoder: Decoder, vocabSize: number, layer: numbe
 /** Batched effects on ONNX Runtime: rows [n, d] → top and bottom K per row. */
 export class BulkLogitEffects {
   private constructor(
-    private readonly session: ort.InferenceSession, readonly batch: number, private readonly K: number,
+    private readonly session: EngineSession, readonly batch: number, private readonly K: number,
     /** The unembedding fed on every call, when it is an input rather than part of the graph. */
     private readonly unembedInput: ort.Tensor | null,
   ) {}
@@ -95,7 +95,8 @@ export class BulkLogitEffects {
   ): Promise<BulkLogitEffects> {
     // W_U fed on every call stays on the CPU, where feeding it is free: on a GPU each call would
     // copy the whole unembedding (150 MB for GPT-2 small) to the device for one neuron.
-    const settings = asked ?? (unembedAsInput ? { ...sessionSettingsFor(decoder), device: 'cpu' as const } : sessionSettingsFor(decoder));
+    // It also stays on this thread: a worker thread would need its own copy of W_U.
+    const settings = asked ?? (unembedAsInput ? { ...sessionSettingsFor(decoder), device: 'cpu' as const, inThread: false } : sessionSettingsFor(decoder));
     const { dModel: d, vocabSize: modelV } = decoder.spec;
     const V = Math.min(vocabSize, modelV);
     const W_U = decoder.weights['unembed.W_U']!.data;

@@ -6,18 +6,17 @@
  *   skip = x W_skipᵀ                              (skip transcoders) [N, d]
  *   ŷ = f W_dec + b_dec + skip                    reconstruction    [N, d]
  * x is the layer's transcoder input (see inputs.ts), N any number of token positions.
- * A layer whose weights pass protobuf's 2 GB cap (e.g. 131k-feature Llama transcoders) is written
- * with its weights in an external-data file in a temporary directory, as the engine does.
+ * Sessions come from the engine's one factory (engine/session.ts): a layer whose weights pass
+ * protobuf's 2 GB cap (e.g. 131k-feature Llama transcoders) goes through an external-data file,
+ * and every layer runs in a worker thread, off the event loop.
  *
  * Legend: N positions, F features, d model width.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError, type Tensor } from '../engine/decoder.js';
 import { attr, GraphBuilder } from '../engine/onnx/graph-builder.js';
-import { DataType, encodeModel } from '../engine/onnx/proto.js';
+import { DataType } from '../engine/onnx/proto.js';
+import { createSession, type EngineSession } from '../engine/session.js';
 import type { LayerTranscoder, TranscoderActivation, TranscoderSet } from './load.js';
 
 export interface TranscoderOutput {
@@ -27,7 +26,6 @@ export interface TranscoderOutput {
 }
 
 const OPSET = 17;
-const EXTERNAL_THRESHOLD_BYTES = 1.5 * 2 ** 30;
 
 /** The graph of one layer's transcoder: input `x` [N, d]; outputs `features`, `reconstruction`, `skip`. */
 export function buildTranscoderGraph(t: LayerTranscoder, activation: TranscoderActivation): GraphBuilder {
@@ -61,13 +59,12 @@ export function buildTranscoderGraph(t: LayerTranscoder, activation: TranscoderA
 }
 
 export class TranscoderRunner {
-  private constructor(readonly set: TranscoderSet, private readonly sessions: ort.InferenceSession[]) {}
+  private constructor(readonly set: TranscoderSet, private readonly sessions: EngineSession[]) {}
 
   static async create(set: TranscoderSet): Promise<TranscoderRunner> {
-    const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-    const sessions: ort.InferenceSession[] = [];
+    const sessions: EngineSession[] = [];
     try {
-      for (const layer of set.layers) sessions.push(await createSession(buildTranscoderGraph(layer, set.activation), options));
+      for (const layer of set.layers) sessions.push((await createSession(buildTranscoderGraph(layer, set.activation), { device: 'cpu' })).session);
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release()));
       throw error;
@@ -92,33 +89,5 @@ export class TranscoderRunner {
 
   async dispose(): Promise<void> {
     await Promise.all(this.sessions.map((s) => s.release()));
-  }
-}
-
-async function createSession(graph: GraphBuilder, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  const bytes = [...graph.initializerData.values()].reduce((sum, b) => sum + b.byteLength, 0);
-  if (bytes <= EXTERNAL_THRESHOLD_BYTES) return ort.InferenceSession.create(encodeModel(graph.message()), options);
-  const dir = mkdtempSync(join(tmpdir(), 'circuits-xr-transcoder-'));
-  try {
-    const fd = openSync(join(dir, 'weights.bin'), 'w');
-    let offset = 0;
-    try {
-      for (const init of graph.initializers) {
-        const data = graph.initializerData.get(init.name);
-        if (!data) continue; // small constants stay inline
-        offset = Math.ceil(offset / 4096) * 4096;
-        writeSync(fd, data, 0, data.byteLength, offset);
-        init.raw_data = undefined;
-        init.data_location = 1;
-        init.external_data = [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(data.byteLength) }];
-        offset += data.byteLength;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    writeFileSync(join(dir, 'model.onnx'), encodeModel(graph.message()));
-    return await ort.InferenceSession.create(join(dir, 'model.onnx'), options);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
