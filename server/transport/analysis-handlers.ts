@@ -108,6 +108,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('effects');
     scheduler.submit(stepsJob(kit, runId, effectsSteps(context, question, { stepMs: STEP_MS }), ack as AckFn<never>, 'analysis', {
+      progress: ({ done, total }) => socket.emit('analysis:progress', runId, done, total),
       done: (effects) => {
         const { nLayers: L, dMlp: N } = spec;
         const T = effects.tokens.length;

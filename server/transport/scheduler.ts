@@ -192,6 +192,10 @@ export class Scheduler {
           this.current = null;
         }
         if (!more || job.cancelled) this.finish(job);
+        // Let sockets in between two steps: a step that computes without I/O (or whose model
+        // call answered at once) would otherwise chain into the next through microtasks only,
+        // and a cancel or another client's request would wait for several steps.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.running = false;

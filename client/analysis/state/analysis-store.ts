@@ -54,6 +54,9 @@ export interface AnalysisState {
   layerFilter: number | null;
   graphStatus: JobStatus;
   graphRunId: string | null;
+  /** The running Explain's id, from its first progress event (for Cancel). */
+  effectsRunId: string | null;
+  /** Progress of the running Explain or Trace (a client runs one analysis at a time). */
   progress: { done: number; total: number } | null;
   maxNodes: number;
   graph: AttributionGraph | null;
@@ -98,6 +101,7 @@ export const initialAnalysisState: AnalysisState = {
   layerFilter: null,
   graphStatus: 'idle',
   graphRunId: null,
+  effectsRunId: null,
   progress: null,
   maxNodes: 200,
   graph: null,

@@ -31,6 +31,8 @@ export interface AnalysisRequests {
   /** Traces the circuit; over `largeTraceNodes` nodes it first asks (traceConfirm) unless `confirmed`. */
   trace(confirmed?: boolean): Promise<void>;
   cancelTrace(): void;
+  /** Stops the running Explain (at its next step on the server). */
+  cancelExplain(): void;
   dispose(): void;
 }
 
@@ -72,7 +74,17 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
 
   const onProgress = (runId: string, done: number, total: number) => {
     const state = store.getState();
-    if (state.graphStatus !== 'running' || endedRuns.has(runId)) return;
+    if (endedRuns.has(runId)) return;
+    if (state.effectsStatus === 'running') {
+      store.setState({ effectsRunId: runId, progress: { done, total } });
+      if (pendingCancel) {
+        pendingCancel = false;
+        endedRuns.add(runId);
+        socket.emit('run:cancel', runId);
+      }
+      return;
+    }
+    if (state.graphStatus !== 'running') return;
     if (state.graphRunId && state.graphRunId !== runId) return;
     store.setState({ graphRunId: runId, progress: { done, total } });
     if (pendingCancel) {
@@ -98,7 +110,8 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
 
     async explain() {
       const { prompt, target, distractor } = store.getState();
-      store.setState({ effectsStatus: 'running', error: null });
+      pendingCancel = false;
+      store.setState({ effectsStatus: 'running', effectsRunId: null, progress: null, error: null });
       try {
         // Run the prompt too, so the rail and the clouds show it under the effects.
         await showPrompt(prompt);
@@ -119,7 +132,23 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
           warnings: result.warnings,
         });
       } catch (error) {
-        store.setState({ effectsStatus: 'error', error: (error as Error).message });
+        const cancelled = error instanceof AnalysisRequestError && error.event.code === 'cancelled';
+        store.setState({ effectsStatus: cancelled ? 'cancelled' : 'error', error: cancelled ? null : (error as Error).message });
+      } finally {
+        const { effectsRunId } = store.getState();
+        if (effectsRunId) endedRuns.add(effectsRunId);
+      }
+    },
+
+    cancelExplain() {
+      const { effectsStatus, effectsRunId } = store.getState();
+      if (effectsStatus !== 'running') return;
+      // The run id arrives with the first progress event; cancel then if it has not yet.
+      if (effectsRunId) {
+        endedRuns.add(effectsRunId);
+        socket.emit('run:cancel', effectsRunId);
+      } else {
+        pendingCancel = true;
       }
     },
 

@@ -223,6 +223,14 @@ export function QuestionPanel() {
         </div>
       )}
       {graphStatus === 'cancelled' && <p className="muted">Tracing cancelled.</p>}
+      {effectsStatus === 'running' && (
+        <div className="row" data-testid="explain-progress">
+          <progress max={1} value={share} />
+          <span className="muted">{progress ? `${progress.done}/${progress.total}` : 'queued'}</span>
+          <button type="button" data-testid="cancel-explain" onClick={() => requests.cancelExplain()}>Cancel</button>
+        </div>
+      )}
+      {effectsStatus === 'cancelled' && <p className="muted">Explain cancelled.</p>}
       {effects && (
         <p className="logit-diff" data-testid="logit-diff" data-value={effects.logitDiff}>
           Δ = logit[“{displayTokens([effects.target])[0]!.text}”] − logit[“{displayTokens([effects.distractor])[0]!.text}”] = <b>{effects.logitDiff.toFixed(3)}</b>

@@ -83,6 +83,50 @@ describe('analysis on a shared server', () => {
     });
   }
 
+  it('an Explain reports progress to its end, and a cancel sent from its progress stops it at the next step', async () => {
+    const socket = await client();
+    const progress: [string, number, number][] = [];
+    const onProgress = (runId: string, done: number, total: number) => progress.push([runId, done, total]);
+    socket.on('analysis:progress', onProgress);
+    const whole = await socket.emitWithAck('analysis:effects', question);
+    expect(whole.ok).toBe(true);
+    expect(progress.length).toBeGreaterThan(3);
+    expect(new Set(progress.map(([id]) => id)).size).toBe(1);
+    const [, lastDone, lastTotal] = progress[progress.length - 1]!;
+    expect(lastDone).toBe(lastTotal);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]![1]).toBeGreaterThan(progress[i - 1]![1]);
+    socket.off('analysis:progress', onProgress);
+
+    const vjps = vi.spyOn(BackwardRunner.prototype, 'run');
+    const log: string[] = [];
+    let vjpsAtAck = -1;
+    const acked = new Promise<{ ok: boolean; error?: { code: string } }>((resolve) => {
+      socket.on('analysis:progress', (runId, done) => {
+        log.push(`progress ${done}`);
+        if (!log.includes('cancel')) {
+          log.push('cancel');
+          socket.emit('run:cancel', runId);
+        }
+      });
+      socket.emit('analysis:effects', question, (response) => {
+        vjpsAtAck = vjps.mock.calls.length;
+        log.push('ack');
+        resolve(response as never);
+      });
+    });
+    const response = await acked;
+    expect(response.ok).toBe(false);
+    expect(response.error!.code).toBe('cancelled');
+    // Explain's first steps are short, so a few may finish while the cancel travels (client and
+    // server share this process's event loop); the job still stops long before its end.
+    const doneAtAck = Math.max(...log.filter((e) => e.startsWith('progress')).map((e) => Number(e.split(' ')[1])));
+    expect(doneAtAck).toBeLessThan(lastTotal / 2);
+    for (let i = 0; i < 3; i++) expect((await socket.emitWithAck('run:prompt', { prompt: 'The jury' })).ok).toBe(true);
+    expect(vjps.mock.calls.length).toBe(vjpsAtAck);
+    expect(log[log.length - 1]).toBe('ack');
+    vjps.mockRestore();
+  });
+
   it('another client\'s generation and run complete while a big trace runs (events interleave)', async () => {
     const a = await client();
     const b = await client();
