@@ -169,9 +169,11 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
       return { done, cancel: () => a.emit('run:cancel', runId), progress: () => last };
     });
     const explain = await underLoad(url, pid, bPrompt, windowS, (a) => {
+      let runId = '';
+      let last = '0/0';
+      a.on('analysis:progress', (id, done, total) => { runId = id; last = `${done}/${total}`; });
       const done = new Promise<boolean>((resolve) => a.emit('analysis:effects', question, (r) => resolve(r.ok)));
-      // Effects report no progress; disconnecting cancels A's jobs.
-      return { done: Promise.race([done, new Promise<boolean>((resolve) => a.once('disconnect', () => resolve(false)))]), cancel: () => a.disconnect(), progress: () => '' };
+      return { done, cancel: () => a.emit('run:cancel', runId), progress: () => last };
     });
     // The trace alone, to its end (pruning and export in the worker thread included); on
     // GPT-2-small shapes a 2000-node trace of 128 tokens takes too long for a benchmark run.

@@ -2,7 +2,7 @@
  * `npm start`: loads the model (the bundled one by default), builds the client when it is
  * missing or stale, and serves it with socket.io on one port.
  *
- *   --model PATH  --tokenizer PATH  --port 8080  --host 127.0.0.1  --device cpu|cuda|webgpu  --https
+ *   --model PATH  --tokenizer PATH  --port 8080  --host 127.0.0.1  --device cpu|cuda|webgpu  --threads N  --https
  *   --corpus PATH  --index-tokens N  --index-dir DIR  --no-index   (the neuron index, see README)
  *   --token T  --allow-origin URL (repeatable)  --max-connections-per-address N   (access, see README)
  *   --present  --room-size N  --redis redis://host:port   (presentation rooms, see README)
@@ -65,6 +65,10 @@ export interface StartOptions {
   port: number;
   host: string;
   device: Device;
+  /** ONNX Runtime's threads per operator for every graph of the model (default: all cores). */
+  threads?: number;
+  /** Compile Explain's and Trace's graphs at start (default true; tests of other parts skip it). */
+  warmAnalysis?: boolean;
   https: boolean;
   /** Build and serve the browser client (tests of the socket API turn this off). */
   serveClient?: boolean;
@@ -112,10 +116,10 @@ export async function startServer(options: StartOptions): Promise<{
   const clientDir = options.serveClient === false ? join(root, 'dist/none') : await ensureClientBuilt(log);
   log(`loading ${options.model} ...`);
   const model = await loadModel(options.model, { tokenizerPath: options.tokenizer });
-  const runner = await ModelRunner.create(model.decoder, { device: options.device, onNotice: log });
+  const runner = await ModelRunner.create(model.decoder, { device: options.device, threads: options.threads, onNotice: log });
   const host = new ModelHost(basename(options.model.replace(/\/+$/, '')), model, runner);
   const neurons = new NeuronIndex(model, {
-    indexDir: options.indexDir, corpus: options.corpus, tokens: options.indexTokens, build: { device: options.device, ...options.indexBuild },
+    indexDir: options.indexDir, corpus: options.corpus, tokens: options.indexTokens, build: { device: options.device, threads: options.threads, ...options.indexBuild },
   });
   logIndexStates(neurons, log);
   const serveFiles = staticHandler(clientDir, { '/xr-profiles/': xrProfilesDirectory() });
@@ -134,6 +138,7 @@ export async function startServer(options: StartOptions): Promise<{
     token, requireToken, bindHost: options.host, allowOrigins: options.allowOrigins,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress, maxPendingJobs: options.maxPendingJobs,
     adapter: redis?.adapter, rooms: { store: redis?.store, maxMembers: options.maxRoomMembers },
+    warmAnalysis: options.warmAnalysis ?? true, onWarmError: (error) => log(`compiling the analysis graphs failed (Explain and Trace will try again): ${error.message}`),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       model: { type: 'string' }, tokenizer: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-      device: { type: 'string' }, https: { type: 'boolean' }, help: { type: 'boolean' },
+      device: { type: 'string' }, threads: { type: 'string' }, https: { type: 'boolean' }, help: { type: 'boolean' },
       corpus: { type: 'string' }, 'index-tokens': { type: 'string' }, 'index-dir': { type: 'string' }, 'no-index': { type: 'boolean' },
       token: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true }, 'max-connections-per-address': { type: 'string' },
       present: { type: 'boolean' }, 'room-size': { type: 'string' }, redis: { type: 'string' },
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    console.log('npm start -- [--model PATH] [--tokenizer PATH] [--port 8080] [--host 127.0.0.1] [--device cpu|cuda|webgpu] [--https]\n'
+    console.log('npm start -- [--model PATH] [--tokenizer PATH] [--port 8080] [--host 127.0.0.1] [--device cpu|cuda|webgpu] [--threads N] [--https]\n'
       + '             [--corpus PATH] [--index-tokens N] [--index-dir DIR] [--no-index]\n'
       + `             [--token T] [--allow-origin URL ...] [--max-connections-per-address N (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})]\n\n`
       + 'Access: the printed link carries a random access token (--token sets it). Whoever opens it is the operator\n'
@@ -198,6 +203,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${values.port}".`);
   const device = (values.device ?? 'cpu') as Device;
   if (!devices.includes(device)) throw new UsageError(`--device must be one of ${devices.join(', ')}, got "${values.device}".`);
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError(`--threads must be a positive integer, got "${values.threads}".`);
   const indexTokens = values['index-tokens'] === undefined ? undefined : Number(values['index-tokens']);
   if (indexTokens !== undefined && !(Number.isInteger(indexTokens) && indexTokens > 0)) {
     throw new UsageError(`--index-tokens must be a positive integer, got "${values['index-tokens']}".`);
@@ -225,7 +232,7 @@ async function main(): Promise<void> {
   }
   const bindHost = values.host ?? '127.0.0.1';
   const started = await startServer({
-    model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: bindHost, device, https: values.https ?? false,
+    model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: bindHost, device, threads, https: values.https ?? false,
     index: !values['no-index'], indexDir: values['index-dir'], corpus: values.corpus, indexTokens,
     token, allowOrigins, maxConnectionsPerAddress: maxConnections, maxRoomMembers: roomSize, redis: values.redis,
   });

@@ -1,6 +1,6 @@
 /**
  * What every analysis needs: the loaded model, its forward runner, and the backward runners
- * (compiled on first use, then kept).
+ * (compiled on first use or by `warm`, then kept; a compile that failed is tried again).
  */
 import type { LoadedModel } from '../engine/decoder.js';
 import { BackwardRunner } from '../engine/backward-runner.js';
@@ -17,8 +17,15 @@ export class AnalysisContext {
     if (!runner) {
       runner = BackwardRunner.create(this.model.decoder, mode);
       this.backward.set(mode, runner);
+      runner.catch(() => this.backward.delete(mode));
     }
     return runner;
+  }
+
+  /** Compiles the backward graphs of Explain ('full') and Trace ('linear') ahead of use. */
+  async warm(): Promise<void> {
+    await this.backwardRunner('full');
+    await this.backwardRunner('linear');
   }
 
   async dispose(): Promise<void> {

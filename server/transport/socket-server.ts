@@ -38,6 +38,11 @@ export interface SocketServerOptions extends AccessOptions {
   rooms?: RoomOptions;
   /** A socket.io adapter (the Redis Streams adapter with --redis); default: in-process. */
   adapter?: ServerOptions['adapter'];
+  /** Compile the analysis graphs (Explain's and Trace's backward passes) now, in the background,
+   * instead of on the first Explain or Trace; `onWarmError` hears a failure (a later analysis
+   * tries again). */
+  warmAnalysis?: boolean;
+  onWarmError?: (error: Error) => void;
 }
 
 let runCounter = 0;
@@ -74,6 +79,7 @@ export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: 
   io.use(rooms.middleware as never);
   const scheduler = new Scheduler({ maxPendingJobs: options.maxPendingJobs });
   const analysis = new AnalysisContext(host.model, host.runner);
+  if (options.warmAnalysis) void analysis.warm().catch((error: Error) => options.onWarmError?.(error));
   const index = neurons ? connectNeuronIndex(io, scheduler, neurons, newRunId) : null;
   io.on('connection', (socket) => {
     socket.data.clientId = socket.id;
