@@ -11,6 +11,7 @@
  * under tsx, vitest and plain Node. It keeps the process alive only while a call is pending.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
@@ -30,14 +31,15 @@ type FromWorker =
   | { kind: 'result'; id: number; outputs: Record<string, WireTensor> }
   | { kind: 'error'; id: number; message: string };
 
-const ortEntry = createRequire(import.meta.url).resolve('onnxruntime-node');
+const ortEntry = pathToFileURL(createRequire(import.meta.url).resolve('onnxruntime-node')).href;
 
-// CommonJS, run with eval: it needs only onnxruntime-node, resolved by the parent.
+// Run with eval: it needs only onnxruntime-node, resolved by the parent. Dynamic imports only, so
+// it is valid both as a CommonJS script and as an ES module (an eval'd worker is either,
+// depending on the process's --input-type).
 const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const ort = require(workerData.ortEntry);
-const toOrt = (w) => new ort.Tensor(w.type, w.data, w.dims);
-(async () => {
+Promise.all([import('node:worker_threads'), import(require_ort_entry)]).then(async ([{ parentPort, workerData }, ortModule]) => {
+  const ort = ortModule.InferenceSession ? ortModule : ortModule.default;
+  const toOrt = (w) => new ort.Tensor(w.type, w.data, w.dims);
   let session;
   try {
     session = await ort.InferenceSession.create(workerData.model, workerData.options);
@@ -71,8 +73,8 @@ const toOrt = (w) => new ort.Tensor(w.type, w.data, w.dims);
       parentPort.postMessage({ kind: 'error', id: m.id, message: String(error && error.message || error) });
     }
   });
-})();
-`;
+});
+`.replace('require_ort_entry', JSON.stringify(ortEntry));
 
 /** A feed as sent to the worker: a view into a larger buffer is copied (posting a view would
  * clone its whole buffer). */
@@ -125,7 +127,7 @@ export class ThreadSession implements EngineSession {
     }
     const worker = new Worker(workerSource, {
       eval: true,
-      workerData: { ortEntry, model, options },
+      workerData: { model, options },
       transferList: transfer,
     });
     let onMessage!: (m: FromWorker) => void;
