@@ -20,11 +20,9 @@ export class BackwardRunner {
     readonly device: Device,
   ) {}
 
-  /** `settings` default to those of the decoder's forward runner (see session.ts). Without ONNX
-   * Runtime's CPU arena: a backward call at 128 tokens takes hundreds of MB of intermediates,
-   * which an arena would keep after the job; without it they go back to the system. */
+  /** `settings` default to those of the decoder's forward runner (see session.ts). */
   static async create(decoder: Decoder, mode: BackwardMode, settings: SessionSettings = sessionSettingsFor(decoder)): Promise<BackwardRunner> {
-    const { session, device } = await createSession(buildBackwardGraph(decoder, mode), { cpuMemArena: false, ...settings });
+    const { session, device } = await createSession(buildBackwardGraph(decoder, mode), settings);
     return new BackwardRunner(decoder.spec, mode, session, device);
   }
 

@@ -35,8 +35,9 @@ export interface SessionSettings {
   /** Run the session in its own worker thread (default), so a long call never blocks the event
    * loop; false runs it on the calling thread (session-thread.ts). */
   inThread?: boolean;
-  /** Keep ONNX Runtime's CPU memory arena (default true). Without it, memory a large call took
-   * goes back to the system when the call ends, at a small cost per call. */
+  /** Use ONNX Runtime's CPU memory arena (default false). An arena keeps the most a call ever
+   * took: after one 128-token Explain on GPT-2-small shapes the server stayed 273 MiB above its
+   * idle level with it, 76 MiB without (and ran no slower). */
   cpuMemArena?: boolean;
 }
 
@@ -159,7 +160,7 @@ export async function createSession(graph: GraphBuilder, settings: SessionSettin
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(settings.threads ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),
-    ...(settings.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
+    enableCpuMemArena: settings.cpuMemArena ?? false,
   });
   const open = async (model: Uint8Array | string, device: Device): Promise<EngineSession> => {
     if (settings.inThread === false) {

@@ -29,8 +29,9 @@ export const LINK_BUDGET = 15_000;
 type AckFn<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEvent }) => void;
 
 /**
- * While other clients have work, an analysis takes at most 1 / (1 + OTHERS_SHARE) of the
- * model's time: after a step of D ms it lets its turns pass until the others have had about
+ * Analyses run in the scheduler's analysis lane, beside everyone's runs and generations. Between
+ * analyses of different clients: while others have work, an analysis takes at most
+ * 1 / (1 + OTHERS_SHARE) of the lane's time: after a step of D ms it lets its turns pass until the others have had about
  * OTHERS_SHARE × D ms. Short interactive jobs (a generation is 17 short steps) then finish in
  * about (1 + 1/OTHERS_SHARE) × their time alone, however long the analysis. Alone, it never
  * waits: a turn that comes back within ALONE_MS means nobody else ran in between.

@@ -1,7 +1,8 @@
 /**
- * Fair scheduling of model work. ONNX Runtime runs one call at a time per session, so every
- * job is split into small steps (one forward pass each: a prompt, or one generated token) and
- * the scheduler takes steps in turn (round robin): first across client addresses, then across
+ * Fair scheduling of model work. Every job is split into small steps (one forward pass each: a
+ * prompt, or one generated token; one batch of an analysis) and each lane of the scheduler (see
+ * `Scheduler` at the end: analyses have a lane of their own, beside runs and generations) takes
+ * steps in turn (round robin): first across client addresses, then across
  * the sockets of one address. One client's long generation never blocks another client's short
  * run, and 50 sockets opened from one machine share one turn between them instead of leaving a
  * person on another machine 1/51 of the model. Cancelling a job drops it at its next step; a
@@ -46,48 +47,28 @@ export interface SchedulerOptions {
   maxPendingJobs?: number;
 }
 
-export class Scheduler {
-  private readonly lowPriorityEveryMs: number;
-  private readonly maxPendingJobs: number;
-
-  constructor(options: number | SchedulerOptions = {}) {
-    const o = typeof options === 'number' ? { lowPriorityEveryMs: options } : options;
-    this.lowPriorityEveryMs = o.lowPriorityEveryMs ?? LOW_PRIORITY_EVERY_MS;
-    this.maxPendingJobs = o.maxPendingJobs ?? MAX_PENDING_JOBS;
-  }
+/** One lane: jobs in round robin (addresses, then sockets), one step at a time. */
+class Lane {
+  constructor(
+    private readonly lowPriorityEveryMs: number,
+    /** Client id → its address (the fairness group), shared by the lanes. */
+    private readonly addresses: Map<string, string>,
+  ) {}
 
   private readonly queues = new Map<string, Job[]>();
-  /** Client id → its address (the fairness group); clients never registered are their own group. */
-  private readonly addresses = new Map<string, string>();
   /** Addresses in turn order, each with its clients in turn order (only those with queued jobs). */
   private order: { address: string; clients: string[] }[] = [];
   private running = false;
   /** The job whose step is running now. */
   private current: Job | null = null;
 
-  /** Groups a client's jobs with the other clients of the same address for fairness. */
-  setClientAddress(clientId: string, address: string): void {
-    this.addresses.set(clientId, address);
+  /** The client's unfinished jobs in this lane. */
+  live(clientId: string): Job[] {
+    return this.queues.get(clientId)?.filter((j) => !j.cancelled) ?? [];
   }
 
-  /** Forgets a client (after its disconnect): cancels its jobs. */
-  removeClient(clientId: string): void {
-    this.cancelClient(clientId);
-    this.addresses.delete(clientId);
-  }
-
-  /** Queues a job, or throws BusyError when its client is over a limit. */
   submit(job: Job): void {
     let queue = this.queues.get(job.clientId);
-    const live = queue?.filter((j) => !j.cancelled) ?? [];
-    if (job.priority !== 'low') {
-      if (live.length >= this.maxPendingJobs) {
-        throw new BusyError(`you already have ${live.length} requests waiting (at most ${this.maxPendingJobs}); wait for them to finish or cancel one`);
-      }
-      if (job.kind === 'analysis' && live.some((j) => j.kind === 'analysis')) {
-        throw new BusyError('one analysis at a time per client; wait for the running one to finish or cancel it');
-      }
-    }
     if (!queue) {
       queue = [];
       this.queues.set(job.clientId, queue);
@@ -122,20 +103,20 @@ export class Scheduler {
     }
   }
 
-  pendingJobs(clientId: string): number {
-    return this.queues.get(clientId)?.filter((j) => !j.cancelled).length ?? 0;
-  }
-
   private addressOf(clientId: string): string {
     return this.addresses.get(clientId) ?? `client:${clientId}`;
   }
 
   private lastLowStep = -Infinity;
 
+  /** Whether the step that just ran was a low-priority one (a user never waits for two). */
+  private lastWasLow = false;
+
   private next(): Job | null {
-    const lowDue = performance.now() - this.lastLowStep >= this.lowPriorityEveryMs;
+    const lowDue = !this.lastWasLow && performance.now() - this.lastLowStep >= this.lowPriorityEveryMs;
     const job = (lowDue ? this.pick(true) : null) ?? this.pick(false) ?? this.pick(true);
-    if (job?.priority === 'low') this.lastLowStep = performance.now();
+    this.lastWasLow = job?.priority === 'low';
+    if (this.lastWasLow) this.lastLowStep = performance.now();
     return job;
   }
 
@@ -200,5 +181,70 @@ export class Scheduler {
     } finally {
       this.running = false;
     }
+  }
+}
+
+/**
+ * The server's scheduler: two lanes that run side by side. Analyses (Explain, Trace) take the
+ * analysis lane; runs, generations and the index build take the main lane. Every ONNX Runtime
+ * session computes in its own worker thread (engine/session-thread.ts), so a backward pass of
+ * one client's trace and a token of another client's generation run at the same time on
+ * different cores, instead of the generation waiting for the trace's step. Within a lane, turns
+ * go round robin as described above. Limits count a client's jobs in both lanes.
+ */
+export class Scheduler {
+  private readonly maxPendingJobs: number;
+  private readonly addresses = new Map<string, string>();
+  private readonly main: Lane;
+  private readonly analysis: Lane;
+
+  constructor(options: number | SchedulerOptions = {}) {
+    const o = typeof options === 'number' ? { lowPriorityEveryMs: options } : options;
+    this.maxPendingJobs = o.maxPendingJobs ?? MAX_PENDING_JOBS;
+    const every = o.lowPriorityEveryMs ?? LOW_PRIORITY_EVERY_MS;
+    this.main = new Lane(every, this.addresses);
+    this.analysis = new Lane(every, this.addresses);
+  }
+
+  private laneOf(job: Job): Lane {
+    return job.kind === 'analysis' ? this.analysis : this.main;
+  }
+
+  /** Groups a client's jobs with the other clients of the same address for fairness. */
+  setClientAddress(clientId: string, address: string): void {
+    this.addresses.set(clientId, address);
+  }
+
+  /** Forgets a client (after its disconnect): cancels its jobs. */
+  removeClient(clientId: string): void {
+    this.cancelClient(clientId);
+    this.addresses.delete(clientId);
+  }
+
+  /** Queues a job, or throws BusyError when its client is over a limit. */
+  submit(job: Job): void {
+    if (job.priority !== 'low') {
+      const live = [...this.main.live(job.clientId), ...this.analysis.live(job.clientId)];
+      if (live.length >= this.maxPendingJobs) {
+        throw new BusyError(`you already have ${live.length} requests waiting (at most ${this.maxPendingJobs}); wait for them to finish or cancel one`);
+      }
+      if (job.kind === 'analysis' && live.some((j) => j.kind === 'analysis')) {
+        throw new BusyError('one analysis at a time per client; wait for the running one to finish or cancel it');
+      }
+    }
+    this.laneOf(job).submit(job);
+  }
+
+  cancel(jobId: string, clientId: string): boolean {
+    return this.main.cancel(jobId, clientId) || this.analysis.cancel(jobId, clientId);
+  }
+
+  cancelClient(clientId: string): void {
+    this.main.cancelClient(clientId);
+    this.analysis.cancelClient(clientId);
+  }
+
+  pendingJobs(clientId: string): number {
+    return this.main.live(clientId).length + this.analysis.live(clientId).length;
   }
 }

@@ -146,4 +146,39 @@ describe('clients leaving', () => {
     expect(log).toEqual(['G', 'S', 'S', 'S']);
     expect(scheduler.pendingJobs('gone')).toBe(0);
   });
+
+  it('runs another client\'s run while an analysis step is still in flight (analyses have their own lane)', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    let release!: () => void;
+    const analysisStep = new Promise<void>((resolve) => { release = resolve; });
+    let analysisSteps = 0;
+    const analysis: Job = {
+      id: 'T', clientId: 'alice', kind: 'analysis', cancelled: false, onCancel: () => undefined,
+      step: async () => {
+        analysisSteps++;
+        log.push('T start');
+        await analysisStep;
+        log.push('T end');
+        return false;
+      },
+    };
+    scheduler.submit(analysis);
+    await sleep(5);
+    const run = { ...job('R', 'bob', 1, log), kind: 'run' as const };
+    scheduler.submit(run);
+    await run.done;
+    expect(log).toEqual(['T start', 'R']);
+    release();
+    await sleep(5);
+    expect(log).toEqual(['T start', 'R', 'T end']);
+    expect(analysisSteps).toBe(1);
+    // The limits still count both lanes: alice's second analysis is refused while the first runs.
+    const second = { ...job('T2', 'alice', 1, log), kind: 'analysis' as const };
+    scheduler.submit(second);
+    await second.done;
+    await sleep(5);
+    expect(() => scheduler.submit({ ...job('T3', 'alice', 5, log, 50), kind: 'analysis' })).not.toThrow();
+    expect(() => scheduler.submit({ ...job('T4', 'alice', 1, log), kind: 'analysis' })).toThrow(/one analysis at a time/);
+  });
 });
