@@ -108,11 +108,12 @@ describe('tours', () => {
     await waitFor(beatReady(3), 30_000);
     expect(await state(`${analysis}.selectedHead`)).toEqual({ layer: 1, head: 4 });
     // The induction head's arcs, drawn from the real run, point where the caption says: “ music”.
-    await waitFor(`window.__circuitsAnalysis.attentionArcs() != null`, 20_000);
-    const arcs = await state<{ query: number; keys: { key: number; weight: number }[] }>('window.__circuitsAnalysis.attentionArcs()');
-    expect(arcs.query).toBe(24);
-    const strongest = [...arcs.keys].sort((a, b) => b.weight - a.weight)[0]!;
-    expect(strongest.key).toBe(9);
+    // (The arcs redraw a frame or two after the head changes: poll until the strongest key settles.)
+    const strongestKey = async () => {
+      const arcs = await state<{ query: number; keys: { key: number; weight: number }[] } | null>('window.__circuitsAnalysis.attentionArcs()');
+      return arcs && arcs.query === 24 ? [...arcs.keys].sort((a, b) => b.weight - a.weight)[0]?.key : null;
+    };
+    await expect.poll(strongestKey, { timeout: 20_000 }).toBe(9);
     expect(await state(`${app}.tokens[9].text`)).toBe(' music');
     expect(distance(await camera(), bundled.beats[3]!.camera!.position)).toBeLessThan(0.01);
     await shoot('tour-beat-4');
