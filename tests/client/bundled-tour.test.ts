@@ -31,7 +31,7 @@ beforeAll(async () => {
   runner = await ModelRunner.create(model.decoder);
 });
 
-const scoreClaim = /(L(\d+)H(\d+)) \((induction|previous-token) score (\d\.\d\d)\)/g;
+const scoreClaim = /(L(\d+)H(\d+)) \((induction|previous-token) score (\d\.\d\d)[^)]*\)/g;
 
 describe('bundled tour: How a small model copies', () => {
   it('is a valid tour for the bundled model, with a title and several short beats', () => {
@@ -79,7 +79,7 @@ describe('bundled tour: How a small model copies', () => {
 
   it('quotes the measured copy losses', () => {
     const beat = tour.beats.find((b) => /first copy/.test(b.caption));
-    const m = /loss is (\d+\.\d\d) nats per token on the first copy \(chance is (\d+\.\d\d)\) and (\d+\.\d\d) on the second/.exec(beat?.caption ?? '');
+    const m = /the loss is (\d+\.\d\d) nats per token on the first copy \(chance is (\d+\.\d\d)\) and (\d+\.\d\d) on the second/.exec(beat?.caption ?? '');
     expect(m, 'a beat states the first and second copy losses').not.toBeNull();
     expect(Math.abs(Number(m![1]) - scores.lossFirstCopy)).toBeLessThanOrEqual(0.02);
     expect(Number(m![2])).toBeCloseTo(Math.log(model.decoder.spec.vocabSize), 2);

@@ -36,6 +36,9 @@ const { state, waitFor, shoot } = createPageHelpers({
 const idle = `(() => { const s = ${app}; return s.runStatus === 'idle' && s.tokens.length > 0 && s.framesReady === s.tokens.length; })()`;
 const beatReady = (index: number) => `(() => { const t = ${player}; return t.index === ${index} && t.phase === 'ready'; })() && ${idle}`;
 
+/** Whether a point drawn on the page lies in the scene's clear middle (between the side docks, above the bottom one). */
+const inClearView = (p: { x: number; y: number } | null) => p !== null && p.x > 300 && p.x < 960 && p.y > 0 && p.y < 375;
+
 const distance = (a: number[], b: number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
 const camera = async () => Object.values(await state<{ x: number; y: number; z: number }>('window.__circuits.camera()'));
 
@@ -95,11 +98,15 @@ describe('tours', () => {
     expect(await browser.page.textContent('[data-testid=tour-caption] p')).toBe(bundled.beats[1]!.caption);
     await waitFor(beatReady(1), 30_000);
     expect(distance(await camera(), bundled.beats[1]!.camera!.position)).toBeLessThan(0.01);
+    // The camera frames what the caption talks about: “ music” and “ green” on the rail.
+    expect(inClearView(await state('window.__circuits.projectToken(9)'))).toBe(true);
+    expect(inClearView(await state('window.__circuits.projectToken(24)'))).toBe(true);
     await shoot('tour-beat-2');
 
     await press('ArrowRight');
     await waitFor(beatReady(2), 30_000);
     expect(await state(`${analysis}.selectedHead`)).toEqual({ layer: 0, head: 3 });
+    expect(inClearView(await state('window.__circuitsAnalysis.projectHead(0, 3)'))).toBe(true);
     // Same prompt, same action: stepping moves the selection, the model does not run again.
     expect(await state(`${app}.runId`)).toBe(firstRun);
     await shoot('tour-beat-3');
@@ -116,6 +123,7 @@ describe('tours', () => {
     await expect.poll(strongestKey, { timeout: 20_000 }).toBe(9);
     expect(await state(`${app}.tokens[9].text`)).toBe(' music');
     expect(distance(await camera(), bundled.beats[3]!.camera!.position)).toBeLessThan(0.01);
+    expect(inClearView(await state('window.__circuitsAnalysis.projectHead(1, 4)'))).toBe(true);
     await shoot('tour-beat-4');
 
     await press('PageUp');
