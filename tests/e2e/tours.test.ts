@@ -235,10 +235,11 @@ describe('tours', () => {
     const before = await camera();
     await browser.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur?.());
     await browser.page.keyboard.down('KeyW');
-    await browser.page.waitForTimeout(500);
+    // Held until it has moved (software-rendered frames can be slow on a loaded machine).
+    await expect.poll(async () => distance(await camera(), before), { timeout: 10_000, interval: 100 }).toBeGreaterThan(0.2);
     await browser.page.keyboard.up('KeyW');
+    await browser.page.waitForTimeout(300);
     const walked = await camera();
-    expect(distance(walked, before)).toBeGreaterThan(0.2);
     await slide(explainAt);
     await waitFor(`${replayer}.index === ${explainAt} && ${analysis}.effectsStatus === 'done'`, 60_000);
     await browser.page.waitForTimeout(300);
