@@ -41,7 +41,13 @@ function wrap(context: CanvasRenderingContext2D, text: string, width: number): s
   return lines;
 }
 
-export const tourCaptionRegistry: { lines: () => string[] } = { lines: () => [] };
+declare global {
+  interface Window {
+    /** The VR caption's drawn lines and whether it is shown (browser tests). */
+    __circuitsTourCaption?: () => string[];
+    __circuitsTourCaptionVisible?: () => boolean;
+  }
+}
 
 export function TourVR() {
   const { player } = useTour();
@@ -72,7 +78,7 @@ export function TourVR() {
       }, [caption ?? '']);
     };
     redraw();
-    tourCaptionRegistry.lines = () => panel.lines;
+    window.__circuitsTourCaption = () => panel.lines;
     const unsubscribe = player.store.subscribe(redraw);
     return () => {
       unsubscribe();
@@ -92,8 +98,12 @@ export function TourVR() {
     void (step > 0 ? player.next() : player.previous());
   });
 
+  const shown = inXR && caption !== null;
+  useEffect(() => {
+    window.__circuitsTourCaptionVisible = () => shown;
+  }, [shown]);
   return (
-    <mesh name="xr-tour-caption" visible={inXR && caption !== null} position={position} rotation={rotation}>
+    <mesh name="xr-tour-caption" visible={shown} position={position} rotation={rotation}>
       <planeGeometry args={[placement.width, placement.height]} />
       <meshBasicMaterial map={panel.texture} transparent />
     </mesh>
