@@ -12,9 +12,10 @@ import { createCanvasPanel, fillPanelBackground } from '../scene/canvas-panel.js
 import { useTour } from '../state/tour-services.js';
 import { panelPosition, panelRotation, type PanelPlacement } from './panel-placement.js';
 
-/** Straight ahead, above the rail's line of sight, like subtitles on a high screen. */
+/** Ahead and high, like subtitles on a high screen: above the rail's line of sight, clear of the
+ * neuron panel (right) and the selection panel (left); its text spans more than 1° of view. */
 export const tourCaptionPlacement: PanelPlacement = {
-  name: 'tour-caption', yaw: 0, pitch: 24, distance: 1.7, width: 1.2, height: 0.3, canvasWidth: 1200, minFontPx: 30,
+  name: 'tour-caption', yaw: 5, pitch: 28, distance: 1.5, width: 0.9, height: 0.3, canvasWidth: 1000, minFontPx: 30,
 };
 
 /** Controller buttons that step a tour, by the gamepad component's name. */
@@ -70,11 +71,11 @@ export function TourVR() {
         context.fillStyle = '#eef0f5';
         context.font = '34px system-ui, sans-serif';
         context.textBaseline = 'top';
-        const lines = wrap(context, caption ?? '', width - 60).slice(0, 4);
-        lines.forEach((line, i) => context.fillText(line, 30, 24 + i * 44));
+        const lines = wrap(context, caption ?? '', width - 60).slice(0, 6);
+        lines.forEach((line, i) => context.fillText(line, 30, 20 + i * 42));
         context.fillStyle = '#c0c6d4';
         context.font = '30px system-ui, sans-serif';
-        context.fillText(`${index + 1} / ${tour?.beats.length ?? 0}   A ▶   B ◀`, 30, height - 50);
+        context.fillText(`${index + 1} / ${tour?.beats.length ?? 0}   A ▶   B ◀`, 30, height - 42);
       }, [caption ?? '']);
     };
     redraw();
