@@ -14,7 +14,7 @@ import type { CircuitsSocket } from './connection.js';
 import { applyView, captureView, roomStateToView, tourCamera, tourRoom, type TourContext } from './tour.js';
 import { describeErrors } from './tour-schema.js';
 import {
-  parseRecording, serializeRecording, stateAt, validateRecording, type RecordedEvent, type Recording,
+  MAX_EVENTS, parseRecording, serializeRecording, stateAt, validateRecording, type RecordedEvent, type Recording,
 } from './tour-recording-schema.js';
 import { uiPrefs } from './ui-prefs.js';
 
@@ -24,7 +24,10 @@ type RecordedEventBody = RecordedEvent extends infer E ? (E extends RecordedEven
 export interface RecorderState {
   recording: boolean;
   startedAt: string | null;
-  events: RecordedEvent[];
+  /** Events recorded so far (the log itself is kept outside the store: it only grows). */
+  count: number;
+  /** Why recording stopped by itself, if it did. */
+  note: string | null;
 }
 
 export type Recorder = ReturnType<typeof createRecorder>;
@@ -33,7 +36,8 @@ const moved = (a: CameraPose, b: CameraPose) => a.position.some((v, i) => Math.a
 const round = (v: [number, number, number]): [number, number, number] => v.map((x) => Math.round(x * 1000) / 1000) as [number, number, number];
 
 export function createRecorder(context: TourContext, socket: CircuitsSocket | null, cameraEveryMs = 250) {
-  const store = createStore<RecorderState>()(() => ({ recording: false, startedAt: null, events: [] }));
+  const store = createStore<RecorderState>()(() => ({ recording: false, startedAt: null, count: 0, note: null }));
+  let events: RecordedEvent[] = [];
   let start = 0;
   let lastView = '';
   let lastCamera: CameraPose | null = null;
@@ -41,8 +45,15 @@ export function createRecorder(context: TourContext, socket: CircuitsSocket | nu
 
   const push = (event: RecordedEventBody) => {
     if (!store.getState().recording) return;
+    if (events.length >= MAX_EVENTS) {
+      stopWatching?.();
+      stopWatching = null;
+      store.setState({ recording: false, note: `Recording stopped at ${MAX_EVENTS} events, the most a recording holds: save it and start another.` });
+      return;
+    }
     const t = Math.max(0, Math.round(performance.now() - start));
-    store.setState({ events: [...store.getState().events, { ...event, t } as RecordedEvent] });
+    events.push({ ...event, t } as RecordedEvent);
+    store.setState({ count: events.length });
   };
   const noteView = () => {
     const view = captureView(context);
@@ -64,7 +75,8 @@ export function createRecorder(context: TourContext, socket: CircuitsSocket | nu
       start = performance.now();
       lastView = '';
       lastCamera = null;
-      store.setState({ recording: true, startedAt: new Date().toISOString(), events: [] });
+      events = [];
+      store.setState({ recording: true, startedAt: new Date().toISOString(), count: 0, note: null });
       noteView();
       noteCamera(tourCamera.get?.() ?? null);
       // Coalesced: a drag across tokens records where it stopped, not every step.
@@ -99,9 +111,13 @@ export function createRecorder(context: TourContext, socket: CircuitsSocket | nu
     },
     /** The log as a file's text (null when nothing was recorded). */
     toFile(model?: string): string | null {
-      const { startedAt, events } = store.getState();
+      const { startedAt } = store.getState();
       if (!startedAt || events.length === 0) return null;
       return serializeRecording({ startedAt, events, ...(model ? { model } : {}) });
+    },
+    /** The events so far (a copy). */
+    events(): RecordedEvent[] {
+      return [...events];
     },
   };
   return recorder;

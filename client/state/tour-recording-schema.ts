@@ -12,7 +12,8 @@ import { FieldChecker, type Checked, type TourView } from './tour-schema.js';
 
 export const RECORDING_SCHEMA_VERSION = 1;
 export const RECORDING_KIND = 'circuits-xr-recording';
-const MAX_EVENTS = 20000;
+/** A recording's most events (an hour of camera moves at 4 a second is 14,400). */
+export const MAX_EVENTS = 20000;
 
 export type RecordedEvent =
   | { t: number; kind: 'view'; view: TourView; source?: 'page' | 'room' }

@@ -93,7 +93,8 @@ export function TourPanel() {
 function RecordingSection({ recorder, replayer }: Pick<ReturnType<typeof useTour>, 'recorder' | 'replayer'>) {
   const { app } = useAppServices();
   const recording = useStore(recorder.store, (s) => s.recording);
-  const recorded = useStore(recorder.store, (s) => s.events.length);
+  const recorded = useStore(recorder.store, (s) => s.count);
+  const note = useStore(recorder.store, (s) => s.note);
   const loaded = useStore(replayer.store, (s) => s.recording);
   const index = useStore(replayer.store, (s) => s.index);
   const playing = useStore(replayer.store, (s) => s.playing);
@@ -137,6 +138,7 @@ function RecordingSection({ recorder, replayer }: Pick<ReturnType<typeof useTour
           </div>
         </>
       )}
+      {note && <p className="muted" data-testid="recording-note">{note}</p>}
       {error && <p className="error" data-testid="replay-error">{error}</p>}
     </div>
   );
