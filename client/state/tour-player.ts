@@ -84,6 +84,9 @@ export function createTourPlayer(context: TourContext, timings: TourTimings = { 
     /** Adds a beat from what the page shows now, after the current beat (or at the end). */
     record(caption: string): TourBeat {
       if (!store.getState().tour) player.newTour();
+      const model = context.services.app.getState().model?.name;
+      const tour = store.getState().tour!;
+      if (!tour.model && model) store.setState({ tour: { ...tour, model } });
       const beat = captureBeat(context, caption.trim() || `Beat ${beats().length + 1}`);
       const at = store.getState().index >= 0 ? store.getState().index + 1 : beats().length;
       const list = [...beats()];

@@ -9,6 +9,7 @@ import { useEffect, useRef, useState } from 'react';
 import { useStore } from 'zustand';
 import inductionTour from '../../assets/tours/induction.json';
 import { useAppServices } from '../state/app-context.js';
+import { useAppStore } from '../state/app-store.js';
 import { setupTourKeys } from '../state/tour-player.js';
 import { useTour } from '../state/tour-services.js';
 import { DockSection } from './dock-section.js';
@@ -34,6 +35,7 @@ export function TourPanel() {
   const index = useStore(player.store, (s) => s.index);
   const phase = useStore(player.store, (s) => s.phase);
   const error = useStore(player.store, (s) => s.error);
+  const model = useAppStore(app, (s) => s.model);
   const [caption, setCaption] = useState('');
   const tourFile = useRef<HTMLInputElement>(null);
 
@@ -57,6 +59,9 @@ export function TourPanel() {
       </div>
       {tour && (
         <>
+          {tour.model && model && tour.model !== model.name && (
+            <p className="muted" data-testid="tour-model-note">Made for {tour.model}; this server runs {model.name}: its heads and neurons may not be the ones the captions name.</p>
+          )}
           <input className="tour-title" data-testid="tour-title" aria-label="Tour title" value={tour.title} onChange={(e) => player.setTitle(e.currentTarget.value)} />
           <div className="row tour-nav">
             <button type="button" data-testid="tour-previous" disabled={index <= 0} title="Previous beat (← or Page Up)" onClick={() => void player.previous()}>◀</button>
@@ -82,7 +87,7 @@ export function TourPanel() {
       )}
       <div className="row">
         <input className="tour-caption-input" data-testid="tour-record-caption" placeholder="Caption for a new beat" value={caption} onChange={(e) => setCaption(e.currentTarget.value)} />
-        <button type="button" data-testid="tour-record" disabled={app.getState().model === null} title="Add a beat from what is on screen now (prompt, selection, question, circuit, camera)" onClick={() => { player.record(caption); setCaption(''); }}>+ Beat</button>
+        <button type="button" data-testid="tour-record" disabled={model === null} title="Add a beat from what is on screen now (prompt, selection, question, circuit, camera)" onClick={() => { player.record(caption); setCaption(''); }}>+ Beat</button>
       </div>
       {error && <p className="error" data-testid="tour-error">{error}</p>}
       <RecordingSection recorder={recorder} replayer={replayer} />
