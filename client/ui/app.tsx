@@ -132,8 +132,11 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
             <SelectionPanel />
             <NeuronDetailsPanel />
             <AnalysisPanels />
-            <RecentGraphsPanel />
-            <TourPanel />
+            {/* Folded, the two share one row (styles.css .dock-row); opened, each takes the dock's width. */}
+            <div className="dock-row">
+              <RecentGraphsPanel />
+              <TourPanel />
+            </div>
             <Legend />
           </>
         )}
