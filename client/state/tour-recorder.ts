@@ -86,8 +86,16 @@ export function createRecorder(context: TourContext, socket: CircuitsSocket | nu
       };
       const unsubscribes = [context.services.app.subscribe(schedule), context.analysis.store.subscribe(schedule), uiPrefs.subscribe(schedule)];
       const cameraTimer = setInterval(() => noteCamera(tourCamera.get?.() ?? null), cameraEveryMs);
-      const onRoomState = (state: RoomState) => push({ kind: 'view', view: roomStateToView(state), source: 'room' });
-      const onRoomCamera = (camera: CameraPose) => push({ kind: 'camera', camera });
+      let roomCamera = '';
+      const onRoomCamera = (camera: CameraPose) => {
+        roomCamera = JSON.stringify(camera);
+        push({ kind: 'camera', camera });
+      };
+      // The room's state carries the presenter's camera too (a tour beat's pose).
+      const onRoomState = (state: RoomState) => {
+        push({ kind: 'view', view: roomStateToView(state), source: 'room' });
+        if (state.camera && JSON.stringify(state.camera) !== roomCamera) onRoomCamera(state.camera);
+      };
       socket?.on('room:state', onRoomState);
       socket?.on('room:camera', onRoomCamera);
       stopWatching = () => {
