@@ -144,4 +144,26 @@ describe('tours and recordings in a room', () => {
     expect(first.kind).toBe('view');
     expect(analysis.store.getState().selectedHead).toEqual((first.kind === 'view' && first.view.head) || null);
   });
+
+  it('plays a recording at its pace (gaps shortened), pauses, and stops at its end', async () => {
+    const viewer = pages[pages.length - 1]!;
+    const replayer = createReplayer({ services: viewer.services, analysis: analysisServicesFor(viewer.services) }, { maxGapMs: 40 });
+    expect(replayer.load(recordingText)).toBe(true);
+    const count = replayer.store.getState().recording!.events.length;
+    expect(count).toBeGreaterThanOrEqual(4);
+    const playing = replayer.play();
+    expect(replayer.store.getState().playing).toBe(true);
+    await until(() => replayer.store.getState().index >= 1, 'replay advanced');
+    replayer.pause();
+    const pausedAt = replayer.store.getState().index;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(replayer.store.getState().index).toBe(pausedAt);
+    expect(replayer.store.getState().playing).toBe(false);
+    await playing;
+    // Play again from there: it runs to the last event and stops by itself.
+    await replayer.play();
+    expect(replayer.store.getState().index).toBe(count - 1);
+    expect(replayer.store.getState().playing).toBe(false);
+    expect(replayer.store.getState().error).toBeNull();
+  });
 });
