@@ -35,6 +35,9 @@ import { Circuit2DDock } from '../analysis/ui/circuit-2d-dock.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
 import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
+import { TourCamera } from '../scene/tour-camera.js';
+import { TourVR } from '../xr/tour-vr.js';
+import { TourCaption, TourPanel } from './tour-panel.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -67,10 +70,12 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
           {layout && <CircuitScene layout={layout} />}
           {layout && <AnalysisScene layout={layout} />}
           <DesktopControls target={focus} home={view?.position} />
+          <TourCamera />
           <Locomotion floorLength={floor.length} floorCentreZ={floor.centreZ}>
             <SelectionPanel3D />
             <NeuronPanel3D />
             <VRControls3D />
+            <TourVR />
           </Locomotion>
           <SqueezeGrab />
           <TestHook services={services} xrStore={xrStore} layout={layout} />
@@ -127,7 +132,11 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
             <SelectionPanel />
             <NeuronDetailsPanel />
             <AnalysisPanels />
-            <RecentGraphsPanel />
+            {/* Folded, the two share one row (styles.css .dock-row); opened, each takes the dock's width. */}
+            <div className="dock-row">
+              <RecentGraphsPanel />
+              <TourPanel />
+            </div>
             <Legend />
           </>
         )}
@@ -136,6 +145,7 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
         <TokenScrubber />
       </div>
       <Circuit2DDock />
+      <TourCaption />
     </div>
   );
 }

@@ -18,6 +18,7 @@ import {
   type PanelPlacement,
 } from '../../client/xr/panel-placement.js';
 import { createSceneLayout } from '../../client/scene/layout.js';
+import { tourCaptionPlacement } from '../../client/xr/tour-vr.js';
 
 const layout = createSceneLayout({ nLayers: 4, neuronsPerLayer: 1024, nHeads: 8 });
 const eye = new Vector3(0, eyeHeight, 0);
@@ -42,7 +43,7 @@ function railBand(yawDeg: number): [number, number] {
   return [Math.atan((layout.railY - blockHalfHeight - eyeHeight) / horizontal) * deg, Math.atan((layout.railY + blockHalfHeight - eyeHeight) / horizontal) * deg];
 }
 
-const panels = [selectionPanelPlacement, neuronPanelPlacement, controlPanelPlacement];
+const panels = [selectionPanelPlacement, neuronPanelPlacement, controlPanelPlacement, tourCaptionPlacement];
 
 describe('VR panel placement', () => {
   for (const p of panels) {
