@@ -127,6 +127,19 @@ describe('analysis views in the browser', () => {
     await browser.page.addInitScript(`window.__uncaught = []; window.addEventListener('error', (e) => window.__uncaught.push(String(e.message) + ' ' + (e.error && e.error.stack)));`);
     await browser.page.goto(server.url);
     await waitFor(`window.__circuits?.store.getState().model != null && window.__circuits.store.getState().connection === 'connected' && window.__circuitsAnalysis != null`, 120_000);
+    // A long Explain shows its progress and stops on Cancel.
+    const long = Array.from({ length: 9 }, (_, i) => `The jury said the city ${i % 2 ? 'had' : 'was'} ready for the vote.`).join(' ');
+    await browser.page.fill('[data-testid=prompt-input]', long);
+    await browser.page.fill('[data-testid=analysis-target]', ' had');
+    await browser.page.fill('[data-testid=analysis-distractor]', ' was');
+    await browser.page.click('[data-testid=explain-button]');
+    await waitFor(`${analysis}.effectsRunId != null && ${analysis}.progress != null`, 60_000);
+    await browser.page.locator('[data-testid=explain-progress] progress').waitFor();
+    await browser.page.click('[data-testid=cancel-explain]');
+    await waitFor(`${analysis}.effectsStatus === 'cancelled'`, 60_000);
+    expect(await state<unknown>(`${analysis}.effects`)).toBeNull();
+    expect(await browser.page.locator('[data-testid=explain-progress]').count()).toBe(0);
+
     await browser.page.fill('[data-testid=prompt-input]', question.prompt);
     await browser.page.fill('[data-testid=analysis-target]', question.target);
     await browser.page.fill('[data-testid=analysis-distractor]', question.distractor);
