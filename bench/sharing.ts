@@ -8,7 +8,8 @@
  * GPT-2-small shapes with random weights. A job that outlasts its window is cancelled (the
  * note says how far it got), so the table stays minutes long on a slow machine.
  *
- *   npm run bench -- sharing     (this section only)
+ *   npm run bench -- sharing     (this section only; SHARING_MODELS=bundled for one model,
+ *                                 SHARING_WINDOW_S=60 for a shorter window per job)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -230,5 +231,9 @@ async function benchModel(model: 'bundled' | 'gpt2-small', windowS: number): Pro
 
 export async function benchSharing(): Promise<BenchRow[]> {
   const windowS = Number(process.env.SHARING_WINDOW_S ?? 120);
-  return [...(await benchModel('bundled', windowS)), ...(await benchModel('gpt2-small', windowS))];
+  // SHARING_MODELS=bundled (or gpt2-small) runs one of the two.
+  const models = (process.env.SHARING_MODELS ?? 'bundled,gpt2-small').split(',') as ('bundled' | 'gpt2-small')[];
+  const rows: BenchRow[] = [];
+  for (const model of models) rows.push(...(await benchModel(model, windowS)));
+  return rows;
 }
