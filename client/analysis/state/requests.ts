@@ -94,6 +94,16 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
     }
   };
   socket.on('analysis:progress', onProgress);
+  /** Cancels the running analysis; its run id arrives with the first progress event, so
+   * without one yet the cancel goes out when it comes. */
+  const cancelRun = (runId: string | null) => {
+    if (runId) {
+      endedRuns.add(runId);
+      socket.emit('run:cancel', runId);
+    } else {
+      pendingCancel = true;
+    }
+  };
 
   return {
     async previewSplits() {
@@ -142,14 +152,7 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
 
     cancelExplain() {
       const { effectsStatus, effectsRunId } = store.getState();
-      if (effectsStatus !== 'running') return;
-      // The run id arrives with the first progress event; cancel then if it has not yet.
-      if (effectsRunId) {
-        endedRuns.add(effectsRunId);
-        socket.emit('run:cancel', effectsRunId);
-      } else {
-        pendingCancel = true;
-      }
+      if (effectsStatus === 'running') cancelRun(effectsRunId);
     },
 
     async trace(confirmed = false) {
@@ -185,14 +188,7 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
 
     cancelTrace() {
       const { graphStatus, graphRunId } = store.getState();
-      if (graphStatus !== 'running') return;
-      // The run id arrives with the first progress event; cancel then if it has not yet.
-      if (graphRunId) {
-        endedRuns.add(graphRunId);
-        socket.emit('run:cancel', graphRunId);
-      } else {
-        pendingCancel = true;
-      }
+      if (graphStatus === 'running') cancelRun(graphRunId);
     },
 
     dispose() {

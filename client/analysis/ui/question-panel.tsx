@@ -109,6 +109,8 @@ export function QuestionPanel() {
   const canRun = ready && !busy && !empty && !tooLong;
   const complete = target.length > 0 && distractor.length > 0;
   const share = progress && progress.total > 0 ? progress.done / progress.total : 0;
+  /** The analysis running now (one at a time), whose progress and Cancel the panel shows. */
+  const analysisRunning = graphStatus === 'running' ? 'trace' : effectsStatus === 'running' ? 'explain' : null;
   const preset = presets.find((p) => p.prompt === prompt && p.target === target && p.distractor === distractor);
   const shownError = runError && runStatus !== 'generating' ? plainError(runError) : null;
 
@@ -215,21 +217,20 @@ export function QuestionPanel() {
         </label>
       </div>
       {!complete && !empty && <p className="field-note">Give a target and a distractor to Explain or Trace.</p>}
-      {graphStatus === 'running' && (
-        <div className="row" data-testid="trace-progress">
+      {analysisRunning && (
+        <div className="row" data-testid={`${analysisRunning}-progress`}>
           <progress max={1} value={share} />
           <span className="muted">{progress ? `${progress.done}/${progress.total}` : 'queued'}</span>
-          <button type="button" data-testid="cancel-trace" onClick={() => requests.cancelTrace()}>Cancel</button>
+          <button
+            type="button"
+            data-testid={`cancel-${analysisRunning}`}
+            onClick={() => (analysisRunning === 'trace' ? requests.cancelTrace() : requests.cancelExplain())}
+          >
+            Cancel
+          </button>
         </div>
       )}
       {graphStatus === 'cancelled' && <p className="muted">Tracing cancelled.</p>}
-      {effectsStatus === 'running' && (
-        <div className="row" data-testid="explain-progress">
-          <progress max={1} value={share} />
-          <span className="muted">{progress ? `${progress.done}/${progress.total}` : 'queued'}</span>
-          <button type="button" data-testid="cancel-explain" onClick={() => requests.cancelExplain()}>Cancel</button>
-        </div>
-      )}
       {effectsStatus === 'cancelled' && <p className="muted">Explain cancelled.</p>}
       {effects && (
         <p className="logit-diff" data-testid="logit-diff" data-value={effects.logitDiff}>
