@@ -31,6 +31,42 @@ async function client(): Promise<Client> {
 const longPrompt = Array.from({ length: 9 }, (_, i) => `The jury said the city ${i % 2 ? 'had' : 'was'} ready for the vote.`).join(' ');
 const question = { prompt: longPrompt, target: ' had', distractor: ' was' };
 
+/**
+ * Sends an analysis, cancels it from the first progress event `when` accepts, and checks that
+ * it is answered 'cancelled' and that nothing more ran: several scheduler turns later (runs of
+ * this client queue behind nothing) no VJP started after the ack and no progress came.
+ */
+async function cancelFromProgress(
+  socket: Client, event: 'analysis:graph' | 'analysis:effects', request: typeof question & { maxNodes?: number }, when: (done: number) => boolean,
+): Promise<{ log: string[] }> {
+  const vjps = vi.spyOn(BackwardRunner.prototype, 'run');
+  const log: string[] = [];
+  let vjpsAtAck = -1;
+  const response = await new Promise<{ ok: boolean; error?: { code: string } }>((resolve) => {
+    socket.on('analysis:progress', (runId, done) => {
+      log.push(`progress ${done}`);
+      if (when(done) && !log.includes('cancel')) {
+        log.push('cancel');
+        socket.emit('run:cancel', runId);
+      }
+    });
+    const ack = (r: unknown) => {
+      vjpsAtAck = vjps.mock.calls.length;
+      log.push('ack');
+      resolve(r as never);
+    };
+    if (event === 'analysis:graph') socket.emit(event, request, ack);
+    else socket.emit(event, request, ack);
+  });
+  expect(response.ok).toBe(false);
+  expect(response.error!.code).toBe('cancelled');
+  for (let i = 0; i < 3; i++) expect((await socket.emitWithAck('run:prompt', { prompt: 'The jury' })).ok).toBe(true);
+  expect(vjps.mock.calls.length).toBe(vjpsAtAck);
+  expect(log[log.length - 1]).toBe('ack');
+  vjps.mockRestore();
+  return { log };
+}
+
 beforeAll(async () => {
   server = await startServer({ model: bundled, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false, log: () => {} });
   const T = server.host.model.tokenizer.encode(longPrompt).length;
@@ -49,37 +85,13 @@ describe('analysis on a shared server', () => {
     it(`a cancel in ${phase} is acknowledged at once and stops the job at its next step`, async () => {
       const maxNodes = 150;
       const socket = await client();
-      const vjps = vi.spyOn(BackwardRunner.prototype, 'run');
-      const log: string[] = [];
-      let vjpsAtAck = -1;
-      const acked = new Promise<{ ok: boolean; error?: { code: string } }>((resolve) => {
-        socket.on('analysis:progress', (runId, done) => {
-          log.push(`progress ${done}`);
-          // Progress units: 1 forward, maxNodes + 1 exploration, then assembly.
-          const inPhase = phase === 'exploration' ? done > 1 && done < maxNodes + 2 : done > maxNodes + 2;
-          if (inPhase && !log.includes('cancel')) {
-            log.push('cancel');
-            socket.emit('run:cancel', runId);
-          }
-        });
-        socket.emit('analysis:graph', { ...question, maxNodes }, (response) => {
-          vjpsAtAck = vjps.mock.calls.length;
-          log.push('ack');
-          resolve(response as never);
-        });
-      });
-      const response = await acked;
-      expect(response.ok).toBe(false);
-      expect(response.error!.code).toBe('cancelled');
+      // Progress units: 1 forward, maxNodes + 1 exploration, then assembly.
+      const inPhase = (done: number) => (phase === 'exploration' ? done > 1 && done < maxNodes + 2 : done > maxNodes + 2);
+      const { log } = await cancelFromProgress(socket, 'analysis:graph', { ...question, maxNodes }, inPhase);
       // The ack follows the cancel at once: at most the progress of the step in flight when the
       // cancel arrived comes in between.
       const between = log.slice(log.indexOf('cancel') + 1, log.indexOf('ack'));
       expect(between.length).toBeLessThanOrEqual(1);
-      // Several scheduler turns later (runs of this client queue behind nothing), nothing more ran.
-      for (let i = 0; i < 3; i++) expect((await socket.emitWithAck('run:prompt', { prompt: 'The jury' })).ok).toBe(true);
-      expect(vjps.mock.calls.length).toBe(vjpsAtAck);
-      expect(log[log.length - 1]).toBe('ack');
-      vjps.mockRestore();
     });
   }
 
@@ -97,34 +109,11 @@ describe('analysis on a shared server', () => {
     for (let i = 1; i < progress.length; i++) expect(progress[i]![1]).toBeGreaterThan(progress[i - 1]![1]);
     socket.off('analysis:progress', onProgress);
 
-    const vjps = vi.spyOn(BackwardRunner.prototype, 'run');
-    const log: string[] = [];
-    let vjpsAtAck = -1;
-    const acked = new Promise<{ ok: boolean; error?: { code: string } }>((resolve) => {
-      socket.on('analysis:progress', (runId, done) => {
-        log.push(`progress ${done}`);
-        if (!log.includes('cancel')) {
-          log.push('cancel');
-          socket.emit('run:cancel', runId);
-        }
-      });
-      socket.emit('analysis:effects', question, (response) => {
-        vjpsAtAck = vjps.mock.calls.length;
-        log.push('ack');
-        resolve(response as never);
-      });
-    });
-    const response = await acked;
-    expect(response.ok).toBe(false);
-    expect(response.error!.code).toBe('cancelled');
+    const { log } = await cancelFromProgress(socket, 'analysis:effects', question, () => true);
     // Explain's first steps are short, so a few may finish while the cancel travels (client and
     // server share this process's event loop); the job still stops long before its end.
     const doneAtAck = Math.max(...log.filter((e) => e.startsWith('progress')).map((e) => Number(e.split(' ')[1])));
     expect(doneAtAck).toBeLessThan(lastTotal / 2);
-    for (let i = 0; i < 3; i++) expect((await socket.emitWithAck('run:prompt', { prompt: 'The jury' })).ok).toBe(true);
-    expect(vjps.mock.calls.length).toBe(vjpsAtAck);
-    expect(log[log.length - 1]).toBe('ack');
-    vjps.mockRestore();
   });
 
   it('another client\'s generation and run complete while a big trace runs (events interleave)', async () => {
