@@ -63,6 +63,7 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
     if (!built || !graph || !index) {
       analysisSceneRegistry.nodeWorldPosition = null;
       analysisSceneRegistry.labelTexts = null;
+      analysisSceneRegistry.circuitDrawn = null;
       return;
     }
     const { positions } = built.placement;
@@ -71,6 +72,7 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
       return i === undefined ? null : [positions[i * 3]!, positions[i * 3 + 1]!, positions[i * 3 + 2]!];
     };
     analysisSceneRegistry.labelTexts = () => built.labels.texts();
+    analysisSceneRegistry.circuitDrawn = () => built.paths.drawn();
     let view: ViewModel | null = null;
     const update = (state: AnalysisState, previous?: AnalysisState) => {
       // A newer graph's prune indexes other buffers: its own Circuit3D build takes over.

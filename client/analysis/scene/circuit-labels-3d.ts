@@ -4,6 +4,7 @@
  * canvas texture, kept while its text stays the same. A handful at a time, never per frame.
  */
 import { CanvasTexture, Group, SRGBColorSpace, Sprite, SpriteMaterial } from 'three';
+import { smallestTextWhile } from '../../scene/canvas-panel.js';
 
 export interface LabelSpec {
   key: string;
@@ -31,9 +32,10 @@ function makeSprite(text: string, strong: boolean): Sprite {
   context.fillStyle = '#f0f2f6';
   context.font = `600 ${pixelHeight * 0.6}px system-ui, sans-serif`;
   context.textBaseline = 'middle';
-  context.fillText(text, 12, pixelHeight / 2);
+  const minFontPx = smallestTextWhile(context, () => context.fillText(text, 12, pixelHeight / 2));
   const texture = new CanvasTexture(canvas);
   texture.colorSpace = SRGBColorSpace;
+  texture.userData.minFontPx = minFontPx;
   const sprite = new Sprite(new SpriteMaterial({ map: texture, depthTest: false, transparent: true }));
   sprite.scale.set((worldHeight * width) / pixelHeight, worldHeight, 1);
   sprite.renderOrder = 5;
