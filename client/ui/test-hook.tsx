@@ -62,6 +62,10 @@ export interface CircuitsTestHook {
 
 export interface TextAngle {
   name: string;
+  /** The named ancestors, outermost first, joined by '/'. */
+  path: string;
+  /** Yaw of the text's centre from the eye's forward (−z), degrees. */
+  yaw: number;
   minFontPx: number;
   /** Height of the smallest text in metres, and the eye's distance to it. */
   textMetres: number;
@@ -79,6 +83,12 @@ function nameOf(object: Object3D): string {
   return object.type;
 }
 
+function pathOf(object: Object3D): string {
+  const names: string[] = [];
+  for (let o: Object3D | null = object; o; o = o.parent) if (o.name) names.unshift(o.name);
+  return names.join('/');
+}
+
 /** See CircuitsTestHook.textAngles. */
 export function textAngles(scene: Object3D, eye: Vector3): TextAngle[] {
   const found: TextAngle[] = [];
@@ -91,13 +101,15 @@ export function textAngles(scene: Object3D, eye: Vector3): TextAngle[] {
     const image = map?.image as { height?: number } | undefined;
     if (!map || minFontPx === undefined || !Number.isFinite(minFontPx) || !image?.height || !shownInWorld(object)) return;
     const name = nameOf(object);
+    const path = pathOf(object);
+    const yawOf = (centre: Vector3) => (Math.atan2(Math.abs(centre.x - eye.x), eye.z - centre.z) * 180) / Math.PI;
     if (object instanceof Sprite) {
       const centre = new Vector3();
       const scale = new Vector3();
       object.matrixWorld.decompose(centre, new Quaternion(), scale);
       const textMetres = (minFontPx * scale.y) / image.height;
       const distance = centre.distanceTo(eye);
-      found.push({ name, minFontPx, textMetres, distance, degrees: angle(textMetres, distance) });
+      found.push({ name, path, yaw: yawOf(centre), minFontPx, textMetres, distance, degrees: angle(textMetres, distance) });
       return;
     }
     if (!(object instanceof Mesh)) return;
@@ -123,7 +135,7 @@ export function textAngles(scene: Object3D, eye: Vector3): TextAngle[] {
       }
       if (metresPerPixel === 0) continue;
       const textMetres = minFontPx * metresPerPixel;
-      const entry = { name, minFontPx, textMetres, distance, degrees: angle(textMetres, distance) };
+      const entry = { name, path, yaw: yawOf(centre), minFontPx, textMetres, distance, degrees: angle(textMetres, distance) };
       if (!worst || entry.degrees < worst.degrees) worst = entry;
     }
     if (worst) found.push(worst);

@@ -6,7 +6,7 @@
  */
 import { useFrame, useThree } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
-import { Vector2 } from 'three';
+import { Vector2, Vector3 } from 'three';
 import { useAppServices } from '../../state/app-context.js';
 import type { SceneLayout } from '../../scene/layout.js';
 import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
@@ -99,7 +99,13 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
   }, [store, built, graph, index]);
   const size = useRef(new Vector2());
   const gl = useThree((s) => s.gl);
-  useFrame(() => built?.paths.setViewportHeight(gl.getDrawingBufferSize(size.current).y));
+  const eye = useRef(new Vector3());
+  useFrame(({ camera }) => {
+    if (!built) return;
+    built.paths.setViewportHeight(gl.getDrawingBufferSize(size.current).y);
+    // The headset's eye in XR (three copies its pose onto the camera), the camera otherwise.
+    built.labels.fitTo((gl.xr.isPresenting ? gl.xr.getCamera() : camera).getWorldPosition(eye.current));
+  });
   if (!built) return null;
   return (
     <group name="circuit">
