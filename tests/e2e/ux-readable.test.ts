@@ -7,7 +7,8 @@
  * - from the circuit to attention: a node's card offers the heads that move its inputs from
  *   earlier tokens; clicking one shows its query × key grid and draws its arcs from the node's
  *   token in 3D, and those arcs reach the node's sources;
- * - supernodes are in the link: after a reload the same group is restored and drawn in both views;
+ * - supernodes are in the link: after a reload the same group (and the pins, node budget and
+ *   thresholds) is restored and drawn in both views;
  * - layers read as separate from the entrance (the slabs' corners project apart on screen);
  * - in VR every visible canvas text (the in-VR selection and neuron panels, the control desk,
  *   the far end's board and circuit panel, the layer and circuit tags) spans at least 1° from
@@ -161,9 +162,28 @@ describe('readable circuits: 2D = 3D, circuit → attention, shareable groups, V
     await card.locator('button', { hasText: '×' }).click();
     await page.mouse.move(0, 0);
     await page.locator('[data-testid=circuit-card]').waitFor({ state: 'detached' });
-    const units = (await page.locator('[data-testid=circuit-2d-node][data-kind=feature]').evaluateAll((all) => all.map((g) => ({ id: g.getAttribute('data-node-id')!, text: g.querySelector('text')!.textContent! })))).slice(0, 2);
-    for (const unit of units) await page.locator(`[data-testid=circuit-2d-node][data-node-id="${unit.id}"]`).click({ modifiers: ['Shift'] });
-    await waitFor(`${units.map((u) => `${analysis}.pinnedIds.includes(${JSON.stringify(u.id)})`).join(' && ')} && !${analysis}.pruning`, 10_000);
+    // Two units, shift-clicked one at a time at the centre of their dot (pinning re-lays the
+    // graph out; in a crowded column a neighbour's hit area may overlap a node's label).
+    const units: { id: string; text: string }[] = [];
+    for (let k = 0; k < 2; k++) {
+      const unit = await page.locator('[data-testid=circuit-2d-node][data-kind=feature]').evaluateAll((all, taken: string[]) => {
+        for (const g of all) {
+          if (taken.includes(g.getAttribute('data-node-id')!)) continue;
+          const box = g.querySelector('circle:not([fill=transparent]):not([fill=none])')!.getBoundingClientRect();
+          const x = box.x + box.width / 2;
+          const y = box.y + box.height / 2;
+          if (document.elementFromPoint(x, y)?.closest('[data-testid=circuit-2d-node]') === g) return { id: g.getAttribute('data-node-id')!, text: g.querySelector('text')!.textContent!, x, y };
+        }
+        return null;
+      }, units.map((u) => u.id));
+      expect(unit).not.toBeNull();
+      await page.keyboard.down('Shift');
+      await page.mouse.click(unit!.x, unit!.y);
+      await page.keyboard.up('Shift');
+      await waitFor(`${analysis}.pinnedIds.includes(${JSON.stringify(unit!.id)}) && !${analysis}.pruning`, 10_000);
+      await frames(2);
+      units.push(unit!);
+    }
     for (const unit of units) await waitFor(`window.__circuitsAnalysis.labelTexts().some((t) => t.startsWith(${JSON.stringify(unit.text.replace(/…$/, ''))}))`, 10_000);
     await page.fill('[data-testid=group-name]', 'copy «pair»');
     await page.click('[data-testid=group-pinned]');
@@ -182,12 +202,21 @@ describe('readable circuits: 2D = 3D, circuit → attention, shareable groups, V
     const before = await state<string[][]>(`${analysis}.supernodes`);
     expect(before.length).toBe(1);
     await waitFor(`new URLSearchParams(location.search).get('sn') === ${JSON.stringify(JSON.stringify(before))}`, 5000);
+    const circuitState = `(() => { const a = ${analysis}; return { pins: [...a.pinnedIds].sort(), maxNodes: a.maxNodes, nodeThreshold: a.nodeThreshold, edgeThreshold: a.edgeThreshold }; })()`;
+    const kept = await state<{ pins: string[]; maxNodes: number; nodeThreshold: number; edgeThreshold: number }>(circuitState);
+    expect(kept.pins.length).toBe(2);
     const link = await state<string>('location.href');
     await browser.page.goto('about:blank');
     await browser.page.goto(link);
     await waitFor(`window.__circuits?.store.getState().model != null && window.__circuitsAnalysis != null`, 120_000);
     await waitFor(`${circuitReady} && ${analysis}.supernodes.length === 1`, 240_000);
     expect(await state<string[][]>(`${analysis}.supernodes`)).toEqual(before);
+    // The pins and pruning settings that made the view came back with it.
+    const restored = await state<typeof kept>(circuitState);
+    expect(restored.pins).toEqual(kept.pins);
+    expect(restored.maxNodes).toBe(kept.maxNodes);
+    expect(restored.nodeThreshold).toBeCloseTo(kept.nodeThreshold, 3);
+    expect(restored.edgeThreshold).toBeCloseTo(kept.edgeThreshold, 4);
     await browser.page.locator('[data-testid=circuit-2d-node][data-node-id="group:copy «pair»"]').waitFor();
     await waitFor(`!${analysis}.pruning`, 10_000);
     const views = await bothViews();
