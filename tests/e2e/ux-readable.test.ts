@@ -107,7 +107,9 @@ describe('readable circuits: 2D = 3D, circuit → attention, shareable groups, V
     // The node whose inputs come most from earlier tokens (edges into it from other positions).
     const chosen = await state<{ id: string; position: number; label: string; sources: number[] }>(`(() => {
       const a = ${analysis}; const byId = new Map(a.graph.nodes.map((n) => [n.node_id, n]));
-      const drawn = new Set([...document.querySelectorAll('[data-testid=circuit-2d-node][data-kind=feature]')].map((g) => g.getAttribute('data-node-id')));
+      // Feature nodes whose dot is theirs to point at (not under a neighbour's hit area).
+      const free = (g) => { const b = g.querySelector('circle:not([fill=transparent]):not([fill=none])').getBoundingClientRect(); return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2)?.closest('[data-testid=circuit-2d-node]') === g; };
+      const drawn = new Set([...document.querySelectorAll('[data-testid=circuit-2d-node][data-kind=feature]')].filter(free).map((g) => g.getAttribute('data-node-id')));
       let best = null;
       for (const id of drawn) {
         const node = byId.get(id);
@@ -120,12 +122,14 @@ describe('readable circuits: 2D = 3D, circuit → attention, shareable groups, V
 
     // Hover: labelled in 3D with the 2D view's words.
     const node = page.locator(`[data-testid=circuit-2d-node][data-node-id="${chosen.id}"]`);
-    await node.hover();
+    const dot = await node.locator('circle:not([fill=transparent]):not([fill=none])').boundingBox();
+    await page.mouse.move(dot!.x + dot!.width / 2, dot!.y + dot!.height / 2);
     const shortLabel = chosen.label.replace(/…$/, '');
     await waitFor(`window.__circuitsAnalysis.labelTexts().some((t) => t.startsWith(${JSON.stringify(shortLabel)}))`, 10_000);
 
-    // Click: the card stays, and offers the heads that move the node's inputs here.
-    await node.click();
+    // Click (at its dot: the node's box includes its label, which a neighbour may overlap): the
+    // card stays, and offers the heads that move the node's inputs here.
+    await page.mouse.click(dot!.x + dot!.width / 2, dot!.y + dot!.height / 2);
     const card = page.locator(`[data-testid=circuit-card][data-node-id="${chosen.id}"]`);
     await card.waitFor();
     expect(await page.locator('[data-testid=card-heads-unknown]').count()).toBe(0);

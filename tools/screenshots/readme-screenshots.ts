@@ -63,14 +63,16 @@ try {
   // The last token's most connected neuron: its inputs come from earlier tokens through heads.
   const id = await page.evaluate<string>(`(() => {
     const a = ${analysis}; const byId = new Map(a.graph.nodes.map((n) => [n.node_id, n]));
-    const drawn = [...document.querySelectorAll('[data-testid=circuit-2d-node][data-kind=feature]')].map((g) => g.getAttribute('data-node-id'));
+    const free = (g) => { const b = g.querySelector('circle:not([fill=transparent]):not([fill=none])').getBoundingClientRect(); return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2)?.closest('[data-testid=circuit-2d-node]') === g; };
+    const drawn = [...document.querySelectorAll('[data-testid=circuit-2d-node][data-kind=feature]')].filter(free).map((g) => g.getAttribute('data-node-id'));
     const cross = (id) => a.graph.links.filter((l) => l.target === id && byId.get(l.source).ctx_idx < byId.get(id).ctx_idx).length;
     return drawn.sort((x, y) => cross(y) - cross(x))[0];
   })()`);
-  await page.click(`[data-testid=circuit-2d-node][data-node-id="${id}"]`);
+  // At the centre of its dot (the node's box includes its label, which a neighbour may overlap).
+  const dot = await page.locator(`[data-testid=circuit-2d-node][data-node-id="${id}"] circle:not([fill=transparent]):not([fill=none])`).boundingBox();
+  await page.mouse.click(dot!.x + dot!.width / 2, dot!.y + dot!.height / 2);
   await page.locator('[data-testid=card-head]').first().click();
   await waitFor(`document.querySelector('[data-testid=attention-grid]')?.dataset.size > 0`);
-  await page.locator(`[data-testid=circuit-card]`).scrollIntoViewIfNeeded();
   await page.waitForTimeout(500);
   await settle();
   await shoot('circuit-1280x800.png');
