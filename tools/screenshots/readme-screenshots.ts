@@ -43,7 +43,8 @@ try {
   await shoot('first-visit-1280x800.png');
 
   const sentence = presets.find((p) => p.id !== 'induction' && /said/.test(p.prompt)) ?? presets.at(-1)!;
-  await page.fill('[data-testid=prompt-input]', sentence.prompt);
+  await page.selectOption('[data-testid=preset-select]', sentence.id);
+  await waitFor(runDone);
   await page.selectOption('[data-testid=pacing]', { index: 1 });
   await page.fill('input[aria-label="tokens to generate"]', '8');
   await page.click('[data-testid=generate-button]');
@@ -53,9 +54,7 @@ try {
 
   const induction = presets.find((p) => p.id === 'induction')!;
   await page.click('[data-testid=guide-close]');
-  await page.fill('[data-testid=prompt-input]', induction.prompt);
-  await page.fill('[data-testid=analysis-target]', induction.target);
-  await page.fill('[data-testid=analysis-distractor]', induction.distractor);
+  await page.selectOption('[data-testid=preset-select]', induction.id);
   await page.fill('[data-testid=max-nodes]', '80');
   await page.click('[data-testid=trace-button]');
   await waitFor(`${analysis}.graphStatus === 'done' && ${analysis}.prune != null && !${analysis}.pruning`);
@@ -71,7 +70,10 @@ try {
   // At the centre of its dot (the node's box includes its label, which a neighbour may overlap).
   const dot = await page.locator(`[data-testid=circuit-2d-node][data-node-id="${id}"] circle:not([fill=transparent]):not([fill=none])`).boundingBox();
   await page.mouse.click(dot!.x + dot!.width / 2, dot!.y + dot!.height / 2);
-  await page.locator('[data-testid=card-head]').first().click();
+  await page.locator('[data-testid=card-head]').first().click({ timeout: 30_000 }).catch(async (error) => {
+    console.log('chosen', id, await page.evaluate(`({ card: document.querySelector('[data-testid=circuit-card]')?.textContent ?? null, tokens: window.__circuits.store.getState().tokens.length, graphTokens: ${analysis}.graph.metadata.prompt_tokens.length })`));
+    throw error;
+  });
   await waitFor(`document.querySelector('[data-testid=attention-grid]')?.dataset.size > 0`);
   await page.waitForTimeout(500);
   await settle();
