@@ -73,8 +73,15 @@ function graphFile(name: string, graph: AttributionGraph): string {
   return file;
 }
 
+/** The circuit panel's file input: its tab is not the one a fresh page opens on, so open it first. */
+async function openCircuitTab(page: Page): Promise<void> {
+  if ((await page.locator('[data-testid=graph-file]').count()) === 0) await page.click('[data-testid=tab-circuit]');
+  await page.locator('[data-testid=graph-file]').waitFor({ state: 'attached' });
+}
+
 /** Imports a graph through the circuit panel's file input and waits until it is pruned and drawn. */
 async function importThroughPage(page: Page, file: string, nodes: number): Promise<void> {
+  await openCircuitTab(page);
   await page.setInputFiles('[data-testid=graph-file]', file);
   await page.waitForFunction((n) => {
     const a = window.__circuitsAnalysis?.store.getState();
@@ -119,6 +126,7 @@ async function measureLargeGraph(url: string): Promise<BenchRow[]> {
     const { page } = session;
     await page.goto(url);
     await page.waitForFunction(() => window.__circuits?.store.getState().model != null && window.__circuitsAnalysis != null, undefined, { timeout: 120_000 });
+    await openCircuitTab(page);
     await page.waitForTimeout(3000); // the scene's first frames (shader compiles) are not the graph's doing
     // A string, not a function: tsx's name helpers (__name) do not exist in the page.
     await page.evaluate(`(() => {

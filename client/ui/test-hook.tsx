@@ -5,7 +5,7 @@
 import { useFrame, useThree } from '@react-three/fiber';
 import type { XRStore } from '@react-three/xr';
 import { useEffect, useMemo } from 'react';
-import { Vector3 } from 'three';
+import { Mesh, Quaternion, Sprite, Vector3, type Camera, type Object3D, type Texture } from 'three';
 import type { AppServices } from '../state/app-context.js';
 import { FrameTimer, type FrameTimerSummary } from '../scene/frame-timer.js';
 import { neuronPosition, tokenPosition, type SceneLayout } from '../scene/layout.js';
@@ -47,8 +47,104 @@ export interface CircuitsTestHook {
   vrControlPoint: (button: ControlButton) => [number, number, number] | null;
   /** The desktop camera's position (for Reset view). */
   camera: () => { x: number; y: number; z: number };
+  /**
+   * Every visible surface in the scene showing canvas text (a texture with userData.minFontPx):
+   * its smallest text's visual angle in degrees as seen from the viewer's eye now (the headset
+   * in XR, else the desktop camera), worked out from the geometry as placed: per quad facing
+   * the eye, metres per texture pixel (world distance between two corners over their texture v
+   * span × the canvas height) × the smallest font, over the distance to the quad's centre. An
+   * object with several quads (a tag atlas, a box) reports its worst facing quad.
+   */
+  textAngles: () => TextAngle[];
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
+}
+
+export interface TextAngle {
+  name: string;
+  /** The named ancestors, outermost first, joined by '/'. */
+  path: string;
+  /** Yaw of the text's centre from the eye's forward (−z), degrees. */
+  yaw: number;
+  minFontPx: number;
+  /** Height of the smallest text in metres, and the eye's distance to it. */
+  textMetres: number;
+  distance: number;
+  degrees: number;
+}
+
+function shownInWorld(object: Object3D): boolean {
+  for (let o: Object3D | null = object; o; o = o.parent) if (!o.visible) return false;
+  return true;
+}
+
+function nameOf(object: Object3D): string {
+  for (let o: Object3D | null = object; o; o = o.parent) if (o.name) return o.name;
+  return object.type;
+}
+
+function pathOf(object: Object3D): string {
+  const names: string[] = [];
+  for (let o: Object3D | null = object; o; o = o.parent) if (o.name) names.unshift(o.name);
+  return names.join('/');
+}
+
+/** See CircuitsTestHook.textAngles. */
+export function textAngles(scene: Object3D, eye: Vector3): TextAngle[] {
+  const found: TextAngle[] = [];
+  const angle = (metres: number, distance: number) => (2 * Math.atan(metres / 2 / distance) * 180) / Math.PI;
+  scene.updateMatrixWorld(true);
+  scene.traverse((object) => {
+    const material = (object as Mesh).material;
+    const map: Texture | null | undefined = material && !Array.isArray(material) ? (material as { map?: Texture | null }).map : null;
+    const minFontPx = map?.userData.minFontPx as number | undefined;
+    const image = map?.image as { height?: number } | undefined;
+    if (!map || minFontPx === undefined || !Number.isFinite(minFontPx) || !image?.height || !shownInWorld(object)) return;
+    const name = nameOf(object);
+    const path = pathOf(object);
+    const yawOf = (centre: Vector3) => (Math.atan2(Math.abs(centre.x - eye.x), eye.z - centre.z) * 180) / Math.PI;
+    if (object instanceof Sprite) {
+      const centre = new Vector3();
+      const scale = new Vector3();
+      object.matrixWorld.decompose(centre, new Quaternion(), scale);
+      const textMetres = (minFontPx * scale.y) / image.height;
+      const distance = centre.distanceTo(eye);
+      found.push({ name, path, yaw: yawOf(centre), minFontPx, textMetres, distance, degrees: angle(textMetres, distance) });
+      return;
+    }
+    if (!(object instanceof Mesh)) return;
+    const position = object.geometry.getAttribute('position');
+    const uv = object.geometry.getAttribute('uv');
+    if (!position || !uv || position.count % 4 !== 0) return;
+    let worst: TextAngle | null = null;
+    const corners = [new Vector3(), new Vector3(), new Vector3(), new Vector3()];
+    for (let q = 0; q < position.count; q += 4) {
+      corners.forEach((c, i) => c.fromBufferAttribute(position, q + i).applyMatrix4(object.matrixWorld));
+      const centre = corners.reduce((sum, c) => sum.add(c), new Vector3()).multiplyScalar(0.25);
+      // Facing the eye (either side: the panels are double-sided or face the visitor).
+      const normal = new Vector3().subVectors(corners[1]!, corners[0]!).cross(new Vector3().subVectors(corners[2]!, corners[0]!)).normalize();
+      const toEye = new Vector3().subVectors(eye, centre);
+      const distance = toEye.length();
+      if (Math.abs(normal.dot(toEye) / distance) < 0.5) continue;
+      // Two corners with the same u and different v: the texture's vertical, in metres.
+      let metresPerPixel = 0;
+      for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) {
+        const du = Math.abs(uv.getX(q + i) - uv.getX(q + j));
+        const dv = Math.abs(uv.getY(q + i) - uv.getY(q + j));
+        if (du < 1e-6 && dv > 1e-6) metresPerPixel = Math.max(metresPerPixel, corners[i]!.distanceTo(corners[j]!) / (dv * image.height));
+      }
+      if (metresPerPixel === 0) continue;
+      const textMetres = minFontPx * metresPerPixel;
+      const entry = { name, path, yaw: yawOf(centre), minFontPx, textMetres, distance, degrees: angle(textMetres, distance) };
+      if (!worst || entry.degrees < worst.degrees) worst = entry;
+    }
+    if (worst) found.push(worst);
+  });
+  return found;
+}
+
+function eyeOf(camera: Camera, presenting: Camera | null): Vector3 {
+  return (presenting ?? camera).getWorldPosition(new Vector3());
 }
 
 export interface ScreenPoint {
@@ -122,6 +218,7 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
         const local = new Vector3(((x + w / 2) / controlPanelPlacement.canvasWidth - 0.5) * width, (0.5 - (y + h / 2) / canvasHeight) * height, 0);
         return mesh.localToWorld(local).toArray();
       },
+      textAngles: () => textAngles(scene, eyeOf(camera, gl.xr.isPresenting ? gl.xr.getCamera() : null)),
       camera: () => ({ x: camera.position.x, y: camera.position.y, z: camera.position.z }),
       frameTimes: (reset = false) => {
         const summary = timer.summary();

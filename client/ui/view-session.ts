@@ -3,7 +3,8 @@
  * (the question and its answers) and the address bar together:
  * - at start, the question comes from the link (see client/state/url-state.ts) or, on a plain
  *   visit, the default example (shared/presets.ts); once the model is ready the link's action is
- *   replayed (run, explain or trace), then its position, neuron, pins and thresholds applied;
+ *   replayed (run, explain or trace), then its position, neuron, pins, supernodes and thresholds
+ *   applied;
  * - a new run clears the answers that no longer apply: Δ, token effects, their warnings and
  *   error belong to the prompt they were computed for, and go when the rail shows other tokens;
  * - the address bar follows the view (replaceState, debounced).
@@ -14,7 +15,7 @@ import type { AppServices } from '../state/app-context.js';
 import { decodeViewState, encodeViewState, type ViewAction, type ViewState } from '../state/url-state.js';
 import { uiPrefs } from '../state/ui-prefs.js';
 import type { AnalysisServices } from '../analysis/state/analysis-services.js';
-import { setThresholds, togglePin } from '../analysis/state/circuit.js';
+import { groupNodes, setThresholds, togglePin } from '../analysis/state/circuit.js';
 import { exportGraph } from '../../shared/graph/io.js';
 import type { AttributionGraph } from '../../shared/graph/schema.js';
 import { saveRecentGraph } from '../state/recent-graphs.js';
@@ -41,6 +42,7 @@ export function currentViewState(services: AppServices, analysis: AnalysisServic
     neuronMeasure: a.neuronMeasure,
     tokenMeasure: a.tokenMeasure,
     pins: action === 'trace' ? a.pinnedIds : undefined,
+    supernodes: action === 'trace' ? a.supernodes : undefined,
     maxNodes: a.maxNodes,
     nodeThreshold: action === 'trace' ? a.nodeThreshold : undefined,
     edgeThreshold: action === 'trace' ? a.edgeThreshold : undefined,
@@ -82,6 +84,7 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
         }
         const known = new Set(a.graph?.nodes.map((n) => n.node_id) ?? []);
         for (const id of linked.pins ?? []) if (known.has(id) && !store.getState().pinnedIds.includes(id)) togglePin(store, id);
+        for (const [label, ...ids] of linked.supernodes ?? []) groupNodes(store, label!, ids.filter((id) => known.has(id)));
       }
       const { tokens, model } = app.getState();
       if (linked.position !== undefined && tokens.length > 0) app.setState({ position: Math.min(tokens.length - 1, linked.position), followLive: false });

@@ -6,7 +6,7 @@
  */
 import { useFrame, useThree } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
-import { Vector2 } from 'three';
+import { Vector2, Vector3 } from 'three';
 import { useAppServices } from '../../state/app-context.js';
 import type { SceneLayout } from '../../scene/layout.js';
 import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
@@ -63,6 +63,7 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
     if (!built || !graph || !index) {
       analysisSceneRegistry.nodeWorldPosition = null;
       analysisSceneRegistry.labelTexts = null;
+      analysisSceneRegistry.circuitDrawn = null;
       return;
     }
     const { positions } = built.placement;
@@ -71,6 +72,7 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
       return i === undefined ? null : [positions[i * 3]!, positions[i * 3 + 1]!, positions[i * 3 + 2]!];
     };
     analysisSceneRegistry.labelTexts = () => built.labels.texts();
+    analysisSceneRegistry.circuitDrawn = () => built.paths.drawn();
     let view: ViewModel | null = null;
     const update = (state: AnalysisState, previous?: AnalysisState) => {
       // A newer graph's prune indexes other buffers: its own Circuit3D build takes over.
@@ -97,7 +99,13 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
   }, [store, built, graph, index]);
   const size = useRef(new Vector2());
   const gl = useThree((s) => s.gl);
-  useFrame(() => built?.paths.setViewportHeight(gl.getDrawingBufferSize(size.current).y));
+  const eye = useRef(new Vector3());
+  useFrame(({ camera }) => {
+    if (!built) return;
+    built.paths.setViewportHeight(gl.getDrawingBufferSize(size.current).y);
+    // The headset's eye in XR (three copies its pose onto the camera), the camera otherwise.
+    built.labels.fitTo((gl.xr.isPresenting ? gl.xr.getCamera() : camera).getWorldPosition(eye.current));
+  });
   if (!built) return null;
   return (
     <group name="circuit">

@@ -1,9 +1,13 @@
 /**
  * Name tags over the circuit's pinned, hovered and grouped nodes in 3D (the 2D panel labels
  * every node; in 3D only these, so the view stays readable): one Sprite per tag, each a small
- * canvas texture, kept while its text stays the same. A handful at a time, never per frame.
+ * canvas texture, kept while its text stays the same. A handful at a time, never redrawn per
+ * frame; each frame only their size follows the eye's distance (`fitTo`), so a tag deep in
+ * the model still spans at least readableDegrees (readable-size.ts), never less than its base size.
  */
-import { CanvasTexture, Group, SRGBColorSpace, Sprite, SpriteMaterial } from 'three';
+import { CanvasTexture, Group, SRGBColorSpace, Sprite, SpriteMaterial, Vector3 } from 'three';
+import { smallestTextWhile } from '../../scene/canvas-panel.js';
+import { textMetresFor } from '../../scene/readable-size.js';
 
 export interface LabelSpec {
   key: string;
@@ -31,9 +35,10 @@ function makeSprite(text: string, strong: boolean): Sprite {
   context.fillStyle = '#f0f2f6';
   context.font = `600 ${pixelHeight * 0.6}px system-ui, sans-serif`;
   context.textBaseline = 'middle';
-  context.fillText(text, 12, pixelHeight / 2);
+  const minFontPx = smallestTextWhile(context, () => context.fillText(text, 12, pixelHeight / 2));
   const texture = new CanvasTexture(canvas);
   texture.colorSpace = SRGBColorSpace;
+  texture.userData.minFontPx = minFontPx;
   const sprite = new Sprite(new SpriteMaterial({ map: texture, depthTest: false, transparent: true }));
   sprite.scale.set((worldHeight * width) / pixelHeight, worldHeight, 1);
   sprite.renderOrder = 5;
@@ -43,6 +48,7 @@ function makeSprite(text: string, strong: boolean): Sprite {
 }
 
 export function createCircuitLabels() {
+  const where = new Vector3();
   const group = new Group();
   group.name = 'circuit-labels';
   const shown = new Map<string, { sprite: Sprite; text: string; strong: boolean }>();
@@ -72,6 +78,16 @@ export function createCircuitLabels() {
           group.add(entry.sprite);
         }
         entry.sprite.position.set(label.position[0], label.position[1] + 0.12, label.position[2]);
+      }
+    },
+    /** Sizes every tag for an eye at `eye` (world): base size, or larger when far. */
+    fitTo(eye: Vector3) {
+      for (const { sprite } of shown.values()) {
+        const image = sprite.material.map!.image as { width: number; height: number };
+        const minFontPx = sprite.material.map!.userData.minFontPx as number;
+        const distance = sprite.getWorldPosition(where).distanceTo(eye);
+        const height = Math.max(worldHeight, (textMetresFor(distance) * image.height) / minFontPx);
+        sprite.scale.set((height * image.width) / image.height, height, 1);
       }
     },
     dispose() {

@@ -2,12 +2,16 @@
  * The question and circuit statistics as an in-scene panel beside the prediction board, for VR
  * (and the desktop view): Δ, kept nodes and edges, influence covered, per-layer counts and what
  * the highlight goes through. A canvas texture redrawn from store subscriptions, never per frame.
+ * Like the board, scaled with its distance from the entrance so its smallest text reads from
+ * there (readable-size.ts), and placed to the board's right.
  */
 import { useEffect, useMemo } from 'react';
 import { DoubleSide } from 'three';
 import { nodeKind } from '../../../shared/graph/schema.js';
 import { createCanvasPanel, fillPanelBackground } from '../../scene/canvas-panel.js';
 import type { SceneLayout } from '../../scene/layout.js';
+import { boardPlacement } from '../../scene/prediction-board.js';
+import { entranceScale } from '../../scene/readable-size.js';
 import { displayToken } from '../../scene/token-rail.js';
 import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.js';
 import type { AnalysisState } from '../state/analysis-store.js';
@@ -39,9 +43,27 @@ export function circuitPanelLines(state: AnalysisState): string[] {
   return lines;
 }
 
+const planeWidth = 2.4;
+const planeHeight = 0.94;
+const canvasWidth = 1024;
+const smallestFontPx = 30;
+
+/**
+ * Beside the board, to its right, scaled for the entrance: the bigger it is the farther out it
+ * hangs, which asks for a little more scale; a few passes settle it (within 1.1° vs 1° asked).
+ */
+export function circuitPanelPlacement(layout: SceneLayout): { position: [number, number, number]; scale: number } {
+  const board = boardPlacement(layout);
+  const textMetres = (smallestFontPx * planeWidth) / canvasWidth;
+  const at = (scale: number): [number, number, number] => [board.size / 2 + 0.3 + (planeWidth * scale) / 2, Math.max(layout.centreY + 0.4, (planeHeight * scale) / 2 + 0.1), layout.boardZ];
+  let scale = 1;
+  for (let pass = 0; pass < 4; pass++) scale = entranceScale(textMetres, ...at(scale));
+  return { position: at(scale), scale };
+}
+
 export function CircuitPanel3D({ layout }: { layout: SceneLayout }) {
   const { store } = useAnalysis();
-  const panel = useMemo(() => createCanvasPanel(1024, 400), []);
+  const panel = useMemo(() => createCanvasPanel(canvasWidth, 400), []);
   useEffect(() => {
     analysisSceneRegistry.panelLines = () => panel.lines;
     return () => {
@@ -61,16 +83,17 @@ export function CircuitPanel3D({ layout }: { layout: SceneLayout }) {
         context.fillStyle = '#f0f2f6';
         context.font = '600 40px system-ui, sans-serif';
         context.fillText('Why the target?', 28, 58);
-        context.font = '30px system-ui, sans-serif';
+        context.font = `${smallestFontPx}px system-ui, sans-serif`;
         lines.forEach((line, i) => context.fillText(line, 28, 112 + i * 46, width - 56));
       }, lines);
     };
     redraw(store.getState());
     return store.subscribe(redraw);
   }, [store, panel]);
+  const placement = circuitPanelPlacement(layout);
   return (
-    <mesh name="circuit-panel-3d" position={[2.6, layout.centreY + 0.4, layout.boardZ]} raycast={() => {}}>
-      <planeGeometry args={[2.4, 0.94]} />
+    <mesh name="circuit-panel-3d" position={placement.position} scale={placement.scale} raycast={() => {}}>
+      <planeGeometry args={[planeWidth, planeHeight]} />
       <meshBasicMaterial map={panel.texture} side={DoubleSide} transparent />
     </mesh>
   );

@@ -29,6 +29,8 @@ export interface CircuitPaths {
   update(view: ViewModel | null, highlight: CircuitHighlight, visible: boolean, hoverId: string | null): void;
   /** World position of a view node as last drawn. */
   centre(viewIndex: number): [number, number, number] | null;
+  /** What the buffers hold now: the view node ids in the nodes' draw range, the link segments drawn, visibility. */
+  drawn(): { nodeIds: string[]; links: number; visible: boolean };
   setViewportHeight(pixels: number): void;
   dispose(): void;
 }
@@ -182,6 +184,14 @@ export function createCircuitPaths(graph: AttributionGraph, index: GraphIndex, p
       if (!lastCentres || viewIndex < 0 || viewIndex >= lastCentres.view.nodes.length) return null;
       const a = lastCentres.at;
       return [a[viewIndex * 3]!, a[viewIndex * 3 + 1]!, a[viewIndex * 3 + 2]!];
+    },
+    drawn() {
+      const count = nodeGeometry.drawRange.count;
+      return {
+        nodeIds: lastCentres ? lastCentres.view.nodes.slice(0, Math.min(count, lastCentres.view.nodes.length)).map((n) => n.id) : [],
+        links: lineGeometry.drawRange.count / 2,
+        visible: nodes.visible && lines.visible,
+      };
     },
     setViewportHeight(pixels) {
       nodeMaterial.uniforms.uViewportHalfHeight!.value = pixels / 2;

@@ -26,6 +26,8 @@ export interface AnalysisTestHook {
   panelLines: () => string[];
   /** The name tags drawn over circuit nodes in 3D (pinned, hovered, supernodes). */
   labelTexts: () => string[];
+  /** What the 3D circuit draws now: its node ids (view ids: graph ids, `group:{label}`), link segments, visibility. */
+  circuitDrawn: () => { nodeIds: string[]; links: number; visible: boolean } | null;
   /** The attention arcs drawn over the rail (null when no head is selected). */
   attentionArcs: () => { query: number; keys: { key: number; weight: number }[] } | null;
   /** Where attention head (layer, head) is drawn on the page, in CSS pixels (null when not in view). */
@@ -44,10 +46,11 @@ export const analysisSceneRegistry: {
   nodeWorldPosition: ((nodeId: string) => [number, number, number] | null) | null;
   panelLines: (() => string[]) | null;
   labelTexts: (() => string[]) | null;
+  circuitDrawn: (() => { nodeIds: string[]; links: number; visible: boolean }) | null;
   /** Arcs the attention view draws over the rail: the query position and each key's weight. */
   attentionArcs: (() => { query: number; keys: { key: number; weight: number }[] } | null) | null;
   projectHead: ((layer: number, head: number) => { x: number; y: number } | null) | null;
-} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null, attentionArcs: null, projectHead: null };
+} = { canvas: null, nodeWorldPosition: null, panelLines: null, labelTexts: null, circuitDrawn: null, attentionArcs: null, projectHead: null };
 
 const byServices = new WeakMap<AppServices, AnalysisServices>();
 
@@ -67,6 +70,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
         snapshot: () => analysisSceneRegistry.canvas?.toDataURL('image/png') ?? null,
         panelLines: () => analysisSceneRegistry.panelLines?.() ?? [],
         labelTexts: () => analysisSceneRegistry.labelTexts?.() ?? [],
+        circuitDrawn: () => analysisSceneRegistry.circuitDrawn?.() ?? null,
         attentionArcs: () => analysisSceneRegistry.attentionArcs?.() ?? null,
         projectHead: (layer, head) => analysisSceneRegistry.projectHead?.(layer, head) ?? null,
       };

@@ -4,18 +4,21 @@
  * embeddings, `L1/N219` and what the neuron does for neurons, "other L0" for the aggregates,
  * drawn as grey diamonds like error nodes), links as curves whose width is |weight| and colour
  * its sign (the shared diverging scale: orange raises, blue lowers). Hover shows a card
- * (activation, influence, explanation, pin, top examples); click selects (the 3D scene and the
- * neuron panel follow); shift-click pins. SVG: a few hundred elements at most, by the budget.
+ * (activation, influence, explanation, pin, top examples, and the attention heads that move the
+ * node's inputs across positions: circuit-heads.ts; clicking one shows its pattern in the grid
+ * and as arcs from the node's token in 3D); click selects (the 3D scene and the neuron panel
+ * follow); shift-click pins. SVG: a few hundred elements at most, by the budget.
  */
 import { useMemo, useState, type MouseEvent } from 'react';
 import { nodeKind } from '../../../shared/graph/schema.js';
 import { useAppServices } from '../../state/app-context.js';
-import { selectNeuron, useAppStore } from '../../state/app-store.js';
+import { choosePosition, selectNeuron, useAppStore } from '../../state/app-store.js';
 import { colourAt } from '../../scene/colour-scale.js';
 import { useAnalysis } from '../state/analysis-services.js';
 import { useAnalysisStore } from '../state/analysis-store.js';
 import { layout2D } from '../state/circuit-2d-layout.js';
 import { buildView, longLabel, type ViewModel, type ViewNode } from '../state/circuit-view.js';
+import { headsIntoNode, type HeadInto } from '../state/circuit-heads.js';
 import { togglePin } from '../state/circuit.js';
 
 const css = (t: number) => {
@@ -45,9 +48,11 @@ function NodeShape({ node, x, y, r, fill }: { node: ViewNode; x: number; y: numb
 }
 
 export function Circuit2D({ width, height }: { width: number; height: number }) {
-  const { app } = useAppServices();
+  const { app, activations } = useAppServices();
   const { store } = useAnalysis();
   const model = useAppStore(app, (s) => s.model);
+  const railTokens = useAppStore(app, (s) => s.tokens);
+  useAppStore(app, (s) => s.framesReady); // the heads' scores read the attention rows as they arrive
   const graph = useAnalysisStore(store, (s) => s.graph);
   const index = useAnalysisStore(store, (s) => s.graphIndex);
   const prune = useAnalysisStore(store, (s) => s.prune);
@@ -95,6 +100,17 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
     setInspected(node.id);
     if (event.shiftKey && node.kind !== 'group') togglePin(store, node.id);
     else select(node);
+  };
+  // The rail shows this graph's prompt (every embedding's token id at its position): its
+  // attention rows are the ones the graph was traced with.
+  const railMatches = railTokens.length >= tokenCount && graph.nodes.every((n) => n.feature_type !== 'embedding' || railTokens[n.ctx_idx]?.id === n.feature);
+  const headsOf = (node: ViewNode): HeadInto[] | null =>
+    !model || !railMatches ? null : headsIntoNode(graph, index, node.members, (q, layer, head) => activations.attentionRow(q, layer, head), model);
+  const showHead = (node: ViewNode, head: HeadInto) => {
+    store.setState({ selectedHead: { layer: head.layer, head: head.head } });
+    // The arcs in 3D draw the shown position's row: the node's own token.
+    choosePosition(app, graph.nodes[node.members[0]!]!.ctx_idx);
+    setTimeout(() => document.querySelector('[data-testid=attention-grid]')?.scrollIntoView({ block: 'nearest' }), 50);
   };
   const cardNode = hoverView >= 0 ? view.nodes[hoverView]! : view.nodes.find((n) => n.id === inspected) ?? null;
   const cardIndex = cardNode ? view.nodes.indexOf(cardNode) : -1;
@@ -182,6 +198,8 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
           note: noteFor(cardNode),
           pinned: pinned.has(cardNode.id),
           canExplain: isModelNeuron(cardNode),
+          heads: cardNode.kind === 'embedding' || cardNode.kind === 'error' ? [] : headsOf(cardNode),
+          onHead: (head) => showHead(cardNode, head),
           onPin: () => togglePin(store, cardNode.id),
           onExamples: () => {
             select(cardNode);
@@ -195,7 +213,7 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
   );
 
   // Called as a function, not a component: a component defined here would remount every render.
-  function hoverCard(props: { node: ViewNode; x: number; y: number; width: number; note: string; pinned: boolean; canExplain: boolean; onPin: () => void; onExamples: () => void; onClose: () => void }) {
+  function hoverCard(props: { node: ViewNode; x: number; y: number; width: number; note: string; pinned: boolean; canExplain: boolean; heads: HeadInto[] | null; onHead: (head: HeadInto) => void; onPin: () => void; onExamples: () => void; onClose: () => void }) {
     const { node } = props;
     const members = node.members.map((i) => graph!.nodes[i]!);
     const first = members[0]!;
@@ -219,6 +237,17 @@ export function Circuit2D({ width, height }: { width: number; height: number }) 
         </table>
         {props.note && <div className="note" data-testid="card-note">{props.note}</div>}
         {!props.note && kind === 'feature' && first.clerp && !/^blocks\./.test(first.clerp) && <div className="note">{first.clerp}</div>}
+        {props.heads === null && <div className="muted" data-testid="card-heads-unknown">Run this prompt to see the attention heads that feed it.</div>}
+        {props.heads && props.heads.length > 0 && (
+          <div className="card-heads" data-testid="card-heads" title="Heads that move this node's inputs from earlier tokens: |edge weight| × the head's attention from this token to the source's token, one hop">
+            <span className="muted">heads moving its inputs:</span>{' '}
+            {props.heads.map((h) => (
+              <button key={`${h.layer}/${h.head}`} type="button" className="chip" data-testid="card-head" data-layer={h.layer} data-head={h.head} data-share={h.share.toFixed(4)} onClick={() => props.onHead(h)}>
+                L{h.layer}H{h.head} {(h.share * 100).toFixed(0)}%
+              </button>
+            ))}
+          </div>
+        )}
         <div className="row">
           {node.kind !== 'group' && <button type="button" data-testid="card-pin" onClick={props.onPin}>{props.pinned ? 'Unpin' : 'Pin'}</button>}
           {props.canExplain && <button type="button" data-testid="card-examples" onClick={props.onExamples}>Top examples</button>}
