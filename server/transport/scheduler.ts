@@ -17,6 +17,8 @@
  */
 
 export const LOW_PRIORITY_EVERY_MS = 2000;
+/** While users wait, an analysis holds back this many times its last step's duration (Scheduler). */
+export const ANALYSIS_YIELD = 3;
 /** Unfinished jobs one client (socket) may have before new ones are refused as busy. */
 export const MAX_PENDING_JOBS = 8;
 
@@ -53,7 +55,18 @@ class Lane {
     private readonly lowPriorityEveryMs: number,
     /** Client id → its address (the fairness group), shared by the lanes. */
     private readonly addresses: Map<string, string>,
+    /** Awaited before each step with the last step's duration (see Scheduler). */
+    private readonly beforeStep?: (lastStepMs: number) => Promise<void>,
   ) {}
+
+  private lastStepMs = 0;
+
+  /** Whether a user job (not a low-priority one) is running or waiting in this lane. */
+  hasUserWork(): boolean {
+    if (this.current && this.current.priority !== 'low' && !this.current.cancelled) return true;
+    for (const queue of this.queues.values()) if (queue.some((j) => !j.cancelled && j.priority !== 'low')) return true;
+    return false;
+  }
 
   private readonly queues = new Map<string, Job[]>();
   /** Addresses in turn order, each with its clients in turn order (only those with queued jobs). */
@@ -163,14 +176,17 @@ class Lane {
     this.running = true;
     try {
       for (let job = this.next(); job; job = this.next()) {
+        if (this.beforeStep) await this.beforeStep(this.lastStepMs);
         let more = false;
         this.current = job;
+        const started = performance.now();
         try {
           more = job.cancelled ? false : await job.step();
         } catch {
           more = false; // the job reported its own error; the scheduler keeps serving everyone else
         } finally {
           this.current = null;
+          this.lastStepMs = performance.now() - started;
         }
         if (!more || job.cancelled) this.finish(job);
         // Let sockets in between two steps: a step that computes without I/O (or whose model
@@ -191,6 +207,13 @@ class Lane {
  * one client's trace and a token of another client's generation run at the same time on
  * different cores, instead of the generation waiting for the trace's step. Within a lane, turns
  * go round robin as described above. Limits count a client's jobs in both lanes.
+ *
+ * Both lanes share the model's forward session (an Explain's occlusion batches are forward
+ * passes), where calls queue one behind the other. So while users have runs or generations
+ * waiting, the analysis lane holds back after each step of D ms for up to ANALYSIS_YIELD × D ms
+ * (or until the main lane is idle): a generation then waits for about one analysis call in
+ * ANALYSIS_YIELD + 1 of its steps, not for one before each token, and the analysis still gets
+ * about 1 / (ANALYSIS_YIELD + 1) of the time. Low-priority work (the index build) is not waited for.
  */
 export class Scheduler {
   private readonly maxPendingJobs: number;
@@ -203,7 +226,17 @@ export class Scheduler {
     this.maxPendingJobs = o.maxPendingJobs ?? MAX_PENDING_JOBS;
     const every = o.lowPriorityEveryMs ?? LOW_PRIORITY_EVERY_MS;
     this.main = new Lane(every, this.addresses);
-    this.analysis = new Lane(every, this.addresses);
+    this.analysis = new Lane(every, this.addresses, (lastStepMs) => this.yieldToUsers(lastStepMs));
+  }
+
+  /** Holds the analysis lane back while the main lane has user work (see above). */
+  private async yieldToUsers(lastStepMs: number): Promise<void> {
+    const until = performance.now() + ANALYSIS_YIELD * lastStepMs;
+    while (this.main.hasUserWork()) {
+      const left = until - performance.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(5, left)));
+    }
   }
 
   private laneOf(job: Job): Lane {

@@ -181,4 +181,40 @@ describe('clients leaving', () => {
     expect(() => scheduler.submit({ ...job('T3', 'alice', 5, log, 50), kind: 'analysis' })).not.toThrow();
     expect(() => scheduler.submit({ ...job('T4', 'alice', 1, log), kind: 'analysis' })).toThrow(/one analysis at a time/);
   });
+
+  it('holds the analysis lane back for 3× its last step while users have work', async () => {
+    const scheduler = new Scheduler();
+    const steps: { start: number; end: number; userBusy: boolean }[] = [];
+    let userBusy = false;
+    let analysisLeft = 12;
+    let finishAnalysis!: () => void;
+    const analysisDone = new Promise<void>((resolve) => { finishAnalysis = resolve; });
+    scheduler.submit({
+      id: 'T', clientId: 'alice', kind: 'analysis', cancelled: false, onCancel: () => undefined,
+      step: async () => {
+        const start = performance.now();
+        const busy = userBusy;
+        await sleep(20);
+        steps.push({ start, end: performance.now(), userBusy: busy });
+        if (--analysisLeft === 0) finishAnalysis();
+        return analysisLeft > 0;
+      },
+    });
+    await sleep(30);
+    const user = { ...job('G', 'bob', 40, [], 5), kind: 'generate' as const };
+    userBusy = true;
+    scheduler.submit(user);
+    await user.done;
+    userBusy = false;
+    await analysisDone;
+    const during = steps.filter((s) => s.userBusy);
+    expect(during.length, 'the analysis still progresses while users work').toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < steps.length; i++) {
+      const previous = steps[i - 1]!;
+      if (!steps[i]!.userBusy) continue;
+      const held = steps[i]!.start - previous.end;
+      expect(held, `step ${i} started ${held.toFixed(1)} ms after a ${(previous.end - previous.start).toFixed(1)} ms step`)
+        .toBeGreaterThanOrEqual(3 * (previous.end - previous.start) - 3);
+    }
+  });
 });
