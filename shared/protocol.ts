@@ -182,6 +182,10 @@ export interface CameraPose {
   position: [number, number, number];
   /** Where the camera looks. */
   target: [number, number, number];
+  /** In VR: the presenter's controllers (for the avatar's hands). */
+  hands?: [number, number, number][];
+  /** The presenter is in a headset (followers' headsets show an avatar; desktops follow the view). */
+  vr?: boolean;
 }
 
 /** The presenter's laser: a ray (origin, direction) or a point hit in the scene. */
