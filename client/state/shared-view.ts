@@ -16,7 +16,7 @@ import type { AnalysisTab, UiPrefs } from './ui-prefs.js';
 export interface SharedViewStores {
   app: AppStore;
   analysis: AnalysisStore;
-  prefs: { getState(): UiPrefs; setState(partial: Partial<UiPrefs>): void };
+  prefs: { getState(): UiPrefs; setState(partial: Partial<UiPrefs>): void; subscribe(listener: () => void): () => void };
 }
 
 /** The analysis question's settings as the room carries them. */

@@ -35,6 +35,8 @@ import { Circuit2DDock } from '../analysis/ui/circuit-2d-dock.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
 import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
+import { GoToPresenterButton, RoomScene } from '../scene/room-scene.js';
+import { RoomBar } from './room-bar.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -71,12 +73,15 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
             <SelectionPanel3D />
             <NeuronPanel3D />
             <VRControls3D />
+            <GoToPresenterButton />
           </Locomotion>
+          <RoomScene layout={layout} />
           <SqueezeGrab />
           <TestHook services={services} xrStore={xrStore} layout={layout} />
         </XR>
       </Canvas>
       <Docks xrStore={xrStore} />
+      <RoomBar />
     </AppServicesContext.Provider>
   );
 }

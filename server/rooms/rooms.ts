@@ -292,6 +292,16 @@ export class Rooms {
       ack({ ok: true, value: { controller: socket.id } });
     }, false);
 
+    on('room:members', async (_payload, rawAck) => {
+      const ack = needAck('room:members', rawAck);
+      const r = room();
+      if (!r) throw new PayloadError('room:members: this connection is not in a room');
+      const controller = await this.store.controller(r);
+      if (!socket.data.roomOwner && controller !== socket.id) throw new ForbiddenError('room:members: only the room\'s owner or its current presenter may list its members');
+      const members = await this.io.in(r).fetchSockets();
+      ack({ ok: true, value: { members: members.map((m) => ({ id: m.id, owner: (m.data as SocketData).roomOwner === true, controller: m.id === controller })) } });
+    }, false);
+
     socket.on('disconnect', () => {
       const r = room();
       if (r) void this.store.removeMember(r).catch(() => {});
