@@ -133,7 +133,7 @@ export function applySharedView(stores: SharedViewStores, state: RoomState): voi
     if (typeof c.showPaths === 'boolean') analysisPatch.showPaths = c.showPaths;
   }
   if (Object.keys(analysisPatch).length > 0) stores.analysis.setState(analysisPatch);
-  if (prune) void reprune(stores.analysis);
+  if (prune && stores.analysis.getState().graphIndex) void reprune(stores.analysis);
 
   const app = stores.app.getState();
   const appPatch: Record<string, unknown> = {};
