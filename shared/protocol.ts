@@ -258,6 +258,8 @@ export interface ClientToServerEvents {
   'room:hand': (memberId: string, ack: Ack<{ controller: string }>) => void;
   /** The owner takes control back. */
   'room:take': (ack: Ack<{ controller: string }>) => void;
+  /** Sends this member the room's last run and results again (after its own refused run cleared them). */
+  'room:replay': () => void;
   /** The room's members, on every server process (owner or controller only: whom to hand control to). */
   'room:members': (ack: Ack<{ members: { id: string; owner: boolean; controller: boolean }[] }>) => void;
 }

@@ -138,6 +138,8 @@ export function attachRoom(
     return memberId !== null && memberId === controller;
   };
 
+  /** The refusal of a follower's own run, kept on screen while the room's run comes back. */
+  let refusal: string | null = null;
   /** Shows a run of the room's presenter (followers only: the presenter's page does this itself). */
   const adoptRun = (runId: string) => {
     if (seenRuns.has(runId) || isController() || !room.getState().room) return;
@@ -145,9 +147,19 @@ export function attachRoom(
     activations.reset();
     app.setState({
       runId, runStatus: 'running', tokens: [], predictions: [], framesReady: 0, position: 0, followLive: true,
-      promptLength: null, stopReason: null, error: null, historyVersion: app.getState().historyVersion + 1,
+      promptLength: null, stopReason: null, error: refusal, historyVersion: app.getState().historyVersion + 1,
     });
   };
+  // A follower's own run is refused by the server, but starting it cleared the scene: ask for
+  // the room's last run again, and keep the refusal's words.
+  const unsubscribeRefusal = app.subscribe((now, before) => {
+    if (now.runStatus !== 'error' || before.runStatus === 'error' || !now.error?.startsWith('forbidden') || isController() || !room.getState().room) return;
+    refusal = now.error;
+    seenRuns.clear();
+    socket.emit('room:replay');
+    apply(room.getState().state);
+    setTimeout(() => { refusal = null; }, 5000);
+  });
   // Catch-all listeners run before the event's own ones, so the first frame of a new run is
   // already adopted when connection.ts decides whether to keep it.
   const any = (event: string, ...args: unknown[]) => {
@@ -330,6 +342,7 @@ export function attachRoom(
     sendCamera,
     dispose() {
       unsubscribe();
+      unsubscribeRefusal();
       socket.off('analysis:progress', onProgress);
       socket.offAny(any);
       socket.off('connect_error', onRefused);

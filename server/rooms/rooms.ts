@@ -292,6 +292,11 @@ export class Rooms {
       ack({ ok: true, value: { controller: socket.id } });
     }, false);
 
+    // A member's own refused run cleared its scene: the room's last run again (nothing is run).
+    on('room:replay', async () => {
+      if (room()) await this.replayTo(socket);
+    }, false);
+
     on('room:members', async (_payload, rawAck) => {
       const ack = needAck('room:members', rawAck);
       const r = room();
@@ -323,6 +328,11 @@ export class Rooms {
     const joined: RoomJoined = { room: r, memberId: socket.id, owner: socket.data.roomOwner === true, controller: record.controller, state: record.state, version: record.version };
     socket.emit('room:joined', joined);
     // Then the last run and results, as they were sent live: the page shows them at once.
+    await this.replayTo(socket);
+  }
+
+  private async replayTo(socket: RoomSocket): Promise<void> {
+    const r = socket.data.room!;
     const parts = await this.store.replay(r);
     for (const part of REPLAY_PARTS) {
       const json = parts[part];
