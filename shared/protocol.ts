@@ -258,7 +258,7 @@ export interface ClientToServerEvents {
   'room:hand': (memberId: string, ack: Ack<{ controller: string }>) => void;
   /** The owner takes control back. */
   'room:take': (ack: Ack<{ controller: string }>) => void;
-  /** Sends this member the room's last run and results again (after its own refused run cleared them). */
+  /** Sends this member the room's last run and analysis results as they were sent live (late joiners, reconnects). */
   'room:replay': () => void;
   /** The room's members, on every server process (owner or controller only: whom to hand control to). */
   'room:members': (ack: Ack<{ members: { id: string; owner: boolean; controller: boolean }[] }>) => void;

@@ -179,10 +179,22 @@ export function attachRoom(
     if (Object.keys(patch).length > 0) app.setState({ ...patch, followLive: false });
   };
 
+  // The room's last run and results, asked for once per join as soon as this page knows the
+  // model (frames arriving before it would be dropped and the run reset by connection.ts).
+  let replayAsked = false;
+  const askReplay = () => {
+    if (replayAsked || !room.getState().room || !app.getState().model || isController()) return;
+    replayAsked = true;
+    socket.emit('room:replay');
+  };
+  const unsubscribeModel = app.subscribe((now, before) => { if (now.model !== before.model) askReplay(); });
+
   socket.on('room:joined', (joined: RoomJoined) => {
     room.setState({ room: joined.room, memberId: joined.memberId, owner: joined.owner, controller: joined.controller, state: joined.state, version: joined.version, camera: joined.state.camera ?? null, error: null });
     apply(joined.state);
     if (isController()) publishAll();
+    replayAsked = false;
+    askReplay();
   });
   socket.on('room:state', (state, version) => {
     room.setState({ state, version, camera: state.camera ?? room.getState().camera });
@@ -229,6 +241,7 @@ export function attachRoom(
 
   socket.on('room:result', (event, value) => {
     applyResult(event, value);
+    if (event !== 'run:prompt' && event !== 'generate:start') return;
     const v = value as { runId?: string; tokens?: TokenInfo[]; predictions?: Prediction[] };
     if (typeof v?.runId !== 'string' || !Array.isArray(v.tokens)) return;
     adoptRun(v.runId);
@@ -343,6 +356,7 @@ export function attachRoom(
     dispose() {
       unsubscribe();
       unsubscribeRefusal();
+      unsubscribeModel();
       socket.off('analysis:progress', onProgress);
       socket.offAny(any);
       socket.off('connect_error', onRefused);

@@ -1,7 +1,8 @@
 /**
  * Presentation rooms: one presenter drives, the room follows. A room is opened by an operator
  * ('room:open' or `npm start -- --present`); members join at connection (socket.io
- * `auth: { room, control? }`), so a reconnecting follower rejoins and gets the snapshot at once.
+ * `auth: { room, control? }`), so a reconnecting follower rejoins and gets the snapshot at once,
+ * and the last run's frames and results when it asks ('room:replay', see replay.ts).
  *
  * - Roles are enforced here, not by the page: only the room's controller may run the model or
  *   change the shared state; the owner (who holds the control token) may hand control to another
@@ -292,7 +293,8 @@ export class Rooms {
       ack({ ok: true, value: { controller: socket.id } });
     }, false);
 
-    // A member's own refused run cleared its scene: the room's last run again (nothing is run).
+    // The room's last run and results, as they were sent live (nothing is run again): a member
+    // asks once it can show them (its page knows the model), and again after its own refused run.
     on('room:replay', async () => {
       if (room()) await this.replayTo(socket);
     }, false);
@@ -327,8 +329,6 @@ export class Rooms {
     if (!record) throw new PayloadError('the room no longer exists');
     const joined: RoomJoined = { room: r, memberId: socket.id, owner: socket.data.roomOwner === true, controller: record.controller, state: record.state, version: record.version };
     socket.emit('room:joined', joined);
-    // Then the last run and results, as they were sent live: the page shows them at once.
-    await this.replayTo(socket);
   }
 
   private async replayTo(socket: RoomSocket): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Late joiners get the room's last run at once (its frames, then its result; a generation's tokens;
+ * Late joiners get the room's last run at once when they ask ('room:replay') (its frames, then its result; a generation's tokens;
  * the last analysis result), replayed from the room store, and the model runs once per presenter
  * action however many follow (ModelRunner.executions counts every forward pass).
  */
@@ -64,13 +64,14 @@ describe('late joiners and model runs in a room', () => {
     const before = server.host.runner.executions;
     const late = track(await join(server.url, queryOf(opened.audienceQuery)));
     await joined(late);
+    late.socket.emit('room:replay');
     const [, result] = await late.next('room:result', (event) => event === 'run:prompt');
     expect((result as RunResult).tokens).toEqual(run.value.tokens);
     const [, shown] = await late.next('room:result', (event) => event === 'analysis:effects');
     expect((shown as EffectsResult).logitDiff).toBe(effects.value.logitDiff);
     const theirs = late.of('run:frame').filter(([id]) => id === run.value.runId).map(([, f]) => b64(f));
     expect(theirs).toEqual(mine);
-    // Snapshot first, then frames, then the result.
+    // Snapshot first, then (asked for) frames, then the result.
     const order = late.events.map((e) => e[0]);
     expect(order.indexOf('room:joined')).toBeLessThan(order.indexOf('run:frame'));
     expect(order.lastIndexOf('run:frame')).toBeLessThan(order.indexOf('room:result'));
@@ -81,6 +82,8 @@ describe('late joiners and model runs in a room', () => {
     if (!next.ok) throw new Error(next.error.message);
     await new Promise((r) => setTimeout(r, 100));
     const later = track(await join(server.url, queryOf(opened.audienceQuery)));
+    await joined(later);
+    later.socket.emit('room:replay');
     await later.next('room:result', (event, v) => event === 'run:prompt' && (v as RunResult).runId === next.value.runId);
     await new Promise((r) => setTimeout(r, 200));
     expect(later.of('room:result').map(([e]) => e)).toEqual(['run:prompt']);
@@ -93,6 +96,8 @@ describe('late joiners and model runs in a room', () => {
     await presenter.next('generate:done', (id) => id === started.value.runId);
     const mine = presenter.of('generate:token').filter(([id]) => id === started.value.runId).map(([, t]) => (t as { text: string }).text);
     const late = track(await join(server.url, queryOf(opened.audienceQuery)));
+    await joined(late);
+    late.socket.emit('room:replay');
     await late.next('generate:done', (id) => id === started.value.runId);
     expect(late.of('generate:token').map(([, t]) => (t as { text: string }).text)).toEqual(mine);
     expect(late.of('room:result').map(([e]) => e)).toEqual(['generate:start']);
