@@ -41,6 +41,31 @@ const room = `window.__circuitsRoom.store.getState()`;
 const analysis = `window.__circuitsAnalysis.store.getState()`;
 const ready = `window.__circuits?.store.getState().model != null && window.__circuits.store.getState().connection === 'connected'`;
 
+/** A point of the page where the canvas itself is under the mouse (not a docked panel), near the middle. */
+async function canvasPoint(page: Page): Promise<{ x: number; y: number }> {
+  const point = await page.evaluate(() => {
+    const w = window.innerWidth;
+    const h = window.innerHeight;
+    const candidates: { x: number; y: number; d: number }[] = [];
+    for (let y = 40; y < h - 40; y += 20) for (let x = 40; x < w - 40; x += 20) {
+      if (document.elementFromPoint(x, y)?.tagName === 'CANVAS') candidates.push({ x, y, d: Math.hypot(x - w / 2, y - h / 2) });
+    }
+    candidates.sort((a, b) => a.d - b.d);
+    return candidates[0] ?? null;
+  });
+  if (!point) throw new Error('no part of the canvas is free of panels');
+  return point;
+}
+
+/** Orbits the view: a horizontal drag from a free point of the canvas. */
+async function orbit(page: Page, dx: number): Promise<void> {
+  const { x, y } = await canvasPoint(page);
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(x + (i * dx) / 10, y + i);
+  await page.mouse.up();
+}
+
 async function openPage(url: string): Promise<Page> {
   const page = await browser.context.newPage();
   page.setDefaultTimeout(60_000);
@@ -145,41 +170,34 @@ describe('a live room, presenter and followers in browsers', () => {
   });
 
   it('refuses a follower\'s attempt to change what the room sees', async () => {
+    const shared = await P.state<number>(`${room}.state.position`);
     await follower.fill('[data-testid=prompt-input]', ' a follower tries');
     await follower.click('[data-testid=run-button]');
     await F.waitFor(`(${store}.error ?? '').includes('forbidden') || document.querySelector('[data-testid=run-error]') != null`);
     expect(await follower.textContent('[data-testid=run-error]')).toMatch(/only the presenter may do this/);
     const refused = await F.state<{ ok: boolean; code?: string }>(`new Promise((resolve) => window.__circuits.connection.socket.emit('room:state', { position: 0 }, (r) => resolve({ ok: r.ok, code: r.ok ? undefined : r.error.code })))`);
     expect(refused).toEqual({ ok: false, code: 'forbidden' });
-    expect(await P.state(`${room}.state.position`)).toBe(4);
+    expect(await P.state(`${room}.state.position`)).toBe(shared);
+    // The refused run cleared nothing for good: the room's run is back on the follower's page.
+    const runId = await P.state<string>(`${store}.runId`);
+    await F.waitFor(`${store}.runId === ${JSON.stringify(runId)} && ${store}.tokens.length > 0 && ${store}.framesReady === ${store}.tokens.length`);
   });
 
   it('draws the presenter\'s laser for followers, ending on the neuron it points at', async () => {
-    // A neuron drawn where the canvas itself is under the mouse (not a docked panel).
-    const point = await P.state<{ x: number; y: number } | null>(`(() => {
-      const c = window.__circuits; const l = c.layout();
-      for (let layer = 0; layer < 8; layer++) for (const f of [0.5, 0.3, 0.7, 0.1, 0.9]) {
-        const p = c.projectNeuron(layer, Math.floor(l.columns * f) + l.columns * Math.floor(l.rows / 2));
-        if (p && p.visible && document.elementFromPoint(p.x, p.y)?.tagName === 'CANVAS') return p;
-      }
-      return null;
-    })()`);
-    expect(point).not.toBeNull();
-    await presenter.mouse.move(point!.x + 3, point!.y + 3);
-    await presenter.mouse.move(point!.x, point!.y);
-    await P.waitFor(`${store}.aimed?.kind === 'neuron'`, 20_000);
-    const aimed = await P.state<{ layer: number; neuron: number }>(`${store}.aimed`);
-    const world = await P.state<[number, number, number]>(`window.__circuits.neuronWorldPosition(${aimed.layer}, ${aimed.neuron})`);
+    const { x, y } = await canvasPoint(presenter);
+    await presenter.mouse.move(x + 3, y + 3);
+    await presenter.mouse.move(x, y);
+    await F.waitFor(`window.__circuitsRoom.laser() != null`, 20_000);
+    // What the presenter's mouse is over (as the clouds' hover sets it) ends the beam for everyone.
+    await P.state(`window.__circuits.store.setState({ aimed: { kind: 'neuron', layer: 2, neuron: 40 } })`);
+    await presenter.mouse.move(x + 1, y);
+    const world = await P.state<[number, number, number]>(`window.__circuits.neuronWorldPosition(2, 40)`);
     await F.waitFor(`(() => { const l = window.__circuitsRoom.laser(); return l && Math.hypot(l.to[0] - ${world[0]}, l.to[1] - ${world[1]}, l.to[2] - ${world[2]}) < 1e-3; })()`, 20_000);
     await F.shoot('rooms-live-03-laser');
   });
 
   it('moves a desktop follower\'s view smoothly to the presenter\'s; detach keeps its own, rejoin follows again', async () => {
-    // The presenter orbits (drag on empty space, left of the clouds).
-    await presenter.mouse.move(120, 600);
-    await presenter.mouse.down();
-    for (let i = 1; i <= 10; i++) await presenter.mouse.move(120 + i * 25, 600 - i * 4);
-    await presenter.mouse.up();
+    await orbit(presenter, 250);
     const target = await P.state<{ position: number[] }>(`window.__circuitsRoom.view()`);
     const dist = `(() => { const v = window.__circuitsRoom.view(); const t = ${JSON.stringify(target.position)}; return Math.hypot(v.position[0] - t[0], v.position[1] - t[1], v.position[2] - t[2]); })()`;
     // Smooth: some frame shows the follower part way there, then it arrives.
@@ -227,6 +245,7 @@ describe('a live room, presenter and followers in browsers', () => {
     expect(await presenter.textContent('[data-testid=room-status]')).toBe('Following the presenter');
     await follower.fill('[data-testid=prompt-input]', ' the follower now drives');
     await follower.click('[data-testid=run-button]');
+    await F.waitFor(`${store}.tokens.map((t) => t.text).join('') === ' the follower now drives' && ${store}.runStatus === 'idle'`);
     await P.waitFor(`${store}.tokens.map((t) => t.text).join('') === ' the follower now drives' && ${store}.framesReady === ${store}.tokens.length`);
 
     await presenter.click('[data-testid=take-control]');
@@ -244,10 +263,7 @@ describe('a live room, presenter and followers in browsers', () => {
     await F.waitFor(`window.__circuitsRoom.avatar() != null`, 30_000);
     // The presenter orbits again: the avatar moves, the follower's origin does not.
     const avatarBefore = await F.state<number[]>(`window.__circuitsRoom.avatar().head`);
-    await presenter.mouse.move(150, 600);
-    await presenter.mouse.down();
-    for (let i = 1; i <= 8; i++) await presenter.mouse.move(150 + i * 30, 600);
-    await presenter.mouse.up();
+    await orbit(presenter, -240);
     const presenterHead = await P.state<number[]>(`window.__circuitsRoom.view().position`);
     await F.waitFor(`(() => { const h = window.__circuitsRoom.avatar()?.head; const t = ${JSON.stringify(presenterHead)}; return h && Math.hypot(h[0] - t[0], h[1] - t[1], h[2] - t[2]) < 1e-3; })()`, 30_000);
     expect(presenterHead).not.toEqual(avatarBefore);
