@@ -192,6 +192,9 @@ export function attachRoom(
   socket.on('room:joined', (joined: RoomJoined) => {
     room.setState({ room: joined.room, memberId: joined.memberId, owner: joined.owner, controller: joined.controller, state: joined.state, version: joined.version, camera: joined.state.camera ?? null, error: null });
     apply(joined.state);
+    // The owner's page (also after a reload) shows the audience link: the room id alone.
+    const origin = typeof window !== 'undefined' ? window.location.origin : null;
+    if (joined.owner && origin && !room.getState().audienceLink) room.setState({ audienceLink: `${origin}/?room=${joined.room}` });
     if (isController()) publishAll();
     replayAsked = false;
     askReplay();
@@ -330,6 +333,8 @@ export function attachRoom(
       // Reconnections rejoin as the owner.
       const control = new URLSearchParams(opened.presenterQuery).get('control') ?? undefined;
       socket.auth = { ...(socket.auth as Record<string, unknown>), room: opened.room, control };
+      // A reload of this tab rejoins as the presenter (the tokens stay out of the address bar).
+      storage?.setItem(ROOM_KEY, JSON.stringify({ room: opened.room, control }));
       const audienceLink = `${origin}/${opened.audienceQuery}`;
       room.setState({ audienceLink });
       return audienceLink;
