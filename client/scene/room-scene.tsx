@@ -53,6 +53,8 @@ function RoomSceneInner({ room, layout }: { room: RoomServices; layout: SceneLay
   const avatar = useRef<Group>(null);
   const fadeMesh = useRef<Mesh>(null);
   const fade = useRef({ value: 0, target: 0 });
+  /** A pose the desktop camera glides to (tours), outside following. */
+  const glide = useRef<CameraPose | null>(null);
   const lastSent = useRef<{ camera: Vec3 | null; target: Vec3 | null; pointer: string }>({ camera: null, target: null, pointer: '' });
   const mouse = useRef<{ over: boolean; ndc: Vector2 }>({ over: false, ndc: new Vector2() });
   const raycaster = useMemo(() => new Raycaster(), []);
@@ -118,12 +120,14 @@ function RoomSceneInner({ room, layout }: { room: RoomServices; layout: SceneLay
     roomSceneRegistry.avatar = () => shown.current.avatar;
     roomSceneRegistry.fade = () => fade.current.value;
     roomSceneRegistry.view = () => ({ position: arr(camera.position), target: controls ? arr(controls.target) : [0, 0, 0] });
+    roomSceneRegistry.glideTo = (pose) => { glide.current = pose; };
     return () => {
       roomSceneRegistry.goToPresenter = null;
       roomSceneRegistry.laser = null;
       roomSceneRegistry.avatar = null;
       roomSceneRegistry.fade = null;
       roomSceneRegistry.view = null;
+      roomSceneRegistry.glideTo = null;
     };
   });
 
@@ -138,6 +142,17 @@ function RoomSceneInner({ room, layout }: { room: RoomServices; layout: SceneLay
       fadeMesh.current.visible = f.value > 0.001;
       camera.getWorldPosition(fadeMesh.current.position);
       (fadeMesh.current.material as MeshBasicMaterial).opacity = f.value;
+    }
+
+    const g = glide.current;
+    if (g && !inXR) {
+      const k = 1 - Math.exp(-FOLLOW_RATE * delta);
+      camera.position.lerp(v1.set(...g.position), k);
+      if (controls) {
+        controls.target.lerp(v2.set(...g.target), k);
+        controls.update();
+      }
+      if (camera.position.distanceTo(v1) < 1e-3) glide.current = null;
     }
 
     if (!view.room) {

@@ -22,9 +22,11 @@ export const roomSceneRegistry: {
   avatar: (() => { head: [number, number, number]; hands: [number, number, number][] } | null) | null;
   /** Opacity of the teleport fade now (0: clear). */
   fade: (() => number) | null;
-  /** The desktop camera's position and orbit target. */
+  /** The desktop camera's position and orbit target (a tour beat's camera pose). */
   view: (() => { position: [number, number, number]; target: [number, number, number] }) | null;
-} = { goToPresenter: null, laser: null, avatar: null, fade: null, view: null };
+  /** Glides the desktop camera to a pose (tours; ignored in VR, where nobody's head is moved). */
+  glideTo: ((pose: { position: [number, number, number]; target: [number, number, number] }) => void) | null;
+} = { goToPresenter: null, laser: null, avatar: null, fade: null, view: null, glideTo: null };
 
 export interface RoomTestHook extends RoomServices {
   goToPresenter: () => Promise<void>;
