@@ -278,4 +278,17 @@ describe('a live room, presenter and followers in browsers', () => {
     expect(Math.hypot(after[0] - originBefore[0], after[2] - originBefore[2])).toBeGreaterThan(0.1);
     await F.shoot('rooms-live-05-vr-follower');
   });
+
+  it('shows a presenter in a headset as head and hands, with the controller ray as the laser', async () => {
+    await P.enterVr();
+    await P.xrFrames(10);
+    await F.waitFor(`(() => { const a = window.__circuitsRoom.avatar(); return a && a.hands.length === 2; })()`, 30_000);
+    const pose = await P.state<{ vr?: boolean }>(`${room}.state.camera`);
+    expect(pose?.vr).toBe(true);
+    await F.waitFor(`window.__circuitsRoom.laser() != null`, 30_000);
+    const [laser, avatar] = await F.state<[{ from: number[] }, { hands: number[][] }]>(`[window.__circuitsRoom.laser(), window.__circuitsRoom.avatar()]`);
+    // The beam starts at one of the presenter's controllers.
+    expect(Math.min(...avatar.hands.map((h) => Math.hypot(h[0]! - laser.from[0]!, h[1]! - laser.from[1]!, h[2]! - laser.from[2]!)))).toBeLessThan(0.05);
+    await F.shoot('rooms-live-06-vr-presenter');
+  });
 });
