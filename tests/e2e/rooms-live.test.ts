@@ -283,7 +283,7 @@ describe('a live room, presenter and followers in browsers', () => {
     await P.enterVr();
     await P.xrFrames(10);
     await F.waitFor(`(() => { const a = window.__circuitsRoom.avatar(); return a && a.hands.length === 2; })()`, 30_000);
-    const pose = await P.state<{ vr?: boolean }>(`${room}.state.camera`);
+    const pose = await F.state<{ vr?: boolean }>(`${room}.camera`);
     expect(pose?.vr).toBe(true);
     await F.waitFor(`window.__circuitsRoom.laser() != null`, 30_000);
     const [laser, avatar] = await F.state<[{ from: number[] }, { hands: number[][] }]>(`[window.__circuitsRoom.laser(), window.__circuitsRoom.avatar()]`);
