@@ -66,6 +66,11 @@ async function orbit(page: Page, dx: number): Promise<void> {
   await page.mouse.up();
 }
 
+/** Waits until the room bar says `text` (a regular expression's source). */
+async function status(page: Page, text: string): Promise<void> {
+  await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('[data-testid=room-status]')?.textContent ?? ''), text, { timeout: 30_000, polling: 100 });
+}
+
 async function openPage(url: string): Promise<Page> {
   const page = await browser.context.newPage();
   page.setDefaultTimeout(60_000);
@@ -113,11 +118,11 @@ describe('a live room, presenter and followers in browsers', () => {
     expect(qr.src).toBe('data:image/gif;base64,');
     expect(qr.w).toBeGreaterThan(80);
     expect(qr.alt).toContain(audienceLink);
-    expect(await presenter.textContent('[data-testid=room-status]')).toMatch(/Presenting/);
+    await status(presenter, '^Presenting');
 
     follower = await openPage(audienceLink);
     await F.waitFor(`${ready} && ${room}.room != null`, 120_000);
-    expect(await follower.textContent('[data-testid=room-status]')).toBe('Following the presenter');
+    await status(follower, '^Following the presenter$');
     // The audience page did not run anything of its own.
     expect(await F.state(`${store}.error`)).toBeNull();
   });
@@ -213,7 +218,7 @@ describe('a live room, presenter and followers in browsers', () => {
 
     await follower.click('[data-testid=follow-toggle]');
     await F.waitFor(`${room}.following === false`);
-    expect(await follower.textContent('[data-testid=room-status]')).toBe('Not following: exploring on your own');
+    await status(follower, '^Not following: exploring on your own$');
     await F.state(`window.__circuits.store.setState({ position: 1, selection: { layer: 0, neuron: 5 } })`);
     await P.state(`window.__circuits.store.setState({ position: 6 })`);
     await F.waitFor(`${room}.state.position === 6`);
@@ -221,7 +226,7 @@ describe('a live room, presenter and followers in browsers', () => {
     expect(await F.state(`${store}.selection`)).toEqual({ layer: 0, neuron: 5 });
     await follower.click('[data-testid=follow-toggle]');
     await F.waitFor(`${store}.position === 6 && ${store}.selection?.neuron === 33`);
-    expect(await follower.textContent('[data-testid=room-status]')).toBe('Following the presenter');
+    await status(follower, '^Following the presenter$');
   });
 
   it('gives a late joiner and a reloading follower the room\'s state at once, without running the model', async () => {
@@ -241,8 +246,8 @@ describe('a live room, presenter and followers in browsers', () => {
     const me = await F.state<string>(`${room}.memberId`);
     await presenter.click(`[data-testid="hand-${me}"]`, { timeout: 20_000 });
     await F.waitFor(`${room}.controller === ${JSON.stringify(me)}`);
-    expect(await follower.textContent('[data-testid=room-status]')).toMatch(/Presenting/);
-    expect(await presenter.textContent('[data-testid=room-status]')).toBe('Following the presenter');
+    await status(follower, '^Presenting');
+    await status(presenter, '^Following the presenter$');
     await follower.fill('[data-testid=prompt-input]', ' the follower now drives');
     await follower.click('[data-testid=run-button]');
     await F.waitFor(`${store}.tokens.map((t) => t.text).join('') === ' the follower now drives' && ${store}.runStatus === 'idle'`);
@@ -250,7 +255,7 @@ describe('a live room, presenter and followers in browsers', () => {
 
     await presenter.click('[data-testid=take-control]');
     await P.waitFor(`${room}.controller === ${room}.memberId`);
-    expect(await presenter.textContent('[data-testid=room-status]')).toMatch(/Presenting/);
+    await status(presenter, '^Presenting');
     await F.waitFor(`${room}.controller !== ${JSON.stringify(me)}`);
     const refused = await F.state<{ ok: boolean }>(`new Promise((resolve) => window.__circuits.connection.socket.emit('run:prompt', { prompt: ' again' }, (r) => resolve({ ok: r.ok })))`);
     expect(refused.ok).toBe(false);
