@@ -27,6 +27,7 @@ const BEAM_LENGTH = 8;
 /** Followers' cameras close this fraction of the gap per second (exponential smoothing). */
 const FOLLOW_RATE = 5;
 const FADE_MS = 180;
+const RESEND_MS = 1000;
 
 const v1 = new Vector3();
 const v2 = new Vector3();
@@ -55,7 +56,7 @@ function RoomSceneInner({ room, layout }: { room: RoomServices; layout: SceneLay
   const fade = useRef({ value: 0, target: 0 });
   /** A pose the desktop camera glides to (tours), outside following. */
   const glide = useRef<CameraPose | null>(null);
-  const lastSent = useRef<{ camera: Vec3 | null; target: Vec3 | null; pointer: string }>({ camera: null, target: null, pointer: '' });
+  const lastSent = useRef<{ camera: Vec3 | null; target: Vec3 | null; pointer: string; cameraAt: number; pointerAt: number }>({ camera: null, target: null, pointer: '', cameraAt: 0, pointerAt: 0 });
   const mouse = useRef<{ over: boolean; ndc: Vector2 }>({ over: false, ndc: new Vector2() });
   const raycaster = useMemo(() => new Raycaster(), []);
   const beamGeometry = useMemo(() => {
@@ -251,15 +252,20 @@ function RoomSceneInner({ room, layout }: { room: RoomServices; layout: SceneLay
         ray = { origin: raycaster.ray.origin.clone().add(new Vector3(0, -0.15, 0)), direction: raycaster.ray.direction.clone() };
       }
     }
-    if (!close(sent.camera, pose.position) || !close(sent.target, pose.target) || pose.vr) {
+    // Poses are volatile (a late one is dropped): an unchanged pose is sent again each second, so
+    // one lost on the way does not leave the room with a stale view or laser.
+    const now = performance.now();
+    if (!close(sent.camera, pose.position) || !close(sent.target, pose.target) || pose.vr || now - sent.cameraAt > RESEND_MS) {
       sent.camera = pose.position;
       sent.target = pose.target;
+      sent.cameraAt = now;
       room.controls.sendCamera(pose);
     }
     const pointer: PointerPose | null = ray ? { origin: arr(ray.origin), direction: arr(ray.direction), hit: aimedPoint() } : null;
-    const key = pointer ? JSON.stringify(pointer.hit) + pointer.direction.map((x) => x.toFixed(3)).join() : '';
-    if (key !== sent.pointer) {
+    const key = pointer ? JSON.stringify(pointer.hit) + [...pointer.origin, ...pointer.direction].map((x) => x.toFixed(3)).join() : '';
+    if (key !== sent.pointer || (pointer && now - sent.pointerAt > RESEND_MS)) {
       sent.pointer = key;
+      sent.pointerAt = now;
       room.controls.sendPointer(pointer);
     }
   }
