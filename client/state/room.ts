@@ -314,8 +314,11 @@ export function attachRoom(
       }, gap - (now - lastSent));
     };
   };
-  const sendPointer = throttle<PointerPose | null>(POINTER_HZ, (p) => socket.volatile.emit('room:pointer', p));
-  const sendCamera = throttle<CameraPose>(CAMERA_HZ, (c) => socket.volatile.emit('room:camera', c));
+  // Plain emits from here (already throttled): a client-side volatile emit is dropped while the
+  // transport is still writing the previous packet, so a laser sent right after a camera pose in
+  // the same frame never left the page. The server relays them to the room as volatile.
+  const sendPointer = throttle<PointerPose | null>(POINTER_HZ, (p) => socket.emit('room:pointer', p));
+  const sendCamera = throttle<CameraPose>(CAMERA_HZ, (c) => socket.emit('room:camera', c));
 
   const ack = <T>(event: string, ...args: unknown[]) => new Promise<T>((resolve, reject) => {
     (socket.emit as (...a: unknown[]) => void)(event, ...args, (r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }) => {
