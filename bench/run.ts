@@ -9,6 +9,7 @@ import { benchBrowser } from './browser.js';
 import { benchEngine } from './engine.js';
 import { benchFeatures } from './features.js';
 import { benchNeurons } from './neurons.js';
+import { benchRooms } from './rooms.js';
 import { benchSharing } from './sharing.js';
 import { benchTransport } from './transport.js';
 import { table, type BenchRow } from './report.js';
@@ -19,6 +20,7 @@ console.log(`machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFix
 const sections: Record<string, () => Promise<BenchRow[]>> = {
   engine: benchEngine, transport: benchTransport, analysis: benchAnalysis, neurons: benchNeurons, browser: benchBrowser,
   sharing: benchSharing, features: benchFeatures,
+  rooms: benchRooms,
 };
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !(name in sections));

@@ -6,6 +6,9 @@ import { createConnection } from './state/connection.js';
 import { keepSceneOnFailure } from './state/keep-scene.js';
 import { setupPlayback } from './state/playback.js';
 import { attachRoom, createRoomStore, takeRoomLink } from './state/room.js';
+import { registerRoom } from './state/room-services.js';
+import { analysisServicesFor } from './analysis/state/analysis-services.js';
+import { uiPrefs } from './state/ui-prefs.js';
 import { App } from './ui/app.js';
 import { createCircuitsXRStore } from './xr/xr-store.js';
 import './ui/styles.css';
@@ -16,10 +19,15 @@ const connection = createConnection(app, activations);
 keepSceneOnFailure(connection, app, activations);
 // Presentation rooms: a `?room=` link joins as a follower (`&control=` as the presenter).
 const roomStorage = (() => { try { return window.sessionStorage; } catch { return null; } })();
-attachRoom(connection.socket, app, activations, createRoomStore(), takeRoomLink(window.location, window.history, roomStorage), roomStorage);
+const services = { app, activations, connection };
+const roomStore = createRoomStore();
+const roomControls = attachRoom(connection.socket, app, activations, roomStore, takeRoomLink(window.location, window.history, roomStorage), roomStorage, {
+  analysis: analysisServicesFor(services).store, prefs: uiPrefs,
+});
+registerRoom(services, { store: roomStore, controls: roomControls });
 setupPlayback(app);
 const xrStore = createCircuitsXRStore();
 
 const container = document.getElementById('root');
 if (!container) throw new Error('missing #root');
-createRoot(container).render(<App services={{ app, activations, connection }} xrStore={xrStore} />);
+createRoot(container).render(<App services={services} xrStore={xrStore} />);

@@ -182,6 +182,10 @@ export interface CameraPose {
   position: [number, number, number];
   /** Where the camera looks. */
   target: [number, number, number];
+  /** In VR: the presenter's controllers (for the avatar's hands). */
+  hands?: [number, number, number][];
+  /** The presenter is in a headset (followers' headsets show an avatar; desktops follow the view). */
+  vr?: boolean;
 }
 
 /** The presenter's laser: a ray (origin, direction) or a point hit in the scene. */
@@ -254,6 +258,10 @@ export interface ClientToServerEvents {
   'room:hand': (memberId: string, ack: Ack<{ controller: string }>) => void;
   /** The owner takes control back. */
   'room:take': (ack: Ack<{ controller: string }>) => void;
+  /** Sends this member the room's last run and analysis results as they were sent live (late joiners, reconnects). */
+  'room:replay': () => void;
+  /** The room's members, on every server process (owner or controller only: whom to hand control to). */
+  'room:members': (ack: Ack<{ members: { id: string; owner: boolean; controller: boolean }[] }>) => void;
 }
 
 export interface ServerToClientEvents {

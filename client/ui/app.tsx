@@ -38,6 +38,8 @@ import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
 import { TourCamera } from '../scene/tour-camera.js';
 import { TourVR } from '../xr/tour-vr.js';
 import { TourCaption, TourPanel } from './tour-panel.js';
+import { GoToPresenterButton, RoomScene } from '../scene/room-scene.js';
+import { RoomBar } from './room-bar.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -76,12 +78,15 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
             <NeuronPanel3D />
             <VRControls3D />
             <TourVR />
+            <GoToPresenterButton />
           </Locomotion>
+          <RoomScene layout={layout} />
           <SqueezeGrab />
           <TestHook services={services} xrStore={xrStore} layout={layout} />
         </XR>
       </Canvas>
       <Docks xrStore={xrStore} />
+      <RoomBar />
     </AppServicesContext.Provider>
   );
 }

@@ -106,6 +106,12 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
     const s = app.getState();
     if (replayed || s.connection !== 'connected' || !s.model) return;
     replayed = true;
+    // A room's audience shows the presenter's run (client/state/room.ts), not its own.
+    const auth = connection.socket.auth as { room?: unknown; control?: unknown } | undefined;
+    if (typeof auth?.room === 'string' && typeof auth.control !== 'string') {
+      restoring = false;
+      return;
+    }
     void replay();
   };
   const unsubscribeReady = app.subscribe(maybeReplay);

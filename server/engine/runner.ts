@@ -44,6 +44,10 @@ function toTensor(value: ort.Tensor): Tensor {
 }
 
 export class ModelRunner {
+  /** Forward passes run so far (every run, generation step and analysis pass): rooms prove with it
+   * that a presenter's action runs the model once, however many follow. */
+  executions = 0;
+
   private constructor(
     readonly spec: DecoderSpec,
     readonly device: Device,
@@ -143,6 +147,7 @@ export class ModelRunner {
     // A graph compiled with `outputs` may have lost inputs it no longer needs (later layers' caches).
     const inputs = new Set(this.session.inputNames);
     for (const name of Object.keys(feeds)) if (!inputs.has(name)) delete feeds[name];
+    this.executions++;
     return this.session.run(feeds, fetch);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Presentation rooms: one presenter drives, the room follows. A room is opened by an operator
  * ('room:open' or `npm start -- --present`); members join at connection (socket.io
- * `auth: { room, control? }`), so a reconnecting follower rejoins and gets the snapshot at once.
+ * `auth: { room, control? }`), so a reconnecting follower rejoins and gets the snapshot at once,
+ * and the last run's frames and results when it asks ('room:replay', see replay.ts).
  *
  * - Roles are enforced here, not by the page: only the room's controller may run the model or
  *   change the shared state; the owner (who holds the control token) may hand control to another
@@ -21,7 +22,8 @@ import { ForbiddenError } from '../transport/access.js';
 import { PayloadError } from '../transport/validate.js';
 import { RateLimiter } from './rate-limit.js';
 import { checkCamera, checkPointer, mergeState } from './state.js';
-import { MemoryRoomStore, type RoomStore } from './store.js';
+import { MemoryRoomStore, REPLAY_PARTS, type RoomStore } from './store.js';
+import { decodeReplay, encodeReplay, type ReplayEvent } from './replay.js';
 
 type RoomSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type AckFn = (response: { ok: true; value: unknown } | { ok: false; error: ErrorEvent }) => void;
@@ -36,6 +38,11 @@ const SHARED_ACTIONS = new Set(['run:prompt', 'generate:start', 'run:cancel', 'a
 const RELAYED_RESULTS = new Set(['run:prompt', 'generate:start', 'analysis:effects', 'analysis:graph']);
 /** What the presenter's socket is sent during a shared action that the room is sent too. */
 const BROADCAST_EMITS = new Set(['run:frame', 'generate:token', 'generate:done', 'analysis:progress']);
+
+/** Of those, the ones that make up a run (kept for late joiners, see replay.ts). */
+const RUN_EVENTS = new Set(['run:frame', 'generate:token', 'generate:done']);
+/** A run kept for late joiners stops growing past this many bytes of frames (they then see its start). */
+const MAX_REPLAY_BYTES = 48 * 1024 * 1024;
 
 const ROOM_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -119,11 +126,35 @@ export class Rooms {
     const limiter = { pointer: new RateLimiter(this.rate.perSecond, this.rate.burst), camera: new RateLimiter(this.rate.perSecond, this.rate.burst) };
     const room = () => socket.data.room;
 
+    // The presenter's current run as a late joiner will be sent it (persisted at its result, at
+    // its end, and at most twice a second while it streams).
+    let recording: { room: string; events: ReplayEvent[]; bytes: number; timer: NodeJS.Timeout | null } | null = null;
+    let lastPrompt: string | null = null;
+    const persistRun = () => {
+      const rec = recording;
+      if (!rec) return;
+      if (rec.timer) clearTimeout(rec.timer);
+      rec.timer = null;
+      void this.store.setReplay(rec.room, 'run', encodeReplay(rec.events)).catch(() => {});
+    };
+    const schedulePersist = () => {
+      if (recording && !recording.timer) recording.timer = setTimeout(persistRun, 500);
+    };
+
     // What the presenter receives during a shared action goes to the rest of the room as well.
     const emit = socket.emit.bind(socket) as (event: string, ...args: unknown[]) => boolean;
     (socket as unknown as { emit: typeof emit }).emit = (event, ...args) => {
       const r = room();
-      if (r && BROADCAST_EMITS.has(event)) (socket.to(r).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args.map(crossable));
+      if (r && BROADCAST_EMITS.has(event)) {
+        const crossed = args.map(crossable);
+        (socket.to(r).emit as (event: string, ...args: unknown[]) => boolean)(event, ...crossed);
+        if (recording?.room === r && RUN_EVENTS.has(event) && recording.bytes < MAX_REPLAY_BYTES) {
+          recording.events.push([event, ...crossed]);
+          recording.bytes += crossed.reduce<number>((n, a) => n + (Buffer.isBuffer(a) ? a.byteLength : 64), 0);
+          if (event === 'generate:done') persistRun();
+          else schedulePersist();
+        }
+      }
       return emit(event, ...args);
     };
 
@@ -143,9 +174,30 @@ export class Rooms {
       const last = packet[packet.length - 1];
       const ack = typeof last === 'function' ? (last as AckFn) : null;
       requireController(event).then(() => {
+        const isRun = event === 'run:prompt' || event === 'generate:start';
+        if (isRun) {
+          if (recording?.timer) clearTimeout(recording.timer);
+          recording = { room: r, events: [], bytes: 0, timer: null };
+          // Analysis results of another prompt no longer apply to what the room sees.
+          const prompt = (packet[1] as { prompt?: unknown } | undefined)?.prompt;
+          if (typeof prompt === 'string' && prompt !== lastPrompt) {
+            lastPrompt = prompt;
+            void this.store.setReplay(r, 'effects', null).then(() => this.store.setReplay(r, 'graph', null)).catch(() => {});
+          }
+        }
         if (ack && RELAYED_RESULTS.has(event)) {
+          const rec = recording;
           packet[packet.length - 1] = ((response) => {
-            if (response.ok) socket.to(r).emit('room:result', event, crossable(response.value));
+            if (response.ok) {
+              const value = crossable(response.value);
+              socket.to(r).emit('room:result', event, value);
+              if (isRun && rec && rec === recording) {
+                rec.events.push(['room:result', event, value]);
+                persistRun();
+              } else if (!isRun) {
+                void this.store.setReplay(r, event === 'analysis:effects' ? 'effects' : 'graph', encodeReplay([['room:result', event, value]])).catch(() => {});
+              }
+            }
             ack(response);
           }) as AckFn;
         }
@@ -241,6 +293,22 @@ export class Rooms {
       ack({ ok: true, value: { controller: socket.id } });
     }, false);
 
+    // The room's last run and results, as they were sent live (nothing is run again): a member
+    // asks once it can show them (its page knows the model), and again after its own refused run.
+    on('room:replay', async () => {
+      if (room()) await this.replayTo(socket);
+    }, false);
+
+    on('room:members', async (_payload, rawAck) => {
+      const ack = needAck('room:members', rawAck);
+      const r = room();
+      if (!r) throw new PayloadError('room:members: this connection is not in a room');
+      const controller = await this.store.controller(r);
+      if (!socket.data.roomOwner && controller !== socket.id) throw new ForbiddenError('room:members: only the room\'s owner or its current presenter may list its members');
+      const members = await this.io.in(r).fetchSockets();
+      ack({ ok: true, value: { members: members.map((m) => ({ id: m.id, owner: (m.data as SocketData).roomOwner === true, controller: m.id === controller })) } });
+    }, false);
+
     socket.on('disconnect', () => {
       const r = room();
       if (r) void this.store.removeMember(r).catch(() => {});
@@ -261,6 +329,22 @@ export class Rooms {
     if (!record) throw new PayloadError('the room no longer exists');
     const joined: RoomJoined = { room: r, memberId: socket.id, owner: socket.data.roomOwner === true, controller: record.controller, state: record.state, version: record.version };
     socket.emit('room:joined', joined);
+  }
+
+  private async replayTo(socket: RoomSocket): Promise<void> {
+    const r = socket.data.room!;
+    const parts = await this.store.replay(r);
+    for (const part of REPLAY_PARTS) {
+      const json = parts[part];
+      if (!json) continue;
+      try {
+        // The socket's own emit (its prototype's), not attach's wrapper, which would broadcast it again.
+        const emit = (Object.getPrototypeOf(socket) as { emit: (this: RoomSocket, event: string, ...args: unknown[]) => boolean }).emit;
+        for (const [event, ...args] of decodeReplay(json)) emit.call(socket, event, ...args);
+      } catch {
+        // A damaged entry: the member still has the snapshot and the next run.
+      }
+    }
   }
 
   private serial<T>(room: string, task: () => Promise<T>): Promise<T> {

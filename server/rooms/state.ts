@@ -29,11 +29,21 @@ export function checkVector(event: string, key: string, v: unknown): asserts v i
 
 export function checkCamera(event: string, v: unknown): CameraPose {
   if (!isPlainObject(v)) throw new PayloadError(`${event}: the camera pose must be an object { position, target }`);
-  const extra = Object.keys(v).filter((k) => k !== 'position' && k !== 'target');
+  const extra = Object.keys(v).filter((k) => k !== 'position' && k !== 'target' && k !== 'hands' && k !== 'vr');
   if (extra.length) throw new PayloadError(`${event}: unknown camera field ${extra.join(', ')}`);
   checkVector(event, 'camera.position', v.position);
   checkVector(event, 'camera.target', v.target);
-  return { position: v.position, target: v.target };
+  const pose: CameraPose = { position: v.position, target: v.target };
+  if (v.hands !== undefined && v.hands !== null) {
+    if (!Array.isArray(v.hands) || v.hands.length > 2) throw new PayloadError(`${event}: camera.hands must be a list of at most two positions`);
+    v.hands.forEach((h, i) => checkVector(event, `camera.hands[${i}]`, h));
+    pose.hands = v.hands as [number, number, number][];
+  }
+  if (v.vr !== undefined) {
+    if (typeof v.vr !== 'boolean') throw new PayloadError(`${event}: camera.vr must be true or false`);
+    pose.vr = v.vr;
+  }
+  return pose;
 }
 
 export function checkPointer(event: string, v: unknown): PointerPose | null {

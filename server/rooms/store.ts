@@ -24,10 +24,30 @@ export interface RoomStore {
   /** Adds one member unless that would pass `limit`; the new count, or null when full. */
   addMember(room: string, limit: number): Promise<number | null>;
   removeMember(room: string): Promise<void>;
+  /** The last run's events, analysis results (JSON, see replay.ts), for late joiners: one part at a time. */
+  setReplay(room: string, part: ReplayPart, json: string | null): Promise<void>;
+  replay(room: string): Promise<Partial<Record<ReplayPart, string>>>;
 }
+
+/** What a late joiner is replayed: the last run (frames, tokens, result), the last effects and the last graph. */
+export type ReplayPart = 'run' | 'effects' | 'graph';
+export const REPLAY_PARTS: readonly ReplayPart[] = ['run', 'effects', 'graph'];
 
 export class MemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, RoomRecord & { members: number }>();
+  private readonly replays = new Map<string, Partial<Record<ReplayPart, string>>>();
+
+  async setReplay(room: string, part: ReplayPart, json: string | null): Promise<void> {
+    if (!this.rooms.has(room)) return;
+    const parts = this.replays.get(room) ?? {};
+    if (json === null) delete parts[part];
+    else parts[part] = json;
+    this.replays.set(room, parts);
+  }
+
+  async replay(room: string): Promise<Partial<Record<ReplayPart, string>>> {
+    return { ...(this.replays.get(room) ?? {}) };
+  }
 
   async create(room: string, tokenHash: string): Promise<void> {
     this.rooms.set(room, { tokenHash, controller: null, state: {}, version: 0, members: 0 });
@@ -72,6 +92,7 @@ export interface RedisCommands {
   expire(key: string, seconds: number): Promise<number>;
   incr(key: string): Promise<number>;
   decr(key: string): Promise<number>;
+  hDel(key: string, field: string): Promise<number>;
 }
 
 /** Rooms expire a day after their last change, so a crashed presenter leaves nothing for ever. */
@@ -122,6 +143,17 @@ export class RedisRoomStore implements RoomStore {
     }
     await this.redis.expire(key, TTL_SECONDS);
     return n;
+  }
+
+  async setReplay(room: string, part: ReplayPart, json: string | null): Promise<void> {
+    const key = `${this.key(room)}:replay`;
+    if (json === null) await this.redis.hDel(key, part);
+    else await this.redis.hSet(key, { [part]: json });
+    await this.redis.expire(key, TTL_SECONDS);
+  }
+
+  async replay(room: string): Promise<Partial<Record<ReplayPart, string>>> {
+    return (await this.redis.hGetAll(`${this.key(room)}:replay`)) ?? {};
   }
 
   async removeMember(room: string): Promise<void> {

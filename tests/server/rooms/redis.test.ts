@@ -106,6 +106,15 @@ describe.skipIf(!hasRedis)('rooms across two server processes through Redis', ()
     const snapshot: RoomJoined = await joined(late);
     expect(snapshot.version).toBe(version);
     expect(snapshot.state).toMatchObject({ prompt: 'The cat sat on the', position: version - 1 });
+    // And, asked for, the last run's very frames and result, kept in Redis by process A.
+    late.socket.emit('room:replay');
+    const [, replayed] = await late.next('room:result', (event, value) => event === 'run:prompt' && (value as RunResult).runId === runId, 5000);
+    expect((replayed as RunResult).tokens).toEqual(tokens);
+    expect(bytes(late)).toEqual(bytes(presenter));
+    // The owner sees members on both processes.
+    const members = await call<{ members: { id: string }[] }>(presenter.socket, 'room:members');
+    if (!members.ok) throw new Error(members.error.message);
+    expect(members.value.members.map((m) => m.id).sort()).toEqual([me.memberId, ...welcomes.map((w) => w.memberId), snapshot.memberId].sort());
 
     // Roles hold across processes: a follower on B cannot drive.
     expect(await call(followers[0]!.socket, 'run:prompt', { prompt: 'hello' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });

@@ -4,7 +4,7 @@
  * lets through exactly `burst` at once and then `perSecond` (a fake clock).
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_STATE_BYTES, mergeState } from '../../../server/rooms/state.js';
+import { MAX_STATE_BYTES, checkCamera, mergeState } from '../../../server/rooms/state.js';
 import { RateLimiter } from '../../../server/rooms/rate-limit.js';
 
 describe('room state', () => {
@@ -24,6 +24,18 @@ describe('room state', () => {
     const near = { circuit: { blob: 'x'.repeat(MAX_STATE_BYTES - 100) } };
     const state = mergeState('room:state', {}, near);
     expect(() => mergeState('room:state', state, { question: { more: 'y'.repeat(200) } })).toThrow(new RegExp(`over the limit of ${MAX_STATE_BYTES}`));
+  });
+});
+
+describe('camera pose', () => {
+  it('carries a VR presenter\'s hands and refuses more than two or a non-boolean vr flag', () => {
+    const pose = { position: [0, 1.6, 0], target: [0, 1.6, -2], hands: [[-0.2, 1.3, -0.3], [0.2, 1.3, -0.3]], vr: true };
+    expect(checkCamera('room:camera', pose)).toEqual(pose);
+    expect(checkCamera('room:camera', { position: [0, 1, 0], target: [0, 0, 0] })).toEqual({ position: [0, 1, 0], target: [0, 0, 0] });
+    expect(() => checkCamera('room:camera', { ...pose, hands: [[0, 0, 0], [0, 0, 0], [0, 0, 0]] })).toThrow(/at most two/);
+    expect(() => checkCamera('room:camera', { ...pose, hands: [[0, 0]] })).toThrow(/camera.hands\[0\] must be three finite numbers/);
+    expect(() => checkCamera('room:camera', { ...pose, vr: 'yes' })).toThrow(/camera.vr must be true or false/);
+    expect(() => checkCamera('room:camera', { ...pose, head: [0, 0, 0] })).toThrow(/unknown camera field head/);
   });
 });
 
