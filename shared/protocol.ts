@@ -22,6 +22,24 @@ export interface ModelInfo {
   contextLength: number;
   /** The hook each neuron cloud shows, per layer: `blocks.{l}.mlp.hook_post`. */
   neuronHook: string;
+  /** The transcoders the server loaded (trace over features, live features), or absent. */
+  transcoders?: TranscoderInfo | null;
+}
+
+/** A loaded transcoder set, as `model:info` describes it. */
+export interface TranscoderInfo {
+  /** The directory or config file it was read from. */
+  source: string;
+  /** `model_name` from its config, when it has one. */
+  modelName: string | null;
+  /** [L] features of each layer's transcoder. */
+  featuresPerLayer: number[];
+  /** 'relu' | 'jumprelu' | 'topk (k = …)'. */
+  activation: string;
+  inputHook: string;
+  outputHook: string;
+  /** Every layer has a skip connection (W_skip). */
+  skip: boolean;
 }
 
 export interface TokenInfo {
@@ -113,8 +131,11 @@ export interface EffectsResult {
 }
 
 export interface GraphRequest extends QuestionRequest {
-  /** Neuron nodes to expand (default 200, at most 2000). */
+  /** Neuron nodes to expand (default 200, at most 2000; neuron graphs only). */
   maxNodes?: number;
+  /** The graph's units: MLP neurons (default) or the loaded transcoders' features (every
+   * active feature is a node; replacement and completeness scores in the graph's metadata). */
+  over?: 'neurons' | 'features';
 }
 
 export interface GraphResult {
@@ -237,6 +258,9 @@ export interface ClientToServerEvents {
   /** A neuron's explanation data: logit effects always, corpus examples and statistics once the
    * index is built, an imported explanation when there is one. */
   'neuron:details': (request: NeuronRequest, ack: Ack<NeuronDetails>) => void;
+  /** Opt in (true) or out of the live feature stream: while on, this client's run and generate
+   * frames carry each layer's active transcoder features (frame-codec.ts's sparse section). */
+  'features:subscribe': (on: boolean, ack: Ack<{ subscribed: boolean }>) => void;
   /** The corpus index's state; changes arrive as 'index:progress' events. */
   'index:status': (ack: Ack<IndexStatus>) => void;
   /** Starts (or resumes) building the index when it is neither ready nor building. */
@@ -294,4 +318,6 @@ export interface SocketData {
   room?: string;
   /** Whether it joined with the room's control token. */
   roomOwner?: boolean;
+  /** This client asked for live transcoder features in its frames ('features:subscribe'). */
+  features?: boolean;
 }
