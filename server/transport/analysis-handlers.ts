@@ -15,6 +15,7 @@ import type { EffectsResult, ErrorEvent, GraphNodeRequest, GraphRequest, GraphRe
 import type { ModelHost } from './model-host.js';
 import type { Job } from './scheduler.js';
 import { checkObject, PayloadError } from './validate.js';
+import { featureTraceSteps } from '../transcoders/graph-steps.js';
 import type { HandlerKit } from './socket-server.js';
 
 const questionShape = {
@@ -143,9 +144,38 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
   on('analysis:graph', true, (payload, ack) => {
     const request = checkObject<GraphRequest>('analysis:graph', payload, {
       ...questionShape, maxNodes: { kind: 'integer', optional: true, min: 1, max: 2000 },
+      over: { kind: 'string', optional: true, max: 20 },
     });
+    if (request.over !== undefined && request.over !== 'neurons' && request.over !== 'features') {
+      throw new PayloadError(`analysis:graph: "over" is "neurons" or "features", got ${JSON.stringify(request.over)}`);
+    }
+    if (request.over === 'features' && !host.transcoders) {
+      throw new PayloadError('analysis:graph: this server has no transcoders loaded, so it can only trace over neurons (start it with --transcoders DIR)');
+    }
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('graph');
+    if (request.over === 'features') {
+      const { set, runner } = host.transcoders!;
+      const steps = featureTraceSteps(context, set, runner, question, {
+        scan: host.name, prompt: request.prompt, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET, stepMs: STEP_MS,
+      });
+      let reported = -1;
+      scheduler.submit(stepsJob(kit, runId, steps, ack as AckFn<never>, 'graph', {
+        progress: ({ done, total }) => {
+          if (done === reported) return;
+          reported = done;
+          socket.emit('analysis:progress', runId, done, total);
+        },
+        done: ({ raw, ids, text, sent }) => {
+          releaseGraph(lastGraph);
+          lastGraph = new HeldGraph(runId, raw, ids);
+          holdGraph(lastGraph);
+          const value: GraphResult = { runId, graph: text, warnings: question.warnings, full: { nodes: raw.nodes.length, links: raw.weights.length }, sent };
+          ack!({ ok: true, value });
+        },
+      }));
+      return;
+    }
     const steps = graphSteps(context, question, {
       scan: host.name, prompt: request.prompt, maxNodes: request.maxNodes ?? 200, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET, stepMs: STEP_MS,
     });
