@@ -35,6 +35,7 @@ import { Circuit2DDock } from '../analysis/ui/circuit-2d-dock.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
 import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
+import { FeaturesPanel, setupFeatureView } from './features-panel.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -53,6 +54,7 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
   const focus = useMemo<[number, number, number]>(() => view?.target ?? [0, 1.5, -4], [view]);
   // The question, the link and the run on screen kept as one state (see view-session.ts).
   useEffect(() => setupViewSession(services, analysisServicesFor(services)), [services]);
+  useEffect(() => setupFeatureView(services), [services]);
   return (
     <AppServicesContext.Provider value={services}>
       <Canvas
@@ -127,6 +129,7 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
             <SelectionPanel />
             <NeuronDetailsPanel />
             <AnalysisPanels />
+            <FeaturesPanel />
             <RecentGraphsPanel />
             <Legend />
           </>

@@ -56,6 +56,8 @@ export interface AnalysisState {
   graphRunId: string | null;
   progress: { done: number; total: number } | null;
   maxNodes: number;
+  /** What the next trace is over: MLP neurons, or the server's transcoder features (when it has them). */
+  traceOver: 'neurons' | 'features';
   graph: AttributionGraph | null;
   graphIndex: GraphIndex | null;
   graphSource: GraphSource | null;
@@ -100,6 +102,7 @@ export const initialAnalysisState: AnalysisState = {
   graphRunId: null,
   progress: null,
   maxNodes: 200,
+  traceOver: 'neurons',
   graph: null,
   graphIndex: null,
   graphSource: null,

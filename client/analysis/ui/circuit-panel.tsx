@@ -171,6 +171,16 @@ export function CircuitPanel() {
               <tr><td>influence covered (nodes)</td><td data-testid="node-coverage">{(prune.nodeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>edge score covered</td><td data-testid="edge-coverage">{(prune.edgeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>paths highlighted</td><td data-testid="highlighted-links">{highlight.count}</td></tr>
+              {graph.metadata.replacement_score !== undefined && (
+                <tr title="circuit-tracer's replacement score: the share of the graph's influence on the logit that flows from the tokens through features, not through error nodes">
+                  <td>replacement score</td><td data-testid="replacement-score" data-value={graph.metadata.replacement_score}>{graph.metadata.replacement_score.toFixed(3)}</td>
+                </tr>
+              )}
+              {graph.metadata.completeness_score !== undefined && (
+                <tr title="circuit-tracer's completeness score: the share of each node's input that comes from non-error nodes, weighted by influence">
+                  <td>completeness score</td><td data-testid="completeness-score" data-value={graph.metadata.completeness_score}>{graph.metadata.completeness_score.toFixed(3)}</td>
+                </tr>
+              )}
             </tbody>
           </table>
           <div className="per-layer" data-testid="per-layer-counts">

@@ -90,6 +90,9 @@ export function QuestionPanel() {
   const graphStatus = useAnalysisStore(store, (s) => s.graphStatus);
   const progress = useAnalysisStore(store, (s) => s.progress);
   const maxNodes = useAnalysisStore(store, (s) => s.maxNodes);
+  const traceOver = useAnalysisStore(store, (s) => s.traceOver);
+  const hasTranscoders = useAppStore(app, (s) => s.model?.transcoders != null);
+  const overFeatures = hasTranscoders && traceOver === 'features';
   const warnings = useAnalysisStore(store, (s) => s.warnings);
   const analysisError = useAnalysisStore(store, (s) => s.error);
   const [maxTokens, setMaxTokens] = useState(12);
@@ -202,8 +205,18 @@ export function QuestionPanel() {
         <button type="button" data-testid="trace-button" disabled={!ready || busy || empty || tooLong || !complete} onClick={() => void requests.trace()}>
           Trace circuit
         </button>
-        <label className="inline" title="how many neurons the trace expands (more: slower)">
+        {hasTranscoders && (
+          <label className="inline" title="the graph's units: MLP neurons, or the transcoders' sparse features (every active feature, exact, with error nodes)">
+            over{' '}
+            <select data-testid="trace-over" aria-label="trace over" value={traceOver} onChange={(e) => store.setState({ traceOver: e.target.value as 'neurons' | 'features' })}>
+              <option value="neurons">neurons</option>
+              <option value="features">features</option>
+            </select>
+          </label>
+        )}
+        <label className="inline" title={overFeatures ? 'a feature trace keeps every active feature (no node budget)' : 'how many neurons the trace expands (more: slower)'}>
           <input
+            disabled={overFeatures}
             type="number"
             data-testid="max-nodes"
             aria-label="nodes to trace"
