@@ -20,7 +20,9 @@ export const featureCloudRegistry: {
   /** Per layer: features lit (non-zero in the uploaded attribute) at the shown position. */
   lit: number[];
   position: number;
-} = { layout: null, lit: [], position: -1 };
+  /** Whether the neuron clouds are drawn (not when the feature clouds take their place). */
+  neuronCloudsVisible: () => boolean | null;
+} = { layout: null, lit: [], position: -1, neuronCloudsVisible: () => null };
 
 export function FeatureClouds({ layout }: { layout: SceneLayout }) {
   const services = useAppServices();
@@ -54,6 +56,10 @@ export function FeatureClouds({ layout }: { layout: SceneLayout }) {
   const shown = useRef({ version: -1, position: -1, clouds: clouds });
   const size = useRef(new Vector2());
   const gl = useThree((state) => state.gl);
+  const scene = useThree((state) => state.scene);
+  useEffect(() => {
+    featureCloudRegistry.neuronCloudsVisible = () => scene.getObjectByName('neuron-clouds')?.visible ?? null;
+  }, [scene]);
   useFrame(() => {
     if (clouds.length === 0) return;
     gl.getDrawingBufferSize(size.current);

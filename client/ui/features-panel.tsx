@@ -14,7 +14,7 @@ import { DockSection } from './dock-section.js';
 
 declare global {
   interface Window {
-    __circuitsFeatures?: { view: FeatureViewStore; clouds: () => { mode: FeatureCloudMode; lit: number[]; position: number; offsetX: number | null } };
+    __circuitsFeatures?: { view: FeatureViewStore; clouds: () => { mode: FeatureCloudMode; lit: number[]; position: number; offsetX: number | null; neuronCloudsVisible: boolean | null } };
   }
 }
 
@@ -35,7 +35,7 @@ export function setupFeatureView(services: AppServices): () => void {
   });
   window.__circuitsFeatures = {
     view,
-    clouds: () => ({ mode: view.getState().cloud, lit: [...featureCloudRegistry.lit], position: featureCloudRegistry.position, offsetX: featureCloudRegistry.layout?.offsetX ?? null }),
+    clouds: () => ({ mode: view.getState().cloud, lit: [...featureCloudRegistry.lit], position: featureCloudRegistry.position, offsetX: featureCloudRegistry.layout?.offsetX ?? null, neuronCloudsVisible: featureCloudRegistry.neuronCloudsVisible() }),
   };
   return teardown;
 }
