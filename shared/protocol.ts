@@ -128,6 +128,21 @@ export interface EffectsResult {
   neuronDirect: ArrayBuffer;
   /** [L * N] float32: every neuron's total effect summed over positions. */
   neuronTotal: ArrayBuffer;
+  /** With transcoders loaded: the active features at P with the largest |direct effect| on Δ
+   * (at most 40), and per layer what the features do not carry of the MLP's direct effect. */
+  features?: {
+    direct: FeatureEffect[];
+    layers: { layer: number; mlp: number; rest: number; error: number }[];
+  };
+}
+
+/** A transcoder feature's effect on Δ: feature `index` of `layer` at position `pos`. */
+export interface FeatureEffect {
+  layer: number;
+  index: number;
+  pos: number;
+  activation: number;
+  value: number;
 }
 
 export interface GraphRequest extends QuestionRequest {

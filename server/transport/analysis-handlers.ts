@@ -16,6 +16,8 @@ import type { ModelHost } from './model-host.js';
 import type { Job } from './scheduler.js';
 import { checkObject, PayloadError } from './validate.js';
 import { featureTraceSteps } from '../transcoders/graph-steps.js';
+import { featureDirectEffects, type FeatureDirectEffects } from '../transcoders/effects.js';
+import type { EffectArrays } from '../analysis/effects.js';
 import type { HandlerKit } from './socket-server.js';
 
 const questionShape = {
@@ -89,6 +91,14 @@ function stepsJob<R>(
   return job;
 }
 
+/** The `count` features raising Δ most and the `count` lowering it most, in that order. */
+function extremeFeatures(features: FeatureDirectEffects['features'], count: number): FeatureDirectEffects['features'] {
+  const byValue = [...features].sort((a, b) => b.value - a.value);
+  const raising = byValue.filter((f) => f.value > 0).slice(0, count);
+  const lowering = byValue.filter((f) => f.value < 0).reverse().slice(0, count);
+  return [...raising, ...lowering];
+}
+
 export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, context: AnalysisContext): void {
   const { socket, on, scheduler, newRunId } = kit;
   const { spec } = host.model.decoder;
@@ -108,8 +118,16 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
     const request = checkObject<QuestionRequest>('analysis:effects', payload, questionShape);
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('effects');
-    scheduler.submit(stepsJob(kit, runId, effectsSteps(context, question, { stepMs: STEP_MS }), ack as AckFn<never>, 'analysis', {
-      done: (effects) => {
+    const transcoders = host.transcoders;
+    // With transcoders, one more short step: the features' direct effects at P.
+    async function* withFeatures(): Steps<{ effects: EffectArrays; features: FeatureDirectEffects | null }> {
+      const effects = yield* effectsSteps(context, question, { stepMs: STEP_MS });
+      if (!transcoders) return { effects, features: null };
+      yield { phase: 'features', done: 1, total: 1 };
+      return { effects, features: await featureDirectEffects(context, transcoders.set, transcoders.runner, question) };
+    }
+    scheduler.submit(stepsJob(kit, runId, withFeatures(), ack as AckFn<never>, 'analysis', {
+      done: ({ effects, features }) => {
         const { nLayers: L, dMlp: N } = spec;
         const T = effects.tokens.length;
         const neuronTotal = new Float32Array(L * N);
@@ -135,6 +153,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
           total,
           neuronDirect: Float32Array.from(effects.directNeuron).buffer,
           neuronTotal: neuronTotal.buffer,
+          ...(features ? { features: { direct: extremeFeatures(features.features, 20), layers: features.layers } } : {}),
         };
         ack!({ ok: true, value });
       },

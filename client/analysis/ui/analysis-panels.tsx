@@ -10,6 +10,7 @@ import { useAnalysis } from '../state/analysis-services.js';
 import { useAnalysisStore } from '../state/analysis-store.js';
 import { CircuitPanel } from './circuit-panel.js';
 import { NeuronSpacePanel } from './neuron-space-panel.js';
+import { FeatureEffectsPanel } from './feature-effects-panel.js';
 import { TokenEffectsPanel } from './token-effects-panel.js';
 import './analysis.css';
 
@@ -55,6 +56,7 @@ export function AnalysisPanels() {
       {/* Before Explain the tabs stay a slim bar (their titles say "Explain first"): the scene keeps the room. */}
       {tab === 'effects' && hasEffects && <TokenEffectsPanel />}
       {tab === 'neurons' && hasEffects && <NeuronSpacePanel />}
+      {tab === 'neurons' && hasEffects && <FeatureEffectsPanel />}
       {tab === 'circuit' && <CircuitPanel />}
     </div>
   );

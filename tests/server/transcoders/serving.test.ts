@@ -179,6 +179,32 @@ describe('live features', () => {
   });
 });
 
+describe('features in Explain', () => {
+  it('lists the features raising and lowering Δ most by direct effect with the effects answer', async () => {
+    const socket = await client();
+    const response = await socket.emitWithAck('analysis:effects', question);
+    expect(response.ok).toBe(true);
+    if (!response.ok) return;
+    const features = response.value.features!;
+    expect(features).toBeTruthy();
+    expect(features.layers.map((l) => l.layer)).toEqual([0, 1, 2, 3]);
+    const raising = features.direct.filter((f) => f.value > 0);
+    const lowering = features.direct.filter((f) => f.value < 0);
+    expect(raising.length + lowering.length).toBe(features.direct.length);
+    expect(raising.length).toBeGreaterThan(0);
+    expect(raising.length).toBeLessThanOrEqual(20);
+    expect(lowering.length).toBeLessThanOrEqual(20);
+    for (let i = 1; i < raising.length; i++) expect(raising[i]!.value).toBeLessThanOrEqual(raising[i - 1]!.value);
+    for (let i = 1; i < lowering.length; i++) expect(lowering[i]!.value).toBeGreaterThanOrEqual(lowering[i - 1]!.value);
+    const P = response.value.tokens.length - 1;
+    for (const f of features.direct) {
+      expect(f.pos).toBe(P);
+      expect(f.activation).toBeGreaterThan(0);
+      expect(f.index).toBeLessThan(2048);
+    }
+  });
+});
+
 describe('trace over features', () => {
   it('builds the exact feature graph as a scheduler job with progress, scores in its metadata', async () => {
     const socket = await client();
