@@ -136,6 +136,26 @@ export interface EffectsResult {
   };
 }
 
+/** One transcoder feature, explained on demand from a scan of the corpus ('feature:details'). */
+export interface FeatureDetails {
+  layer: number;
+  index: number;
+  /** `blocks.{layer}.transcoder` feature `index`. */
+  hook: string;
+  /** What it writes, per unit of activation, read through the final norm's γ and the unembedding. */
+  promoted: { token: TokenInfo; value: number }[];
+  suppressed: { token: TokenInfo; value: number }[];
+  /** The scan: corpus name, tokens scored, share of them where the feature fired, largest and mean
+   * activation where it fired. */
+  corpus: string;
+  tokensScanned: number;
+  activeShare: number;
+  maxActivation: number;
+  meanActive: number;
+  /** The contexts where it fired most: tokens around the maximum and the feature's activation on each. */
+  examples: { tokens: TokenInfo[]; activations: number[]; max: number; at: number }[];
+}
+
 /** A transcoder feature's effect on Δ: feature `index` of `layer` at position `pos`. */
 export interface FeatureEffect {
   layer: number;
@@ -276,6 +296,9 @@ export interface ClientToServerEvents {
   /** Opt in (true) or out of the live feature stream: while on, this client's run and generate
    * frames carry each layer's active transcoder features (frame-codec.ts's sparse section). */
   'features:subscribe': (on: boolean, ack: Ack<{ subscribed: boolean }>) => void;
+  /** A transcoder feature's explanation, computed on demand by scanning part of the corpus (a
+   * scheduler job; 'analysis:progress' reports it). */
+  'feature:details': (request: { layer: number; index: number }, ack: Ack<FeatureDetails>) => void;
   /** The corpus index's state; changes arrive as 'index:progress' events. */
   'index:status': (ack: Ack<IndexStatus>) => void;
   /** Starts (or resumes) building the index when it is neither ready nor building. */

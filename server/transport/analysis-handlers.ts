@@ -48,7 +48,7 @@ const STEP_MS = 50;
  * at once and closes the steps (releasing their buffers and any worker) once the step in
  * flight, if any, returns.
  */
-function stepsJob<R>(
+export function stepsJob<R>(
   kit: HandlerKit, runId: string, steps: Steps<R>, ack: AckFn<never>, what: string,
   handlers: { progress?: (p: StepProgress) => void; done: (result: R) => void },
 ): Job {

@@ -205,6 +205,53 @@ describe('features in Explain', () => {
   });
 });
 
+describe('feature explanations on demand', () => {
+  it('scans the corpus for one feature: top contexts, firing statistics, promoted and suppressed tokens', async () => {
+    const socket = await client();
+    const effects = await socket.emitWithAck('analysis:effects', question);
+    if (!effects.ok) throw new Error(effects.error.message);
+    const feature = effects.value.features!.direct[0]!;
+    const progress: number[] = [];
+    socket.on('analysis:progress', (_id, done) => progress.push(done));
+    const response = await socket.emitWithAck('feature:details', { layer: feature.layer, index: feature.index });
+    expect(response.ok).toBe(true);
+    if (!response.ok) return;
+    const details = response.value;
+    expect(progress.length).toBeGreaterThan(3);
+    expect(details.tokensScanned).toBeGreaterThan(20_000);
+    expect(details.activeShare).toBeGreaterThan(0);
+    expect(details.activeShare).toBeLessThan(1);
+    expect(details.examples.length).toBeGreaterThan(0);
+    expect(details.maxActivation).toBeCloseTo(details.examples[0]!.max, 5);
+    for (let i = 0; i < details.examples.length; i++) {
+      const example = details.examples[i]!;
+      if (i > 0) expect(example.max).toBeLessThanOrEqual(details.examples[i - 1]!.max);
+      expect(example.tokens).toHaveLength(example.activations.length);
+      // The maximum re-read from a run of that context alone is the scan's (batching changes nothing).
+      expect(example.activations[example.at]!).toBeCloseTo(example.max, 3);
+      expect(Math.max(...example.activations)).toBeCloseTo(example.max, 3);
+    }
+    expect(details.meanActive).toBeGreaterThan(0);
+    expect(details.meanActive).toBeLessThanOrEqual(details.maxActivation);
+    // Promoted tokens: W_dec[f] through γ (centred) and W_U, recomputed here.
+    const { decoder } = server.host.model;
+    const { dModel: d, vocabSize: V } = decoder.spec;
+    const row = server.host.transcoders!.set.layers[feature.layer]!.W_dec.data.subarray(feature.index * d, (feature.index + 1) * d);
+    const mean = row.reduce((a, b) => a + b, 0) / d;
+    const gamma = decoder.weights['ln_final.w']!.data;
+    const W_U = decoder.weights['unembed.W_U']!.data;
+    const effectOf = (v: number) => { let e = 0; for (let j = 0; j < d; j++) e += (row[j]! - mean) * gamma[j]! * W_U[j * V + v]!; return e; };
+    let best = 0;
+    for (let v = 1; v < V; v++) if (effectOf(v) > effectOf(best)) best = v;
+    expect(details.promoted[0]!.token.id).toBe(best);
+    expect(details.promoted[0]!.value).toBeCloseTo(effectOf(best), 4);
+    expect(details.suppressed[0]!.value).toBeLessThan(0);
+    const bad = await socket.emitWithAck('feature:details', { layer: 0, index: 2048 });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error.message).toMatch(/layer 0 has 2048 features/);
+  }, 120_000);
+});
+
 describe('trace over features', () => {
   it('builds the exact feature graph as a scheduler job with progress, scores in its metadata', async () => {
     const socket = await client();
