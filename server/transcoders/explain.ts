@@ -67,7 +67,7 @@ export async function* featureDetailsSteps(
     const first = b * B;
     const n = Math.min(B, contexts.count - first);
     const batch = Array.from({ length: n }, (_, c) => Array.from(contexts.tokens.subarray((first + c) * C, (first + c + 1) * C)));
-    const { cache } = await runner.run(batch, { hooks });
+    const { cache } = await runner.run(batch, { hooks, positions: 'last' });
     const { features } = await transcoders.run(layer, transcoderInput(set.inputHook, decoder, cache, layer));
     for (let c = 0; c < n; c++) {
       let top = 0;
@@ -97,7 +97,7 @@ export async function* featureDetailsSteps(
   const examples: FeatureDetails['examples'] = [];
   for (const [top, context, at] of best) {
     const ids = Array.from(contexts.tokens.subarray(context * C, (context + 1) * C));
-    const { cache } = await runner.run([ids], { hooks });
+    const { cache } = await runner.run([ids], { hooks, positions: 'last' });
     const { features } = await transcoders.run(layer, transcoderInput(set.inputHook, decoder, cache, layer));
     const from = Math.max(contexts.scoredStart, at - before);
     const to = Math.min(C, at + after + 1);
