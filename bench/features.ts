@@ -18,6 +18,11 @@ import { loadTranscoderSet } from '../server/transcoders/load.js';
 import { HostedTranscoders } from '../server/transcoders/live.js';
 import { ModelHost } from '../server/transport/model-host.js';
 import { decodeFrame } from '../shared/frame-codec.js';
+import { buildContexts } from '../server/neurons/contexts.js';
+import { openCorpus } from '../server/neurons/corpus.js';
+import { featureDetailsSteps } from '../server/transcoders/explain.js';
+import { runSteps } from '../server/analysis/steps.js';
+import { FEATURE_SCAN_TOKENS } from '../server/transport/feature-handlers.js';
 import { row, type BenchRow } from './report.js';
 
 const modelDir = fileURLToPath(new URL('../assets/models/brown-gpt2/', import.meta.url));
@@ -82,11 +87,18 @@ async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, 
     times.push((performance.now() - t0) / T);
   }
   times.sort((a, b) => a - b);
+  // One feature explained on demand ('feature:details'): the corpus scan the server runs.
+  const contexts = await buildContexts(openCorpus(), model.tokenizer, model.decoder.spec, { budget: FEATURE_SCAN_TOKENS });
+  const t0 = performance.now();
+  const details = await runSteps(featureDetailsSteps(model, runner, hosted.set, hosted.runner, contexts, 0, features[T - 1]!.indices[0] ?? 0));
+  const scanSeconds = (performance.now() - t0) / 1000;
   await hosted.dispose();
   const L = model.decoder.spec.nLayers;
   return [
     row('features', `live feature stream: bytes per token added to a frame (${L} layers, ${T} tokens)`, (featureBytes - plainBytes) / T, 'B',
       `${(active / (T * L)).toFixed(1)} active features per layer and token; a neuron-only frame is ${(plainBytes / T).toFixed(0)} B/token and unchanged for clients that did not subscribe`),
     row('features', 'live feature stream: server time per token (transcoder forward + sparse encoding, 16-token run)', times[2]!, 'ms'),
+    row('features', `one feature explained on demand (feature:details): scan of ${details.tokensScanned.toLocaleString('en')} corpus tokens`, scanSeconds, 's',
+      `${Math.round(details.tokensScanned / scanSeconds).toLocaleString('en')} tokens/s (model + one layer's transcoder, batches of 16 × ${contexts.contextLength})`),
   ];
 }

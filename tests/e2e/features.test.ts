@@ -180,4 +180,28 @@ describe('transcoder features in the browser', () => {
     await waitFor(`window.__circuits.store.getState().runStatus === 'idle' && window.__circuits.store.getState().tokens.length > 0 && window.__circuits.activations.length > 0`, 60_000);
     expect(await state<boolean>(`window.__circuits.activations.hasFeatures(window.__circuits.store.getState().position)`)).toBe(false);
   });
+
+  it('lists features by direct effect in Explain and explains one on demand from the corpus', async () => {
+    await browser.page.click('[data-testid=explain-button]');
+    await waitFor(`${analysis}.effectsStatus === 'done'`, 120_000);
+    await browser.page.click('[data-testid=tab-neurons]');
+    await browser.page.locator('[data-testid=feature-effects-panel]').waitFor();
+    const listed = await state<{ layer: number; index: number; value: number }[]>(`${analysis}.effects.features.direct`);
+    const rows = browser.page.locator('[data-testid=feature-effect]');
+    expect(await rows.count()).toBe(listed.length);
+    expect(listed.length).toBeGreaterThan(0);
+    // The first raising row is the largest positive direct effect the server sent.
+    const raising = listed.filter((f) => f.value > 0);
+    expect(Number(await browser.page.locator('[data-testid=features-raising] [data-testid=feature-effect]').first().getAttribute('data-value'))).toBeCloseTo(raising[0]!.value, 10);
+    await browser.page.locator('[data-testid=features-raising] [data-testid=feature-pick]').first().click();
+    await browser.page.locator('[data-testid=feature-details]').waitFor({ timeout: 180_000 });
+    const shown = browser.page.locator('[data-testid=feature-details]');
+    expect(Number(await shown.getAttribute('data-layer'))).toBe(raising[0]!.layer);
+    expect(Number(await shown.getAttribute('data-index'))).toBe(raising[0]!.index);
+    expect(await browser.page.locator('[data-testid=feature-examples] li').count()).toBeGreaterThan(0);
+    expect(await browser.page.textContent('[data-testid=feature-stats]')).toMatch(/fires on \d+\.\d+% of [\d,]+ tokens/);
+    expect((await browser.page.textContent('[data-testid=feature-promoted]'))!.trim().length).toBeGreaterThan(0);
+    await browser.page.locator('[data-testid=feature-details]').scrollIntoViewIfNeeded();
+    await shoot('features-explain');
+  }, 300_000);
 });
