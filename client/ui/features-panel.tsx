@@ -63,13 +63,14 @@ export function FeaturesPanel() {
       </p>
       <div className="row" role="radiogroup" aria-label="feature clouds">
         <span>Feature clouds:</span>
+        <span className="toggle">
         {modes.map((m) => (
           <button
             key={m.mode}
             type="button"
             role="radio"
             aria-checked={mode === m.mode}
-            className={mode === m.mode ? 'active' : undefined}
+            className={mode === m.mode ? 'on' : undefined}
             data-testid={`feature-cloud-${m.mode}`}
             title={m.title}
             onClick={() => view.setState({ cloud: m.mode })}
@@ -77,6 +78,7 @@ export function FeaturesPanel() {
             {m.label}
           </button>
         ))}
+        </span>
       </div>
       {mode !== 'off' && !subscribed && !error && <p className="muted">subscribing…</p>}
       {active && (
