@@ -8,8 +8,8 @@
  *
  * Legend: B contexts per batch, C positions per context, F features of the layer, d width, V vocabulary.
  */
-import type { Decoder, LoadedModel } from '../engine/decoder.js';
-import type { ModelRunner } from '../engine/runner.js';
+import type { Decoder, LoadedModel, Tensor } from '../engine/decoder.js';
+import { ModelRunner } from '../engine/runner.js';
 import type { Steps } from '../analysis/steps.js';
 import { extremes } from '../neurons/logit-effects.js';
 import type { CorpusContexts } from '../neurons/contexts.js';
@@ -44,6 +44,50 @@ export function featureLogitEffects(decoder: Decoder, set: TranscoderSet, layer:
   return extremes(effect, V, K);
 }
 
+/**
+ * Feature `index` of `layer` at each of the N rows of x [N, d]: for ReLU and JumpReLU it depends
+ * on its own pre-activation only, z = x · W_enc[f] + b_enc[f], so it is computed here alone (a dot
+ * product per row instead of the whole layer's forward); TopK needs every feature, so that runs
+ * the layer's transcoder.
+ */
+async function featureColumn(set: TranscoderSet, transcoders: TranscoderRunner, layer: number, index: number, x: Tensor): Promise<Float32Array> {
+  const t = set.layers[layer]!;
+  const [N, d] = x.shape as [number, number];
+  const out = new Float32Array(N);
+  if (set.activation.kind === 'topk') {
+    const { features } = await transcoders.run(layer, x);
+    for (let n = 0; n < N; n++) out[n] = features.data[n * t.nFeatures + index]!;
+    return out;
+  }
+  const w = t.W_enc.data.subarray(index * d, (index + 1) * d);
+  const b = t.b_enc.data[index]!;
+  const theta = set.activation.kind === 'jumprelu' ? t.threshold!.data[index]! : 0;
+  for (let n = 0; n < N; n++) {
+    let z = b;
+    for (let j = 0; j < d; j++) z += x.data[n * d + j]! * w[j]!;
+    out[n] = z > theta ? z : 0; // JumpReLU z·[z > θ] as the forward graph computes it; ReLU: θ = 0
+  }
+  return out;
+}
+
+/** Per model and layer, a runner compiled for the transcoder's input hooks only (no later
+ * layers, no unembedding: ONNX Runtime computes every node of a graph, so the scan would
+ * otherwise pay for the logits of every position). Made on first use, then kept. */
+const scanRunners = new WeakMap<Decoder, Map<string, Promise<ModelRunner>>>();
+
+function scanRunner(decoder: Decoder, hooks: string[]): Promise<ModelRunner> {
+  let byHooks = scanRunners.get(decoder);
+  if (!byHooks) scanRunners.set(decoder, (byHooks = new Map()));
+  const key = hooks.join(',');
+  let runner = byHooks.get(key);
+  if (!runner) {
+    runner = ModelRunner.create(decoder, { outputs: hooks, onNotice: () => {} });
+    runner.catch(() => byHooks.delete(key));
+    byHooks.set(key, runner);
+  }
+  return runner;
+}
+
 export async function* featureDetailsSteps(
   model: LoadedModel, runner: ModelRunner, set: TranscoderSet, transcoders: TranscoderRunner,
   contexts: CorpusContexts, layer: number, index: number, options: ExplainOptions = {},
@@ -55,7 +99,8 @@ export async function* featureDetailsSteps(
   const before = options.before ?? 12;
   const after = options.after ?? 4;
   const F = set.layers[layer]!.nFeatures;
-  const hooks = transcoderHooks(set.inputHook, layer);
+  const hooks = transcoderHooks(set.inputHook, layer).filter((h) => !h.endsWith('hook_mlp_out'));
+  const scan = await scanRunner(decoder, hooks);
   /** Best contexts: [max activation, context, position]. */
   let best: [number, number, number][] = [];
   let scanned = 0;
@@ -67,13 +112,13 @@ export async function* featureDetailsSteps(
     const first = b * B;
     const n = Math.min(B, contexts.count - first);
     const batch = Array.from({ length: n }, (_, c) => Array.from(contexts.tokens.subarray((first + c) * C, (first + c + 1) * C)));
-    const { cache } = await runner.run(batch, { hooks, positions: 'last' });
-    const { features } = await transcoders.run(layer, transcoderInput(set.inputHook, decoder, cache, layer));
+    const cache = await scan.runHooks(batch, hooks);
+    const column = await featureColumn(set, transcoders, layer, index, transcoderInput(set.inputHook, decoder, cache, layer));
     for (let c = 0; c < n; c++) {
       let top = 0;
       let at = -1;
       for (let p = contexts.scoredStart; p < C; p++) {
-        const a = features.data[(c * C + p) * F + index]!;
+        const a = column[c * C + p]!;
         scanned++;
         if (a > 0) {
           active++;
@@ -98,6 +143,7 @@ export async function* featureDetailsSteps(
   for (const [top, context, at] of best) {
     const ids = Array.from(contexts.tokens.subarray(context * C, (context + 1) * C));
     const { cache } = await runner.run([ids], { hooks, positions: 'last' });
+    // The layer's full forward here (the graph the live stream and traces use), as a cross-check of the scan.
     const { features } = await transcoders.run(layer, transcoderInput(set.inputHook, decoder, cache, layer));
     const from = Math.max(contexts.scoredStart, at - before);
     const to = Math.min(C, at + after + 1);
