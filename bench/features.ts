@@ -99,6 +99,6 @@ async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, 
       `${(active / (T * L)).toFixed(1)} active features per layer and token; a neuron-only frame is ${(plainBytes / T).toFixed(0)} B/token and unchanged for clients that did not subscribe`),
     row('features', 'live feature stream: server time per token (transcoder forward + sparse encoding, 16-token run)', times[2]!, 'ms'),
     row('features', `one feature explained on demand (feature:details): scan of ${details.tokensScanned.toLocaleString('en')} corpus tokens`, scanSeconds, 's',
-      `${Math.round(details.tokensScanned / scanSeconds).toLocaleString('en')} tokens/s (model + one layer's transcoder, batches of 16 × ${contexts.contextLength})`),
+      `${Math.round(details.tokensScanned / scanSeconds).toLocaleString('en')} tokens/s (a runner compiled up to the layer's ln2, the feature's own pre-activation; batches of 16 × ${contexts.contextLength})`),
   ];
 }

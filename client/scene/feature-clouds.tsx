@@ -4,13 +4,13 @@
  * shown position's features fire. The features arrive sparse in the frames (activation store);
  * the frame loop writes them into each cloud's attribute only when something changed.
  */
-import { useFrame, useThree } from '@react-three/fiber';
+import { useFrame, useThree, type ThreeEvent } from '@react-three/fiber';
 import { useEffect, useMemo, useRef } from 'react';
-import { Vector2 } from 'three';
+import { Vector2, Vector3 } from 'three';
 import { useAppServices } from '../state/app-context.js';
 import { useAppStore } from '../state/app-store.js';
-import { featureViewFor, useFeatureView } from '../state/feature-view.js';
-import { createFeatureLayout, type FeatureLayout } from './feature-layout.js';
+import { explainFeature, featureViewFor, useFeatureView } from '../state/feature-view.js';
+import { createFeatureLayout, featurePosition, type FeatureLayout } from './feature-layout.js';
 import { createLayerCloud, type LayerCloud } from './layer-cloud.js';
 import type { SceneLayout } from './layout.js';
 
@@ -22,7 +22,9 @@ export const featureCloudRegistry: {
   position: number;
   /** Whether the neuron clouds are drawn (not when the feature clouds take their place). */
   neuronCloudsVisible: () => boolean | null;
-} = { layout: null, lit: [], position: -1, neuronCloudsVisible: () => null };
+  /** Where feature `index` of `layer` is on the page (CSS pixels), or null when the clouds are off. */
+  project: (layer: number, index: number) => { x: number; y: number; visible: boolean } | null;
+} = { layout: null, lit: [], position: -1, neuronCloudsVisible: () => null, project: () => null };
 
 export function FeatureClouds({ layout }: { layout: SceneLayout }) {
   const services = useAppServices();
@@ -57,9 +59,22 @@ export function FeatureClouds({ layout }: { layout: SceneLayout }) {
   const size = useRef(new Vector2());
   const gl = useThree((state) => state.gl);
   const scene = useThree((state) => state.scene);
+  const camera = useThree((state) => state.camera);
   useEffect(() => {
     featureCloudRegistry.neuronCloudsVisible = () => scene.getObjectByName('neuron-clouds')?.visible ?? null;
-  }, [scene]);
+    featureCloudRegistry.project = (layer, index) => {
+      if (!features) return null;
+      const point = featurePosition(features, layer, index, new Vector3());
+      camera.updateMatrixWorld();
+      point.project(camera);
+      const rect = gl.domElement.getBoundingClientRect();
+      return {
+        x: rect.left + ((point.x + 1) / 2) * rect.width,
+        y: rect.top + ((1 - point.y) / 2) * rect.height,
+        visible: point.z > -1 && point.z < 1 && Math.abs(point.x) <= 1 && Math.abs(point.y) <= 1,
+      };
+    };
+  }, [scene, camera, gl, features]);
   useFrame(() => {
     if (clouds.length === 0) return;
     gl.getDrawingBufferSize(size.current);
@@ -79,10 +94,16 @@ export function FeatureClouds({ layout }: { layout: SceneLayout }) {
     shown.current = { version: activations.version, position, clouds };
   });
 
+  // A click (or a controller's select) on a feature explains it (Transcoder features panel).
+  const onClick = (cloud: LayerCloud) => (event: ThreeEvent<MouseEvent>) => {
+    if (event.index === undefined) return;
+    event.stopPropagation();
+    explainFeature(services, cloud.layer, event.index);
+  };
   if (clouds.length === 0) return null;
   return (
     <group name="feature-clouds">
-      {clouds.map((cloud) => <primitive key={cloud.layer} object={cloud.points} />)}
+      {clouds.map((cloud) => <primitive key={cloud.layer} object={cloud.points} onClick={onClick(cloud)} />)}
     </group>
   );
 }

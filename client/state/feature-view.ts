@@ -8,6 +8,8 @@
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import type { AppServices } from './app-context.js';
+import type { FeatureDetails } from '../../shared/protocol.js';
+import { plainError } from './plain-errors.js';
 
 export type FeatureCloudMode = 'off' | 'beside' | 'instead';
 
@@ -16,12 +18,16 @@ export interface FeatureViewState {
   /** The server confirmed the subscription (frames from now on carry features). */
   subscribed: boolean;
   error: string | null;
+  /** The feature being explained ('feature:details'), its answer, or why there is none. */
+  explained: { layer: number; index: number } | null;
+  details: FeatureDetails | null;
+  detailsError: string | null;
 }
 
 export type FeatureViewStore = ReturnType<typeof createFeatureViewStore>;
 
 export function createFeatureViewStore() {
-  return createStore<FeatureViewState>()(() => ({ cloud: 'off', subscribed: false, error: null }));
+  return createStore<FeatureViewState>()(() => ({ cloud: 'off', subscribed: false, error: null, explained: null, details: null, detailsError: null }));
 }
 
 const stores = new WeakMap<AppServices, FeatureViewStore>();
@@ -38,6 +44,18 @@ export function featureViewFor(services: AppServices): FeatureViewStore {
 
 export function useFeatureView<T>(store: FeatureViewStore, selector: (state: FeatureViewState) => T): T {
   return useStore(store, selector);
+}
+
+/** Asks the server to explain one feature (a corpus scan); a newer request replaces an older one. */
+export function explainFeature(services: AppServices, layer: number, index: number): void {
+  const view = featureViewFor(services);
+  const request = { layer, index };
+  view.setState({ explained: request, details: null, detailsError: null });
+  services.connection.socket.emit('feature:details', request, (response) => {
+    if (view.getState().explained !== request) return; // a newer feature was asked for
+    if (response.ok) view.setState({ details: response.value });
+    else view.setState({ detailsError: plainError(`${response.error.code}: ${response.error.message}`) });
+  });
 }
 
 /**

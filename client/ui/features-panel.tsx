@@ -11,10 +11,12 @@ import { featureViewFor, setupFeatureStream, useFeatureView, type FeatureCloudMo
 import { featureCloudRegistry } from '../scene/feature-clouds.js';
 import { analysisServicesFor } from '../analysis/state/analysis-services.js';
 import { DockSection } from './dock-section.js';
+import { FeatureDetailsSection } from './feature-details.js';
 
 declare global {
   interface Window {
-    __circuitsFeatures?: { view: FeatureViewStore; clouds: () => { mode: FeatureCloudMode; lit: number[]; position: number; offsetX: number | null; neuronCloudsVisible: boolean | null } };
+    __circuitsFeatures?: { view: FeatureViewStore; clouds: () => { mode: FeatureCloudMode; lit: number[]; position: number; offsetX: number | null; neuronCloudsVisible: boolean | null };
+      project: (layer: number, index: number) => { x: number; y: number; visible: boolean } | null };
   }
 }
 
@@ -36,6 +38,7 @@ export function setupFeatureView(services: AppServices): () => void {
   window.__circuitsFeatures = {
     view,
     clouds: () => ({ mode: view.getState().cloud, lit: [...featureCloudRegistry.lit], position: featureCloudRegistry.position, offsetX: featureCloudRegistry.layout?.offsetX ?? null, neuronCloudsVisible: featureCloudRegistry.neuronCloudsVisible() }),
+    project: (layer, index) => featureCloudRegistry.project(layer, index),
   };
   return teardown;
 }
@@ -87,6 +90,7 @@ export function FeaturesPanel() {
         </p>
       )}
       {error && <p className="error" role="alert" data-testid="features-error">{error}</p>}
+      <FeatureDetailsSection view={view} />
     </DockSection>
   );
 }

@@ -165,6 +165,21 @@ describe('transcoder features in the browser', () => {
     expect(cloudPlace[2]).toBeCloseTo(neuronPlace[2], 5);
     await shoot('features-cloud-beside-page');
 
+    // Click the strongest lit feature of layer 0 in its cloud: the panel explains that feature.
+    await browser.page.click('[data-testid=dock-toggle-left]');
+    await browser.page.click('[data-testid=circuit-dock-toggle]');
+    await frames(3);
+    const strongest = await state<number>(`(() => { const c = window.__circuits; const out = new Float32Array(2048); c.activations.readFeatureLayer(c.store.getState().position, 0, out); let best = 0; for (let i = 1; i < out.length; i++) if (out[i] > out[best]) best = i; return best; })()`);
+    const at = await state<{ x: number; y: number; visible: boolean }>(`${features}.project(0, ${strongest})`);
+    expect(at.visible).toBe(true);
+    expect(await state<string>(`document.elementFromPoint(${at.x}, ${at.y})?.tagName`)).toBe('CANVAS');
+    await browser.page.mouse.click(at.x, at.y);
+    await waitFor(`${features}.view.getState().explained?.layer === 0 && ${features}.view.getState().explained?.index === ${strongest}`, 10_000);
+    await browser.page.locator('[data-testid=feature-details][data-layer="0"]').waitFor({ timeout: 120_000 });
+    expect(Number(await browser.page.getAttribute('[data-testid=feature-details]', 'data-index'))).toBe(strongest);
+    await browser.page.click('[data-testid=dock-toggle-left]');
+    await browser.page.click('[data-testid=circuit-dock-toggle]');
+
     await browser.page.click('[data-testid=feature-cloud-instead]');
     await waitFor(`${features}.clouds().offsetX === 0 && ${features}.clouds().lit.every((n) => n > 0)`, 30_000);
     expect(await state<boolean | null>(`${features}.clouds().neuronCloudsVisible`)).toBe(false);

@@ -16,6 +16,7 @@ import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.j
 import { useAnalysisStore, type AnalysisState } from '../state/analysis-store.js';
 import { groupNodes, loadGraph, setThresholds, togglePin, ungroup } from '../state/circuit.js';
 import { layerOrder, longLabel, rankedForList } from '../state/circuit-view.js';
+import { explainFeature } from '../../state/feature-view.js';
 
 const listed = 40;
 
@@ -58,7 +59,8 @@ function layerLabel(layer: string, kind: string): string {
 }
 
 export function CircuitPanel() {
-  const { app } = useAppServices();
+  const services = useAppServices();
+  const { app } = services;
   const { store } = useAnalysis();
   const model = useAppStore(app, (s) => s.model);
   const graph = useAnalysisStore(store, (s) => s.graph);
@@ -127,6 +129,10 @@ export function CircuitPanel() {
     } else {
       selectNeuron(app, null);
       store.setState({ focusNodeId: focusNodeId === id ? null : id });
+      // A feature of the loaded transcoders: explain it too (Transcoder features panel).
+      if (node.feature_type === 'cross layer transcoder' && model?.transcoders && graph?.metadata.info?.transcoder_set === model.transcoders.source) {
+        explainFeature(services, layer, node.feature);
+      }
     }
   };
 
