@@ -10,6 +10,7 @@ import { useStore } from 'zustand';
 import type { AppServices } from './app-context.js';
 import type { FeatureDetails } from '../../shared/protocol.js';
 import { plainError } from './plain-errors.js';
+import { uiPrefs } from './ui-prefs.js';
 
 export type FeatureCloudMode = 'off' | 'beside' | 'instead';
 
@@ -51,6 +52,8 @@ export function explainFeature(services: AppServices, layer: number, index: numb
   const view = featureViewFor(services);
   const request = { layer, index };
   view.setState({ explained: request, details: null, detailsError: null });
+  // The answer shows in the Transcoder features panel: unfold it.
+  uiPrefs.setState({ collapsed: { ...uiPrefs.getState().collapsed, features: false } });
   services.connection.socket.emit('feature:details', request, (response) => {
     if (view.getState().explained !== request) return; // a newer feature was asked for
     if (response.ok) view.setState({ details: response.value });

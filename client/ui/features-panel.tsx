@@ -60,7 +60,8 @@ export function FeaturesPanel() {
     ? transcoders.featuresPerLayer.map((F, l) => activations.readFeatureLayer(position, l, new Float32Array(F)))
     : null;
   return (
-    <DockSection name="features" title="Transcoder features" testId="features-panel">
+    // Folded on a first visit (the page keeps the canvas clear); asking to explain a feature opens it.
+    <DockSection name="features" title="Transcoder features" testId="features-panel" defaultCollapsed>
       <p className="muted" data-testid="transcoder-info" title={transcoders.source}>
         {transcoders.featuresPerLayer.length} layers × {counts} features, {transcoders.activation}{transcoders.skip ? ' with skip' : ''}; from {transcoders.source.split('/').slice(-2).join('/')}
       </p>

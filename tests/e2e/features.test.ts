@@ -87,6 +87,9 @@ describe('transcoder features in the browser', () => {
     await browser.page.goto(server.url);
     await waitFor(`window.__circuits?.store.getState().model?.transcoders != null && window.__circuitsAnalysis != null && ${features} != null`, 120_000);
     expect(server.output()).toMatch(/transcoders: 4 layers × 2048 features \(jumprelu, skip\)/);
+    // The panel is folded on a first visit.
+    expect(await browser.page.getAttribute('[data-testid=features-panel]', 'data-collapsed')).toBe('true');
+    await browser.page.click('[data-testid=features-panel-toggle]');
     await expect.poll(() => browser.page.textContent('[data-testid=transcoder-info]')).toMatch(/4 layers × 2048 features, jumprelu with skip/);
     await browser.page.fill('[data-testid=prompt-input]', question.prompt);
     await browser.page.fill('[data-testid=analysis-target]', question.target);
