@@ -51,10 +51,14 @@ export function FeaturesPanel() {
   const position = useAppStore(app, (s) => s.position);
   useAppStore(app, (s) => s.historyVersion);
   const mode = useFeatureView(view, (s) => s.cloud);
+  const hasRun = useAppStore(app, (s) => s.tokens.length > 0);
+  const explained = useFeatureView(view, (s) => s.explained != null);
   const subscribed = useFeatureView(view, (s) => s.subscribed);
   const error = useFeatureView(view, (s) => s.error);
 
-  if (!transcoders) return null;
+  // Shown once there is something to light (a run on screen) or a feature asked about: a first
+  // visit keeps the canvas clear.
+  if (!transcoders || (!hasRun && !explained)) return null;
   const counts = [...new Set(transcoders.featuresPerLayer)].join('/');
   const active = activations.hasFeatures(position)
     ? transcoders.featuresPerLayer.map((F, l) => activations.readFeatureLayer(position, l, new Float32Array(F)))

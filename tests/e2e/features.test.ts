@@ -87,10 +87,8 @@ describe('transcoder features in the browser', () => {
     await browser.page.goto(server.url);
     await waitFor(`window.__circuits?.store.getState().model?.transcoders != null && window.__circuitsAnalysis != null && ${features} != null`, 120_000);
     expect(server.output()).toMatch(/transcoders: 4 layers × 2048 features \(jumprelu, skip\)/);
-    // The panel is folded on a first visit.
-    expect(await browser.page.getAttribute('[data-testid=features-panel]', 'data-collapsed')).toBe('true');
-    await browser.page.click('[data-testid=features-panel-toggle]');
-    await expect.poll(() => browser.page.textContent('[data-testid=transcoder-info]')).toMatch(/4 layers × 2048 features, jumprelu with skip/);
+    // A first visit shows no features panel (nothing on screen yet).
+    expect(await browser.page.locator('[data-testid=features-panel]').count()).toBe(0);
     await browser.page.fill('[data-testid=prompt-input]', question.prompt);
     await browser.page.fill('[data-testid=analysis-target]', question.target);
     await browser.page.fill('[data-testid=analysis-distractor]', question.distractor);
@@ -98,6 +96,11 @@ describe('transcoder features in the browser', () => {
     expect(await browser.page.isDisabled('[data-testid=max-nodes]')).toBe(true);
     await browser.page.click('[data-testid=trace-button]');
     await waitFor(`${analysis}.graphStatus === 'done' && ${analysis}.prune != null`, 180_000);
+    // Now a run is on screen: the panel is there, folded until opened.
+    await browser.page.locator('[data-testid=features-panel]').waitFor();
+    expect(await browser.page.getAttribute('[data-testid=features-panel]', 'data-collapsed')).toBe('true');
+    await browser.page.click('[data-testid=features-panel-toggle]');
+    await expect.poll(() => browser.page.textContent('[data-testid=transcoder-info]')).toMatch(/4 layers × 2048 features, jumprelu with skip/);
     const summary = await state<{ features: number; errors: number; neurons: number; kept: number; replacement: number; completeness: number }>(`(() => {
       const a = ${analysis};
       const nodes = a.graph.nodes;
