@@ -52,8 +52,8 @@ export function explainFeature(services: AppServices, layer: number, index: numb
   const view = featureViewFor(services);
   const request = { layer, index };
   view.setState({ explained: request, details: null, detailsError: null });
-  // The answer shows in the Transcoder features panel: unfold it.
-  uiPrefs.setState({ collapsed: { ...uiPrefs.getState().collapsed, features: false } });
+  // The answer shows in the analysis panels' Features tab.
+  uiPrefs.setState({ analysisTab: 'features' });
   services.connection.socket.emit('feature:details', request, (response) => {
     if (view.getState().explained !== request) return; // a newer feature was asked for
     if (response.ok) view.setState({ details: response.value });

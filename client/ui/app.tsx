@@ -35,7 +35,7 @@ import { Circuit2DDock } from '../analysis/ui/circuit-2d-dock.js';
 import { NeuronPanel3D } from '../neurons/xr/neuron-panel-3d.js';
 import { IndexStatusIndicator } from '../neurons/ui/index-status.js';
 import { NeuronDetailsPanel } from '../neurons/ui/neuron-details-panel.js';
-import { FeaturesPanel, setupFeatureView } from './features-panel.js';
+import { setupFeatureView } from './features-panel.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -129,7 +129,6 @@ function Docks({ xrStore }: { xrStore: XRStore }) {
             <SelectionPanel />
             <NeuronDetailsPanel />
             <AnalysisPanels />
-            <FeaturesPanel />
             <RecentGraphsPanel />
             <Legend />
           </>

@@ -1,5 +1,5 @@
 /**
- * The transcoders the server loaded (only when it has some): their source, features per layer
+ * The Features tab of the analysis panels (only when the server has transcoders): their source, features per layer
  * and activation, and the live feature cloud toggle (off, beside each neuron cloud, or instead of
  * it), with how many features fire in each layer at the shown position.
  * Also publishes `window.__circuitsFeatures` for browser tests.
@@ -10,7 +10,6 @@ import { useAppStore } from '../state/app-store.js';
 import { featureViewFor, setupFeatureStream, useFeatureView, type FeatureCloudMode, type FeatureViewStore } from '../state/feature-view.js';
 import { featureCloudRegistry } from '../scene/feature-clouds.js';
 import { analysisServicesFor } from '../analysis/state/analysis-services.js';
-import { DockSection } from './dock-section.js';
 import { FeatureDetailsSection } from './feature-details.js';
 
 declare global {
@@ -51,21 +50,17 @@ export function FeaturesPanel() {
   const position = useAppStore(app, (s) => s.position);
   useAppStore(app, (s) => s.historyVersion);
   const mode = useFeatureView(view, (s) => s.cloud);
-  const hasRun = useAppStore(app, (s) => s.tokens.length > 0);
-  const explained = useFeatureView(view, (s) => s.explained != null);
   const subscribed = useFeatureView(view, (s) => s.subscribed);
   const error = useFeatureView(view, (s) => s.error);
 
-  // Shown once there is something to light (a run on screen) or a feature asked about: a first
-  // visit keeps the canvas clear.
-  if (!transcoders || (!hasRun && !explained)) return null;
+  if (!transcoders) return null;
   const counts = [...new Set(transcoders.featuresPerLayer)].join('/');
   const active = activations.hasFeatures(position)
     ? transcoders.featuresPerLayer.map((F, l) => activations.readFeatureLayer(position, l, new Float32Array(F)))
     : null;
   return (
-    // Folded on a first visit (the page keeps the canvas clear); asking to explain a feature opens it.
-    <DockSection name="features" title="Transcoder features" testId="features-panel" defaultCollapsed>
+    <section className="panel analysis-panel" data-testid="features-panel">
+      <h2>Transcoder features</h2>
       <p className="muted" data-testid="transcoder-info" title={transcoders.source}>
         {transcoders.featuresPerLayer.length} layers × {counts} features, {transcoders.activation}{transcoders.skip ? ' with skip' : ''}; from {transcoders.source.split('/').slice(-2).join('/')}
       </p>
@@ -96,6 +91,6 @@ export function FeaturesPanel() {
       )}
       {error && <p className="error" role="alert" data-testid="features-error">{error}</p>}
       <FeatureDetailsSection view={view} />
-    </DockSection>
+    </section>
   );
 }

@@ -87,8 +87,9 @@ describe('transcoder features in the browser', () => {
     await browser.page.goto(server.url);
     await waitFor(`window.__circuits?.store.getState().model?.transcoders != null && window.__circuitsAnalysis != null && ${features} != null`, 120_000);
     expect(server.output()).toMatch(/transcoders: 4 layers × 2048 features \(jumprelu, skip\)/);
-    // A first visit shows no features panel (nothing on screen yet).
+    // The features live in their own tab: nothing is added to the page until it is opened.
     expect(await browser.page.locator('[data-testid=features-panel]').count()).toBe(0);
+    await browser.page.locator('[data-testid=tab-features]').waitFor();
     await browser.page.fill('[data-testid=prompt-input]', question.prompt);
     await browser.page.fill('[data-testid=analysis-target]', question.target);
     await browser.page.fill('[data-testid=analysis-distractor]', question.distractor);
@@ -96,11 +97,7 @@ describe('transcoder features in the browser', () => {
     expect(await browser.page.isDisabled('[data-testid=max-nodes]')).toBe(true);
     await browser.page.click('[data-testid=trace-button]');
     await waitFor(`${analysis}.graphStatus === 'done' && ${analysis}.prune != null`, 180_000);
-    // Now a run is on screen: the panel is there, folded until opened.
-    await browser.page.locator('[data-testid=features-panel]').waitFor();
-    expect(await browser.page.getAttribute('[data-testid=features-panel]', 'data-collapsed')).toBe('true');
-    await browser.page.click('[data-testid=features-panel-toggle]');
-    await expect.poll(() => browser.page.textContent('[data-testid=transcoder-info]')).toMatch(/4 layers × 2048 features, jumprelu with skip/);
+
     const summary = await state<{ features: number; errors: number; neurons: number; kept: number; replacement: number; completeness: number }>(`(() => {
       const a = ${analysis};
       const nodes = a.graph.nodes;
@@ -141,6 +138,9 @@ describe('transcoder features in the browser', () => {
     expect(stats.nonBackgroundFraction).toBeGreaterThan(0.01);
     await shoot('features-trace');
     writeFileSync(join(artifacts, 'features-trace.json'), JSON.stringify({ summary, pathPixels }, null, 2));
+    // The Features tab (servers with transcoders only) describes them.
+    await browser.page.click('[data-testid=tab-features]');
+    await expect.poll(() => browser.page.textContent('[data-testid=transcoder-info]')).toMatch(/4 layers × 2048 features, jumprelu with skip/);
   });
 
   it('lights the feature clouds with the streamed features, beside and instead of the neuron clouds', async () => {

@@ -45,7 +45,7 @@ export function FeatureEffectsPanel() {
       <h2>Transcoder features <span className="muted">(direct effect at the last token)</span></h2>
       <FeatureList title="Raise Δ (toward the target)" items={raising} maxAbs={maxAbs} testId="features-raising" onPick={pick} />
       <FeatureList title="Lower Δ (toward the distractor)" items={lowering} maxAbs={maxAbs} testId="features-lowering" onPick={pick} />
-      <p className="muted">Click a feature to explain it (shown under Transcoder features).</p>
+      <p className="muted">Click a feature to explain it (in the Features tab).</p>
       <p className="muted" data-testid="feature-effect-layers">
         MLP direct effect by layer (features + b_dec/skip + error):{' '}
         {features.layers.map((l) => `L${l.layer} ${l.mlp.toFixed(2)} = ${(l.mlp - l.rest - l.error).toFixed(2)} + ${l.rest.toFixed(2)} + ${l.error.toFixed(2)}`).join('; ')}

@@ -203,8 +203,21 @@ export function QuestionPanel() {
           {effectsStatus === 'running' ? 'Explaining…' : 'Explain'}
         </button>
         <button type="button" data-testid="trace-button" disabled={!ready || busy || empty || tooLong || !complete} onClick={() => void requests.trace()}>
-          Trace circuit
+          {hasTranscoders ? 'Trace' : 'Trace circuit'}
         </button>
+        {hasTranscoders && (
+          <select
+            data-testid="trace-over"
+            aria-label="trace over"
+            title="what the circuit is traced over: MLP neurons, or the transcoders' sparse features (every active feature, exact, with error nodes)"
+            style={{ width: 78, fontSize: 12 }}
+            value={traceOver}
+            onChange={(e) => store.setState({ traceOver: e.target.value as 'neurons' | 'features' })}
+          >
+            <option value="neurons">neurons</option>
+            <option value="features">features</option>
+          </select>
+        )}
         <label className="inline" title={overFeatures ? 'a feature trace keeps every active feature (no node budget)' : 'how many neurons the trace expands (more: slower)'}>
           <input
             disabled={overFeatures}
@@ -218,17 +231,6 @@ export function QuestionPanel() {
           />
         </label>
       </div>
-      {hasTranscoders && (
-        <div className="row">
-          <label className="inline" title="the graph's units: MLP neurons, or the transcoders' sparse features (every active feature, exact, with error nodes)">
-            Trace over{' '}
-            <select data-testid="trace-over" aria-label="trace over" value={traceOver} onChange={(e) => store.setState({ traceOver: e.target.value as 'neurons' | 'features' })}>
-              <option value="neurons">neurons</option>
-              <option value="features">features</option>
-            </select>
-          </label>
-        </div>
-      )}
       {!complete && !empty && <p className="field-note">Give a target and a distractor to Explain or Trace.</p>}
       {graphStatus === 'running' && (
         <div className="row" data-testid="trace-progress">
