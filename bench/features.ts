@@ -2,7 +2,9 @@
  * Feature graph vs neuron graph on the bundled brown-gpt2 for the same 16-token prompt: the
  * replacement-model graph over the shipped transcoders (every active feature a target, exact;
  * batched ONNX VJPs and the float64 TypeScript path)
- * next to the neuron attribution graph (its default 200-node budget), time, nodes and edges.
+ * next to the neuron attribution graph (its default 200-node budget), time, nodes and edges;
+ * and the live feature stream: the bytes per token its sparse section adds to a frame (a
+ * neuron-only client gets none of them) and the server time to compute and encode it.
  */
 import { fileURLToPath } from 'node:url';
 import { AnalysisContext } from '../server/analysis/context.js';
@@ -13,6 +15,14 @@ import { ModelRunner } from '../server/engine/runner.js';
 import { TranscoderRunner } from '../server/transcoders/forward.js';
 import { buildFeatureGraph, exactnessError } from '../server/transcoders/graph.js';
 import { loadTranscoderSet } from '../server/transcoders/load.js';
+import { HostedTranscoders } from '../server/transcoders/live.js';
+import { ModelHost } from '../server/transport/model-host.js';
+import { decodeFrame } from '../shared/frame-codec.js';
+import { buildContexts } from '../server/neurons/contexts.js';
+import { openCorpus } from '../server/neurons/corpus.js';
+import { featureDetailsSteps } from '../server/transcoders/explain.js';
+import { runSteps } from '../server/analysis/steps.js';
+import { FEATURE_SCAN_TOKENS } from '../server/transport/feature-handlers.js';
 import { row, type BenchRow } from './report.js';
 
 const modelDir = fileURLToPath(new URL('../assets/models/brown-gpt2/', import.meta.url));
@@ -36,6 +46,7 @@ export async function benchFeatures(): Promise<BenchRow[]> {
   const [features, featureSeconds] = await time(() => buildFeatureGraph(context, set, transcoders, question, { engine: 'onnx', batchSize: 32 }));
   const [, float64Seconds] = await time(() => buildFeatureGraph(context, set, transcoders, question, { engine: 'float64' }));
   const [neurons, neuronSeconds] = await time(() => buildAttributionGraph(context, question, { maxNodes: 200, batchSize: 32 }));
+  const stream = await benchFeatureStream(model, runner, question.tokens);
   await transcoders.dispose();
   await context.dispose();
   await runner.dispose();
@@ -46,5 +57,48 @@ export async function benchFeatures(): Promise<BenchRow[]> {
     row('features', 'same feature graph, float64 TypeScript VJPs (one row at a time)', float64Seconds, 's'),
     row('features', `neuron graph, same prompt, 200 neuron nodes`, neuronSeconds, 's',
       `${neurons.nodes.length} nodes, ${neurons.weights.length.toLocaleString('en')} edges`),
+    ...stream,
+  ];
+}
+
+/** The live stream on the same 16 tokens: frames with and without the sparse feature section. */
+async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, runner: ModelRunner, tokens: number[]): Promise<BenchRow[]> {
+  const hosted = await HostedTranscoders.load(`${modelDir}transcoders`, model.decoder);
+  const host = new ModelHost('brown-gpt2', model, runner, hosted);
+  const T = tokens.length;
+  const { cache } = await runner.run([tokens], { hooks: host.featureFrameHooks });
+  let plainBytes = 0;
+  let featureBytes = 0;
+  let active = 0;
+  const features = await hosted.features(cache);
+  for (let t = 0; t < T; t++) {
+    plainBytes += host.frame(cache, t, 0, tokens[t]!).byteLength;
+    const bytes = host.frame(cache, t, 0, tokens[t]!, features[t]);
+    featureBytes += bytes.byteLength;
+    active += decodeFrame(bytes).features!.indices.length;
+  }
+  // Server time per token of the feature part: the extra hooks' run is shared with the frame, so
+  // time the transcoder forward plus the sparse extraction and encoding, median of 5.
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const f = await hosted.features(cache);
+    for (let t = 0; t < T; t++) host.frame(cache, t, 0, tokens[t]!, f[t]);
+    times.push((performance.now() - t0) / T);
+  }
+  times.sort((a, b) => a - b);
+  // One feature explained on demand ('feature:details'): the corpus scan the server runs.
+  const contexts = await buildContexts(openCorpus(), model.tokenizer, model.decoder.spec, { budget: FEATURE_SCAN_TOKENS });
+  const t0 = performance.now();
+  const details = await runSteps(featureDetailsSteps(model, runner, hosted.set, hosted.runner, contexts, 0, features[T - 1]!.indices[0] ?? 0));
+  const scanSeconds = (performance.now() - t0) / 1000;
+  await hosted.dispose();
+  const L = model.decoder.spec.nLayers;
+  return [
+    row('features', `live feature stream: bytes per token added to a frame (${L} layers, ${T} tokens)`, (featureBytes - plainBytes) / T, 'B',
+      `${(active / (T * L)).toFixed(1)} active features per layer and token; a neuron-only frame is ${(plainBytes / T).toFixed(0)} B/token and unchanged for clients that did not subscribe`),
+    row('features', 'live feature stream: server time per token (transcoder forward + sparse encoding, 16-token run)', times[2]!, 'ms'),
+    row('features', `one feature explained on demand (feature:details): scan of ${details.tokensScanned.toLocaleString('en')} corpus tokens`, scanSeconds, 's',
+      `${Math.round(details.tokensScanned / scanSeconds).toLocaleString('en')} tokens/s (a runner compiled up to the layer's ln2, the feature's own pre-activation; batches of 16 × ${contexts.contextLength})`),
   ];
 }

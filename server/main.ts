@@ -6,6 +6,8 @@
  *   --corpus PATH  --index-tokens N  --index-dir DIR  --no-index   (the neuron index, see README)
  *   --token T  --allow-origin URL (repeatable)  --max-connections-per-address N   (access, see README)
  *   --present  --room-size N  --redis redis://host:port   (presentation rooms, see README)
+ *   --transcoders DIR  --no-transcoders   (transcoder features; default: the model's own
+ *                                           `transcoders/` folder when it has one)
  *
  * It prints the page's URL with the access token (as Jupyter does): whoever opens that link is the
  * operator; on a loopback-bound server others connect as viewers, beyond loopback they are refused.
@@ -30,6 +32,7 @@ import { staticHandler } from './transport/static-files.js';
 import { certificate } from './transport/tls.js';
 import { Rooms } from './rooms/rooms.js';
 import { connectRedis } from './rooms/redis.js';
+import { bundledTranscoders, HostedTranscoders } from './transcoders/live.js';
 
 const root = new URL('../', import.meta.url).pathname;
 export const defaultModel = join(root, 'assets/models/brown-gpt2');
@@ -97,6 +100,10 @@ export interface StartOptions {
   maxRoomMembers?: number;
   /** `redis://host:port`: rooms across server processes (socket.io's Redis Streams adapter). */
   redis?: string;
+  /** A transcoder set (circuit-tracer layout) to trace over features and stream them live; false:
+   * none; absent: the model's own `<model>/transcoders/` when it exists (a broken one is then
+   * reported and skipped, while a named one that fails to load stops the start). */
+  transcoders?: string | false;
   log?: (message: string) => void;
 }
 
@@ -117,7 +124,8 @@ export async function startServer(options: StartOptions): Promise<{
   log(`loading ${options.model} ...`);
   const model = await loadModel(options.model, { tokenizerPath: options.tokenizer });
   const runner = await ModelRunner.create(model.decoder, { device: options.device, threads: options.threads, onNotice: log });
-  const host = new ModelHost(basename(options.model.replace(/\/+$/, '')), model, runner);
+  const transcoders = await loadServerTranscoders(options, model.decoder, log);
+  const host = new ModelHost(basename(options.model.replace(/\/+$/, '')), model, runner, transcoders);
   const neurons = new NeuronIndex(model, {
     indexDir: options.indexDir, corpus: options.corpus, tokens: options.indexTokens, build: { device: options.device, threads: options.threads, ...options.indexBuild },
   });
@@ -159,9 +167,29 @@ export async function startServer(options: StartOptions): Promise<{
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await redis?.close();
       await neurons.dispose();
+      await transcoders?.dispose();
       await runner.dispose();
     },
   };
+}
+
+/** The transcoders to serve (see StartOptions.transcoders), with one line saying what was loaded. */
+async function loadServerTranscoders(options: StartOptions, decoder: Parameters<typeof HostedTranscoders.load>[1], log: (m: string) => void): Promise<HostedTranscoders | null> {
+  if (options.transcoders === false) return null;
+  const dir = options.transcoders ?? (statSync(options.model).isDirectory() ? bundledTranscoders(options.model) : null);
+  if (!dir) return null;
+  let hosted: HostedTranscoders;
+  try {
+    hosted = await HostedTranscoders.load(dir, decoder);
+  } catch (error) {
+    if (options.transcoders !== undefined || !(error instanceof ModelError)) throw error;
+    log(`transcoders: not loaded, serving without features: ${error.message} (--no-transcoders skips them, --transcoders DIR names others)`);
+    return null;
+  }
+  const info = hosted.info();
+  const counts = [...new Set(info.featuresPerLayer)];
+  log(`transcoders: ${info.featuresPerLayer.length} layers × ${counts.join('/')} features (${info.activation}${info.skip ? ', skip' : ''}) from ${info.source}`);
+  return hosted;
 }
 
 /** One line on the console whenever the neuron index changes state. */
@@ -183,13 +211,17 @@ async function main(): Promise<void> {
       corpus: { type: 'string' }, 'index-tokens': { type: 'string' }, 'index-dir': { type: 'string' }, 'no-index': { type: 'boolean' },
       token: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true }, 'max-connections-per-address': { type: 'string' },
       present: { type: 'boolean' }, 'room-size': { type: 'string' }, redis: { type: 'string' },
+      transcoders: { type: 'string' }, 'no-transcoders': { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
     console.log('npm start -- [--model PATH] [--tokenizer PATH] [--port 8080] [--host 127.0.0.1] [--device cpu|cuda|webgpu] [--threads N] [--https]\n'
       + '             [--corpus PATH] [--index-tokens N] [--index-dir DIR] [--no-index]\n'
-      + `             [--token T] [--allow-origin URL ...] [--max-connections-per-address N (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})]\n\n`
+      + `             [--token T] [--allow-origin URL ...] [--max-connections-per-address N (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})]\n`
+      + '             [--transcoders DIR | --no-transcoders]\n\n'
+      + 'Transcoders: a circuit-tracer transcoder set (config.yaml + one safetensors file per layer) lets the page trace over\n'
+      + 'features and show live feature clouds. By default the model\'s own transcoders/ folder is loaded when it exists.\n\n'
       + 'Access: the printed link carries a random access token (--token sets it). Whoever opens it is the operator\n'
       + '(may build or cancel the neuron index). Bound to loopback (the default), pages opened without the token\n'
       + 'connect as viewers (run and generate for themselves); with --host 0.0.0.0 or any other address they are refused.\n'
@@ -230,11 +262,13 @@ async function main(): Promise<void> {
   if (values.redis !== undefined && !/^rediss?:\/\/./.test(values.redis)) {
     throw new UsageError(`--redis must be a URL like redis://127.0.0.1:6379, got "${values.redis}".`);
   }
+  if (values['no-transcoders'] && values.transcoders !== undefined) throw new UsageError('--transcoders DIR and --no-transcoders contradict each other; give one.');
   const bindHost = values.host ?? '127.0.0.1';
   const started = await startServer({
     model: values.model ?? defaultModel, tokenizer: values.tokenizer, port, host: bindHost, device, threads, https: values.https ?? false,
     index: !values['no-index'], indexDir: values['index-dir'], corpus: values.corpus, indexTokens,
     token, allowOrigins, maxConnectionsPerAddress: maxConnections, maxRoomMembers: roomSize, redis: values.redis,
+    transcoders: values['no-transcoders'] ? false : values.transcoders,
   });
   const { neurons } = started;
   const query = `?token=${encodeURIComponent(started.token)}`;

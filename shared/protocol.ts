@@ -22,6 +22,24 @@ export interface ModelInfo {
   contextLength: number;
   /** The hook each neuron cloud shows, per layer: `blocks.{l}.mlp.hook_post`. */
   neuronHook: string;
+  /** The transcoders the server loaded (trace over features, live features), or absent. */
+  transcoders?: TranscoderInfo | null;
+}
+
+/** A loaded transcoder set, as `model:info` describes it. */
+export interface TranscoderInfo {
+  /** The directory or config file it was read from. */
+  source: string;
+  /** `model_name` from its config, when it has one. */
+  modelName: string | null;
+  /** [L] features of each layer's transcoder. */
+  featuresPerLayer: number[];
+  /** 'relu' | 'jumprelu' | 'topk (k = …)'. */
+  activation: string;
+  inputHook: string;
+  outputHook: string;
+  /** Every layer has a skip connection (W_skip). */
+  skip: boolean;
 }
 
 export interface TokenInfo {
@@ -110,11 +128,49 @@ export interface EffectsResult {
   neuronDirect: ArrayBuffer;
   /** [L * N] float32: every neuron's total effect summed over positions. */
   neuronTotal: ArrayBuffer;
+  /** With transcoders loaded: the active features at P with the largest |direct effect| on Δ
+   * (at most 40), and per layer what the features do not carry of the MLP's direct effect. */
+  features?: {
+    direct: FeatureEffect[];
+    layers: { layer: number; mlp: number; rest: number; error: number }[];
+  };
+}
+
+/** One transcoder feature, explained on demand from a scan of the corpus ('feature:details'). */
+export interface FeatureDetails {
+  layer: number;
+  index: number;
+  /** `blocks.{layer}.transcoder` feature `index`. */
+  hook: string;
+  /** What it writes, per unit of activation, read through the final norm's γ and the unembedding. */
+  promoted: { token: TokenInfo; value: number }[];
+  suppressed: { token: TokenInfo; value: number }[];
+  /** The scan: corpus name, tokens scored, share of them where the feature fired, largest and mean
+   * activation where it fired. */
+  corpus: string;
+  tokensScanned: number;
+  activeShare: number;
+  maxActivation: number;
+  meanActive: number;
+  /** The contexts where it fired most: tokens around the maximum and the feature's activation on each. */
+  examples: { tokens: TokenInfo[]; activations: number[]; max: number; at: number }[];
+}
+
+/** A transcoder feature's effect on Δ: feature `index` of `layer` at position `pos`. */
+export interface FeatureEffect {
+  layer: number;
+  index: number;
+  pos: number;
+  activation: number;
+  value: number;
 }
 
 export interface GraphRequest extends QuestionRequest {
-  /** Neuron nodes to expand (default 200, at most 2000). */
+  /** Neuron nodes to expand (default 200, at most 2000; neuron graphs only). */
   maxNodes?: number;
+  /** The graph's units: MLP neurons (default) or the loaded transcoders' features (every
+   * active feature is a node; replacement and completeness scores in the graph's metadata). */
+  over?: 'neurons' | 'features';
 }
 
 export interface GraphResult {
@@ -241,6 +297,12 @@ export interface ClientToServerEvents {
   /** A neuron's explanation data: logit effects always, corpus examples and statistics once the
    * index is built, an imported explanation when there is one. */
   'neuron:details': (request: NeuronRequest, ack: Ack<NeuronDetails>) => void;
+  /** Opt in (true) or out of the live feature stream: while on, this client's run and generate
+   * frames carry each layer's active transcoder features (frame-codec.ts's sparse section). */
+  'features:subscribe': (on: boolean, ack: Ack<{ subscribed: boolean }>) => void;
+  /** A transcoder feature's explanation, computed on demand by scanning part of the corpus (a
+   * scheduler job; 'analysis:progress' reports it). */
+  'feature:details': (request: { layer: number; index: number }, ack: Ack<FeatureDetails>) => void;
   /** The corpus index's state; changes arrive as 'index:progress' events. */
   'index:status': (ack: Ack<IndexStatus>) => void;
   /** Starts (or resumes) building the index when it is neither ready nor building. */
@@ -302,4 +364,6 @@ export interface SocketData {
   room?: string;
   /** Whether it joined with the room's control token. */
   roomOwner?: boolean;
+  /** This client asked for live transcoder features in its frames ('features:subscribe'). */
+  features?: boolean;
 }

@@ -10,6 +10,7 @@ import { useAppServices } from '../state/app-context.js';
 import { aimAt, aimLeave, grab, selectNeuron } from '../state/app-store.js';
 import { createLayerCloud, type LayerCloud } from './layer-cloud.js';
 import type { SceneLayout } from './layout.js';
+import { featureViewFor, useFeatureView } from '../state/feature-view.js';
 
 export interface CloudPickEvent {
   layer: number;
@@ -18,7 +19,13 @@ export interface CloudPickEvent {
 }
 
 export function ActivationClouds({ layout }: { layout: SceneLayout }) {
-  const { app, activations } = useAppServices();
+  const services = useAppServices();
+  const { app, activations } = services;
+  // "Instead": the layer's feature cloud takes the neuron cloud's place (feature-clouds.tsx).
+  const featureMode = useFeatureView(featureViewFor(services), (s) => s.cloud);
+  const hidden = featureMode === 'instead' && app.getState().model?.transcoders != null;
+  const hiddenRef = useRef(hidden);
+  hiddenRef.current = hidden;
   const clouds = useMemo<LayerCloud[]>(
     () => Array.from({ length: layout.nLayers }, (_, layer) => createLayerCloud(layout, layer)),
     [layout],
@@ -46,12 +53,12 @@ export function ActivationClouds({ layout }: { layout: SceneLayout }) {
   });
 
   const onClick = (cloud: LayerCloud) => (event: ThreeEvent<MouseEvent>) => {
-    if (event.index === undefined) return;
+    if (hiddenRef.current || event.index === undefined) return;
     event.stopPropagation();
     selectNeuron(app, { layer: cloud.layer, neuron: event.index });
   };
   const onPointerDown = (cloud: LayerCloud) => (event: ThreeEvent<PointerEvent>) => {
-    if (event.index === undefined) return;
+    if (hiddenRef.current || event.index === undefined) return;
     if (event.pointerType === 'ray') {
       // A controller's select selects on press: a held trigger is not a cancelled click.
       event.stopPropagation();
@@ -65,7 +72,7 @@ export function ActivationClouds({ layout }: { layout: SceneLayout }) {
 
   // Aim feedback: what the ray (or mouse) is over, before the trigger (see aim-marker.tsx).
   const onPointerMove = (cloud: LayerCloud) => (event: ThreeEvent<PointerEvent>) => {
-    if (event.index === undefined || event.pointerType === 'grab') return;
+    if (hiddenRef.current || event.index === undefined || event.pointerType === 'grab') return;
     event.stopPropagation();
     aimAt(app, { kind: 'neuron', layer: cloud.layer, neuron: event.index }, event.pointerId);
   };
@@ -75,7 +82,7 @@ export function ActivationClouds({ layout }: { layout: SceneLayout }) {
   };
 
   return (
-    <group name="neuron-clouds">
+    <group name="neuron-clouds" visible={!hidden}>
       {clouds.map((cloud) => (
         <primitive key={cloud.layer} object={cloud.points} onClick={onClick(cloud)} onPointerDown={onPointerDown(cloud)} onPointerMove={onPointerMove(cloud)} onPointerOut={onPointerOut} />
       ))}

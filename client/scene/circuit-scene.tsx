@@ -5,6 +5,7 @@
 import { useThree } from '@react-three/fiber';
 import { useEffect } from 'react';
 import { ActivationClouds } from './activation-clouds.js';
+import { FeatureClouds } from './feature-clouds.js';
 import { AimMarker } from './aim-marker.js';
 import { SlabFrames } from './slab-frames.js';
 import { AttentionHeads } from './attention-heads.js';
@@ -38,6 +39,7 @@ export function CircuitScene({ layout }: { layout: SceneLayout }) {
       <directionalLight position={[2, 6, 3]} intensity={2} />
       <TokenRail layout={layout} />
       <ActivationClouds layout={layout} />
+      <FeatureClouds layout={layout} />
       <SlabFrames layout={layout} />
       <AttentionHeads layout={layout} />
       <LayerLabels layout={layout} />

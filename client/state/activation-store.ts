@@ -9,6 +9,8 @@
  * once a run has reached its length before).
  */
 
+import type { SparseFeatures } from '../../shared/frame-codec.js';
+
 const positionsPerChunk = 16;
 
 export interface ActivationShape {
@@ -27,6 +29,8 @@ export interface ActivationFrame {
   scales: Float32Array;
   /** [L * H * (position + 1)] attention weights of this query position, or empty. */
   attention: Float32Array;
+  /** Active transcoder features of every layer (clients subscribed to them), or absent. */
+  features?: SparseFeatures | null;
 }
 
 export interface ActivationSnapshot {
@@ -37,6 +41,8 @@ export interface ActivationSnapshot {
   scaleChunks: Float32Array[];
   attention: Float32Array[];
   written: Uint8Array;
+  features?: (SparseFeatures | null)[];
+  featureMax?: number;
 }
 
 export class ActivationStore {
@@ -52,6 +58,10 @@ export class ActivationStore {
   private scaleChunks: Float32Array[] = []; // each [positionsPerChunk * L]
   private attention: Float32Array[] = []; // per position [L * H * (p + 1)]
   private written: Uint8Array = new Uint8Array(0);
+  /** Per position: the sparse features its frame carried (null: none). Kept sparse, ~30 per layer. */
+  private features: (SparseFeatures | null)[] = [];
+  /** Largest feature activation seen in this run: the feature clouds' colour range. */
+  featureMax = 1e-6;
 
   /** Lays the store out for a model; a different shape drops everything. Returns whether it did. */
   configure(shape: ActivationShape): boolean {
@@ -73,6 +83,8 @@ export class ActivationStore {
   reset(): void {
     this.length = 0;
     this.maxAbs = 1e-6;
+    this.featureMax = 1e-6;
+    this.features = [];
     this.written.fill(0);
     this.version++;
   }
@@ -90,6 +102,8 @@ export class ActivationStore {
       scaleChunks: this.scaleChunks.map((chunk) => chunk.slice()),
       attention: [...this.attention],
       written: this.written.slice(),
+      features: [...this.features],
+      featureMax: this.featureMax,
     };
   }
 
@@ -103,6 +117,8 @@ export class ActivationStore {
     this.scaleChunks = snapshot.scaleChunks.map((chunk) => chunk.slice());
     this.attention = [...snapshot.attention];
     this.written = snapshot.written.slice();
+    this.features = [...(snapshot.features ?? [])];
+    this.featureMax = snapshot.featureMax ?? 1e-6;
     this.version++;
     return true;
   }
@@ -128,6 +144,8 @@ export class ActivationStore {
     this.neuronChunks[chunk].set(frame.neurons, slot * perPosition);
     this.scaleChunks[chunk].set(frame.scales, slot * nLayers);
     this.attention[p] = frame.attention;
+    this.features[p] = frame.features ?? null;
+    if (frame.features) for (const v of frame.features.values) this.featureMax = Math.max(this.featureMax, v);
     this.written[p] = 1;
     for (let l = 0; l < nLayers; l++) this.maxAbs = Math.max(this.maxAbs, Math.abs(frame.scales[l]) * 127);
     this.length = Math.max(this.length, p + 1);
@@ -147,6 +165,29 @@ export class ActivationStore {
     const q = this.neuronChunks[chunk];
     const base = slot * this.neuronsPerPosition + layer * N;
     for (let i = 0; i < N; i++) out[i] = q[base + i] * scale;
+  }
+
+  /** Whether the frame at `position` carried transcoder features. */
+  hasFeatures(position: number): boolean {
+    return this.has(position) && this.features[position] != null;
+  }
+
+  /**
+   * Layer `layer`'s transcoder features at `position` into `out` [F] (dense, zeros where not
+   * active or when the frame had none); returns how many are active.
+   */
+  readFeatureLayer(position: number, layer: number, out: Float32Array): number {
+    out.fill(0);
+    const f = this.has(position) ? this.features[position] : null;
+    if (!f || layer >= f.counts.length) return 0;
+    let start = 0;
+    for (let l = 0; l < layer; l++) start += f.counts[l]!;
+    const n = f.counts[layer]!;
+    for (let j = 0; j < n; j++) {
+      const index = f.indices[start + j]!;
+      if (index < out.length) out[index] = f.values[start + j]!;
+    }
+    return n;
   }
 
   /** One neuron's activation at one position (0 if the frame is missing). */

@@ -19,5 +19,6 @@ export function decodeActivationFrame(buffer: ArrayBuffer, model: ModelInfo): Ac
     neurons: frame.neurons,
     scales: frame.scales,
     attention: frame.attention,
+    features: frame.features,
   };
 }

@@ -6,7 +6,8 @@
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 
-export type AnalysisTab = 'effects' | 'neurons' | 'circuit';
+/** 'features' exists only on servers with transcoders (features-panel.tsx). */
+export type AnalysisTab = 'effects' | 'neurons' | 'circuit' | 'features';
 
 export interface UiPrefs {
   /** The left dock (question, next token). */

@@ -40,6 +40,7 @@ import { TourVR } from '../xr/tour-vr.js';
 import { TourCaption, TourPanel } from './tour-panel.js';
 import { GoToPresenterButton, RoomScene } from '../scene/room-scene.js';
 import { RoomBar } from './room-bar.js';
+import { setupFeatureView } from './features-panel.js';
 
 function floorFor(layout: SceneLayout | null): { length: number; centreZ: number } {
   if (!layout) return { length: 20, centreZ: -8 };
@@ -58,6 +59,7 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
   const focus = useMemo<[number, number, number]>(() => view?.target ?? [0, 1.5, -4], [view]);
   // The question, the link and the run on screen kept as one state (see view-session.ts).
   useEffect(() => setupViewSession(services, analysisServicesFor(services)), [services]);
+  useEffect(() => setupFeatureView(services), [services]);
   return (
     <AppServicesContext.Provider value={services}>
       <Canvas

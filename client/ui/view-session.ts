@@ -38,7 +38,7 @@ export function currentViewState(services: AppServices, analysis: AnalysisServic
     action,
     position: app.tokens.length > 0 ? app.position : undefined,
     neuron: app.selection ?? undefined,
-    tab: uiPrefs.getState().analysisTab,
+    tab: uiPrefs.getState().analysisTab === 'features' ? undefined : uiPrefs.getState().analysisTab as 'effects' | 'neurons' | 'circuit',
     neuronMeasure: a.neuronMeasure,
     tokenMeasure: a.tokenMeasure,
     pins: action === 'trace' ? a.pinnedIds : undefined,

@@ -11,9 +11,14 @@ import { exportGraph, type GraphIndex } from '../../shared/graph/io.js';
 import { nodeKind } from '../../shared/graph/schema.js';
 import type { RawGraph } from './attribution.js';
 import { toGraphJson, type ExportOptions } from './graph-export.js';
+import type { FeatureGraph } from '../transcoders/graph.js';
+import { featureGraphJson } from '../transcoders/graph-export.js';
 
 export interface PruneRequest {
-  raw: RawGraph;
+  /** A neuron graph, or a transcoder-feature graph when `features` is set. */
+  raw: RawGraph | FeatureGraph;
+  /** The graph is over transcoder features (exported as circuit-tracer's feature nodes). */
+  features?: { transcoderSet: string };
   /** Export options, with the text of every token id the graph shows. */
   options: Omit<ExportOptions, 'tokenizer'>;
   tokenTexts: Record<number, string>;
@@ -33,7 +38,10 @@ export function prunedGraphText(request: PruneRequest): PrunedGraph {
   const { raw, options, tokenTexts, linkBudget } = request;
   const tokenizer = { tokenString: (id: number) => tokenTexts[id] ?? `#${id}` };
   // Nodes only: links stay in typed arrays until pruning has chosen the few that are sent.
-  const skeleton = toGraphJson({ ...raw, sources: new Int32Array(0), targets: new Int32Array(0), weights: new Float64Array(0) }, { ...options, tokenizer });
+  const noEdges = { sources: new Int32Array(0), targets: new Int32Array(0), weights: new Float64Array(0) };
+  const skeleton = request.features
+    ? featureGraphJson({ ...(raw as FeatureGraph), ...noEdges }, { ...options, tokenizer, transcoderSet: request.features.transcoderSet })
+    : toGraphJson({ ...(raw as RawGraph), ...noEdges }, { ...options, tokenizer });
   const kinds = skeleton.nodes.map(nodeKind);
   const nodeIds = skeleton.nodes.map((n) => n.node_id);
   const indicesOf = (kind: string) => Int32Array.from(kinds.flatMap((k, i) => (k === kind ? [i] : [])));

@@ -35,8 +35,9 @@ export class HeldGraph {
   private readonly targets: Int32Array;
   private readonly weights: Float64Array;
 
-  constructor(readonly runId: string, raw: RawGraph, nLayers: number) {
-    this.ids = raw.nodes.map((node) => nodeId(node, nLayers));
+  /** `ids`: the model's layer count (neuron graphs: ids from the raw nodes), or the node ids themselves. */
+  constructor(readonly runId: string, raw: Pick<RawGraph, 'sources' | 'targets' | 'weights'> & { nodes: unknown[] }, ids: number | string[]) {
+    this.ids = typeof ids === 'number' ? (raw as RawGraph).nodes.map((node) => nodeId(node, ids)) : ids;
     this.indexOf = new Map(this.ids.map((id, i) => [id, i]));
     this.sources = raw.sources;
     this.targets = raw.targets;

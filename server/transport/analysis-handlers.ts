@@ -15,6 +15,9 @@ import type { EffectsResult, ErrorEvent, GraphNodeRequest, GraphRequest, GraphRe
 import type { ModelHost } from './model-host.js';
 import type { Job } from './scheduler.js';
 import { checkObject, PayloadError } from './validate.js';
+import { featureTraceSteps } from '../transcoders/graph-steps.js';
+import { featureDirectEffects, type FeatureDirectEffects } from '../transcoders/effects.js';
+import type { EffectArrays } from '../analysis/effects.js';
 import type { HandlerKit } from './socket-server.js';
 
 const questionShape = {
@@ -46,7 +49,7 @@ const STEP_MS = 50;
  * at once and closes the steps (releasing their buffers and any worker) once the step in
  * flight, if any, returns.
  */
-function stepsJob<R>(
+export function stepsJob<R>(
   kit: HandlerKit, runId: string, steps: Steps<R>, ack: AckFn<never>, what: string,
   handlers: { progress?: (p: StepProgress) => void; done: (result: R) => void },
 ): Job {
@@ -89,6 +92,14 @@ function stepsJob<R>(
   return job;
 }
 
+/** The `count` features raising Δ most and the `count` lowering it most, in that order. */
+function extremeFeatures(features: FeatureDirectEffects['features'], count: number): FeatureDirectEffects['features'] {
+  const byValue = [...features].sort((a, b) => b.value - a.value);
+  const raising = byValue.filter((f) => f.value > 0).slice(0, count);
+  const lowering = byValue.filter((f) => f.value < 0).reverse().slice(0, count);
+  return [...raising, ...lowering];
+}
+
 export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, context: AnalysisContext): void {
   const { socket, on, scheduler, newRunId } = kit;
   const { spec } = host.model.decoder;
@@ -108,9 +119,34 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
     const request = checkObject<QuestionRequest>('analysis:effects', payload, questionShape);
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('effects');
-    scheduler.submit(stepsJob(kit, runId, effectsSteps(context, question, { stepMs: STEP_MS }), ack as AckFn<never>, 'analysis', {
+    const transcoders = host.transcoders;
+    // With transcoders, one more short step: the features' direct effects at P (counted in the
+    // progress total from the start, so progress never goes backwards).
+    async function* withFeatures(): Steps<{ effects: EffectArrays; features: FeatureDirectEffects | null }> {
+      const steps = effectsSteps(context, question, { stepMs: STEP_MS });
+      const extra = transcoders ? 1 : 0;
+      let effects: EffectArrays;
+      let total = 0;
+      try {
+        for (;;) {
+          const next = await steps.next();
+          if (next.done) {
+            effects = next.value;
+            break;
+          }
+          total = next.value.total + extra;
+          yield { ...next.value, total };
+        }
+      } finally {
+        await steps.return(undefined as never); // closes it when this job is cancelled
+      }
+      if (!transcoders) return { effects, features: null };
+      yield { phase: 'features', done: total, total };
+      return { effects, features: await featureDirectEffects(context, transcoders.set, transcoders.runner, question) };
+    }
+    scheduler.submit(stepsJob(kit, runId, withFeatures(), ack as AckFn<never>, 'analysis', {
       progress: ({ done, total }) => socket.emit('analysis:progress', runId, done, total),
-      done: (effects) => {
+      done: ({ effects, features }) => {
         const { nLayers: L, dMlp: N } = spec;
         const T = effects.tokens.length;
         const neuronTotal = new Float32Array(L * N);
@@ -136,6 +172,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
           total,
           neuronDirect: Float32Array.from(effects.directNeuron).buffer,
           neuronTotal: neuronTotal.buffer,
+          ...(features ? { features: { direct: extremeFeatures(features.features, 20), layers: features.layers } } : {}),
         };
         ack!({ ok: true, value });
       },
@@ -145,9 +182,38 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
   on('analysis:graph', true, (payload, ack) => {
     const request = checkObject<GraphRequest>('analysis:graph', payload, {
       ...questionShape, maxNodes: { kind: 'integer', optional: true, min: 1, max: 2000 },
+      over: { kind: 'string', optional: true, max: 20 },
     });
+    if (request.over !== undefined && request.over !== 'neurons' && request.over !== 'features') {
+      throw new PayloadError(`analysis:graph: "over" is "neurons" or "features", got ${JSON.stringify(request.over)}`);
+    }
+    if (request.over === 'features' && !host.transcoders) {
+      throw new PayloadError('analysis:graph: this server has no transcoders loaded, so it can only trace over neurons (start it with --transcoders DIR)');
+    }
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('graph');
+    if (request.over === 'features') {
+      const { set, runner } = host.transcoders!;
+      const steps = featureTraceSteps(context, set, runner, question, {
+        scan: host.name, prompt: request.prompt, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET, stepMs: STEP_MS,
+      });
+      let reported = -1;
+      scheduler.submit(stepsJob(kit, runId, steps, ack as AckFn<never>, 'graph', {
+        progress: ({ done, total }) => {
+          if (done === reported) return;
+          reported = done;
+          socket.emit('analysis:progress', runId, done, total);
+        },
+        done: ({ raw, ids, text, sent }) => {
+          releaseGraph(lastGraph);
+          lastGraph = new HeldGraph(runId, raw, ids);
+          holdGraph(lastGraph);
+          const value: GraphResult = { runId, graph: text, warnings: question.warnings, full: { nodes: raw.nodes.length, links: raw.weights.length }, sent };
+          ack!({ ok: true, value });
+        },
+      }));
+      return;
+    }
     const steps = graphSteps(context, question, {
       scan: host.name, prompt: request.prompt, maxNodes: request.maxNodes ?? 200, nodeThreshold: 0.8, edgeThreshold: 0.98, linkBudget: LINK_BUDGET, stepMs: STEP_MS,
     });

@@ -7,16 +7,31 @@
 import type { LoadedModel, Tensor } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
 import type { ModelRunner } from '../engine/runner.js';
-import { encodeFrame } from '../../shared/frame-codec.js';
+import { encodeFrame, type SparseFeatures } from '../../shared/frame-codec.js';
+import type { HostedTranscoders } from '../transcoders/live.js';
 import type { ModelInfo, Prediction, TokenInfo } from '../../shared/protocol.js';
 
 export class ModelHost {
   /** Hooks a frame needs: every layer's MLP activations and attention pattern. */
   readonly frameHooks: string[];
+  /** Hooks of a frame with live features: the frame's and the transcoders' inputs. */
+  readonly featureFrameHooks: string[];
 
-  constructor(readonly name: string, readonly model: LoadedModel, readonly runner: ModelRunner) {
+  /** `transcoders`: the loaded transcoder set (trace over features, live features), or null. */
+  constructor(readonly name: string, readonly model: LoadedModel, readonly runner: ModelRunner, readonly transcoders: HostedTranscoders | null = null) {
     const { nLayers } = model.decoder.spec;
     this.frameHooks = Array.from({ length: nLayers }, (_, l) => [hookName.mlpPost(l), hookName.pattern(l)]).flat();
+    this.featureFrameHooks = [...new Set([...this.frameHooks, ...(transcoders?.hooks ?? [])])];
+  }
+
+  /** Hooks a run needs for a client that does (or does not) take live features. */
+  hooksFor(features: boolean | undefined): string[] {
+    return features && this.transcoders ? this.featureFrameHooks : this.frameHooks;
+  }
+
+  /** Live features of every position of a run's cache, when the client takes them and there are transcoders. */
+  async liveFeatures(cache: Record<string, Tensor>, features: boolean | undefined): Promise<SparseFeatures[] | null> {
+    return features && this.transcoders ? this.transcoders.features(cache) : null;
   }
 
   info(): ModelInfo {
@@ -31,6 +46,7 @@ export class ModelHost {
       vocabSize: spec.vocabSize,
       contextLength: spec.contextLength,
       neuronHook: 'blocks.{l}.mlp.hook_post',
+      transcoders: this.transcoders?.info() ?? null,
     };
   }
 
@@ -42,7 +58,7 @@ export class ModelHost {
    * The frame of row-local position `t` of a run whose hooks cover positions
    * [offset, offset + T) (an incremental feed has offset = tokens already cached).
    */
-  frame(cache: Record<string, Tensor>, t: number, offset: number, tokenId: number): Uint8Array {
+  frame(cache: Record<string, Tensor>, t: number, offset: number, tokenId: number, features?: SparseFeatures | null): Uint8Array {
     const { nLayers: L, dMlp: N, nHeads: H } = this.model.decoder.spec;
     const neurons = new Float32Array(L * N);
     const position = offset + t;
@@ -57,7 +73,7 @@ export class ModelHost {
         attention.set(pattern.data.subarray((h * T + t) * keys, (h * T + t) * keys + S), (l * H + h) * S);
       }
     }
-    return encodeFrame({ position, tokenId, nLayers: L, neuronsPerLayer: N, nHeads: H, neurons, attention });
+    return encodeFrame({ position, tokenId, nLayers: L, neuronsPerLayer: N, nHeads: H, neurons, attention, features });
   }
 
   /** Top-k next-token predictions from one position's logits [V]. */

@@ -15,6 +15,7 @@ import type {
 import { AnalysisContext } from '../analysis/context.js';
 import type { NeuronIndex } from '../neurons/service.js';
 import { registerAnalysisHandlers } from './analysis-handlers.js';
+import { registerFeatureHandlers } from './feature-handlers.js';
 import type { ModelHost } from './model-host.js';
 import { connectNeuronIndex, registerNeuronHandlers } from './neuron-handlers.js';
 import { Scheduler, BusyError, type Job } from './scheduler.js';
@@ -90,6 +91,7 @@ export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: 
     rooms.attach(socket, role === 'operator', (error) => toError(error), options.token ?? null);
     const kit = registerHandlers(socket, host, scheduler, role);
     registerAnalysisHandlers(kit, host, analysis);
+    registerFeatureHandlers(kit, host, neurons?.corpus);
     if (neurons && index) registerNeuronHandlers(kit, host, neurons, index.jobId);
     socket.on('disconnect', () => scheduler.removeClient(socket.id));
   });
@@ -197,12 +199,14 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
       onCancel: () => ack!({ ok: false, error: { code: 'cancelled', message: 'run cancelled', runId } }),
       step: async () => {
         try {
-          const { logits, cache } = await host.runner.run([tokens], { hooks: host.frameHooks });
+          const withFeatures = socket.data.features;
+          const { logits, cache } = await host.runner.run([tokens], { hooks: host.hooksFor(withFeatures) });
+          const features = await host.liveFeatures(cache, withFeatures);
           if (job.cancelled) return false;
           const V = vocabSize;
           const last = logits.data.subarray((tokens.length - 1) * V, tokens.length * V);
           const result = { runId, tokens: tokens.map((id) => host.token(id)), predictions: host.predictions(last, request.topK ?? 10) };
-          runOutbox.deliver(runId, tokens.length, (t) => toArrayBuffer(host.frame(cache, t, 0, tokens[t]!)), () => ack!({ ok: true, value: result }));
+          runOutbox.deliver(runId, tokens.length, (t) => toArrayBuffer(host.frame(cache, t, 0, tokens[t]!, features?.[t])), () => ack!({ ok: true, value: result }));
         } catch (error) {
           ack!({ ok: false, error: toError(error, runId) });
         }
@@ -243,11 +247,12 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
           if (!run) {
             // First step: the prompt, with its frames, then the ack.
             run = host.runner.incremental();
-            const { logits, cache } = await run.feed(prompt, { hooks: host.frameHooks });
+            const { logits, cache } = await run.feed(prompt, { hooks: host.hooksFor(socket.data.features) });
+            const features = await host.liveFeatures(cache, socket.data.features);
             if (job.cancelled) return false;
             // A client already behind gets the prompt's newest frame only (as for tokens).
             const from = backlog() > limits.backlogPackets ? prompt.length - 1 : 0;
-            for (let t = from; t < prompt.length; t++) socket.emit('run:frame', runId, toArrayBuffer(host.frame(cache, t, 0, prompt[t]!)));
+            for (let t = from; t < prompt.length; t++) socket.emit('run:frame', runId, toArrayBuffer(host.frame(cache, t, 0, prompt[t]!, features?.[t])));
             lastLogits = logits.data.slice(logits.data.length - vocabSize);
             ack!({ ok: true, value: { runId, tokens: prompt.map((id) => host.token(id)) } });
             if (maxTokens <= 0) {
@@ -262,7 +267,8 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
             return false;
           }
           const offset = run.length;
-          const { logits, cache } = await run.feed([token], { hooks: host.frameHooks });
+          const { logits, cache } = await run.feed([token], { hooks: host.hooksFor(socket.data.features) });
+          const features = await host.liveFeatures(cache, socket.data.features);
           if (job.cancelled) return false;
           const k = request.topK && request.topK > 0 ? Math.min(request.topK, 10) : 10;
           const predictions = host.predictions(lastLogits!, k);
@@ -271,7 +277,7 @@ function registerHandlers(socket: ClientSocket, host: ModelHost, scheduler: Sche
           const next = host.predictions(lastLogits, k);
           // A client that cannot keep up gets every token, and frames only while its buffer is
           // short: the newest one then, and the last one held back before the end.
-          const encode = () => toArrayBuffer(host.frame(cache, 0, offset, token));
+          const encode = () => toArrayBuffer(host.frame(cache, 0, offset, token, features?.[0]));
           heldBack = backlog() > limits.backlogPackets ? encode : null;
           socket.emit('generate:token', runId, host.token(token), predictions, heldBack ? null : encode(), next);
           produced++;

@@ -19,6 +19,9 @@ import { buildView, type ViewModel } from '../state/circuit-view.js';
 import { graphIndex } from '../../../shared/graph/io.js';
 import { defaultQueryParams, type AttributionGraph } from '../../../shared/graph/schema.js';
 import { placeCircuit } from './circuit-placement.js';
+import { useAppStore } from '../../state/app-store.js';
+import { featureViewFor, useFeatureView } from '../../state/feature-view.js';
+import { createFeatureLayout } from '../../scene/feature-layout.js';
 import { createNeuronHighlights } from './neuron-highlights.js';
 import { TokenEffects3D } from './token-effects-3d.js';
 
@@ -50,11 +53,20 @@ function Circuit3D({ layout }: { layout: SceneLayout }) {
   const { store } = useAnalysis();
   const graph = useAnalysisStore(store, (s) => s.graph);
   const index = useAnalysisStore(store, (s) => s.graphIndex);
+  // A graph over the loaded transcoders' features draws them in the feature clouds when shown.
+  const services = useAppServices();
+  const transcoders = useAppStore(services.app, (s) => s.model?.transcoders ?? null);
+  const featureMode = useFeatureView(featureViewFor(services), (s) => s.cloud);
+  const ownFeatures = graph != null && transcoders != null && graph.metadata.info?.transcoder_set === transcoders.source;
+  const features = useMemo(
+    () => (ownFeatures ? createFeatureLayout(layout, Math.max(...transcoders!.featuresPerLayer), featureMode) : null),
+    [ownFeatures, transcoders, featureMode, layout],
+  );
   const built = useMemo(() => {
     if (!graph || !index) return null;
-    const placement = placeCircuit(graph, layout);
+    const placement = placeCircuit(graph, layout, features);
     return { placement, paths: createCircuitPaths(graph, index, placement.positions), labels: createCircuitLabels() };
-  }, [graph, index, layout]);
+  }, [graph, index, layout, features]);
   useEffect(() => () => {
     built?.paths.dispose();
     built?.labels.dispose();

@@ -3,6 +3,8 @@
  * - embeddings on the token rail at their position (ctx_idx);
  * - our neurons (`mlp neuron`, within the model's shape) at their place in the layer cloud;
  * - aggregates and error nodes at the layer's centre height, at their position's rail x;
+ * - features of the loaded transcoders (a graph traced over them), while the feature clouds are
+ *   shown, at their place in the layer's feature cloud (feature-layout.ts);
  * - other units (transcoder features, neurons of another model) in their layer's slab at their
  *   position's rail x, spread vertically by a hash of the feature id;
  * - logits in front of the prediction board.
@@ -12,6 +14,7 @@
 import { Vector3 } from 'three';
 import { nodeKind, type AttributionGraph } from '../../../shared/graph/schema.js';
 import { neuronPosition, tokenPosition, type SceneLayout } from '../../scene/layout.js';
+import { featurePosition, type FeatureLayout } from '../../scene/feature-layout.js';
 
 export interface CircuitPlacement {
   /** [N * 3] world positions, graph node order. */
@@ -31,7 +34,8 @@ function hashFraction(value: number, salt: number): number {
   return (h >>> 0) / 4294967296;
 }
 
-export function placeCircuit(graph: AttributionGraph, layout: SceneLayout): CircuitPlacement {
+/** `features`: the feature clouds as drawn, when the graph's features are the loaded transcoders' own. */
+export function placeCircuit(graph: AttributionGraph, layout: SceneLayout, features: FeatureLayout | null = null): CircuitPlacement {
   const nodes = graph.nodes;
   const kinds = nodes.map(nodeKind);
   let maxCtx = 0;
@@ -67,6 +71,8 @@ export function placeCircuit(graph: AttributionGraph, layout: SceneLayout): Circ
       v.set(railX, layout.centreY, layerZ(0));
     } else if (kind === 'error') {
       v.set(railX, layout.centreY, layerZ(layer));
+    } else if (features && node.feature_type === 'cross layer transcoder' && layerScale === 1 && layer < layout.nLayers && node.feature >= 0 && node.feature < features.grid.neuronsPerLayer) {
+      featurePosition(features, layer, node.feature, v);
     } else if (node.feature_type === 'mlp neuron' && layerScale === 1 && layer < layout.nLayers && node.feature >= 0 && node.feature < layout.neuronsPerLayer) {
       neuronPosition(layout, layer, node.feature, v);
     } else {

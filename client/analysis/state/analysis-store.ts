@@ -59,6 +59,8 @@ export interface AnalysisState {
   /** Progress of the running Explain or Trace (a client runs one analysis at a time). */
   progress: { done: number; total: number } | null;
   maxNodes: number;
+  /** What the next trace is over: MLP neurons, or the server's transcoder features (when it has them). */
+  traceOver: 'neurons' | 'features';
   graph: AttributionGraph | null;
   graphIndex: GraphIndex | null;
   graphSource: GraphSource | null;
@@ -104,6 +106,7 @@ export const initialAnalysisState: AnalysisState = {
   effectsRunId: null,
   progress: null,
   maxNodes: 200,
+  traceOver: 'neurons',
   graph: null,
   graphIndex: null,
   graphSource: null,

@@ -156,9 +156,10 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
     },
 
     async trace(confirmed = false) {
-      const { prompt, target, distractor, maxNodes } = store.getState();
+      const { prompt, target, distractor, maxNodes, traceOver } = store.getState();
+      const over = traceOver;
       // A very large budget takes minutes and a big graph: ask first (the panel shows the question).
-      if (maxNodes > largeTraceNodes && !confirmed) {
+      if (over === 'neurons' && maxNodes > largeTraceNodes && !confirmed) {
         store.setState({ traceConfirm: maxNodes });
         return;
       }
@@ -167,7 +168,7 @@ export function createAnalysisRequests(store: AnalysisStore, connection: Connect
       try {
         if (shownPrompt !== prompt) await showPrompt(prompt);
         const result = await new Promise<GraphResult>((resolve, reject) => {
-          socket.emit('analysis:graph', { prompt, target, distractor, maxNodes }, (response) => {
+          socket.emit('analysis:graph', { prompt, target, distractor, maxNodes, ...(over === 'features' ? { over } : {}) }, (response) => {
             try {
               resolve(unwrap(response));
             } catch (error) {

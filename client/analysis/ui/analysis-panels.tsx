@@ -10,6 +10,10 @@ import { useAnalysis } from '../state/analysis-services.js';
 import { useAnalysisStore } from '../state/analysis-store.js';
 import { CircuitPanel } from './circuit-panel.js';
 import { NeuronSpacePanel } from './neuron-space-panel.js';
+import { FeatureEffectsPanel } from './feature-effects-panel.js';
+import { FeaturesPanel } from '../../ui/features-panel.js';
+import { useAppServices } from '../../state/app-context.js';
+import { useAppStore } from '../../state/app-store.js';
 import { TokenEffectsPanel } from './token-effects-panel.js';
 import './analysis.css';
 
@@ -18,6 +22,8 @@ const tabs: { id: AnalysisTab; label: string }[] = [
   { id: 'neurons', label: 'Neurons' },
   { id: 'circuit', label: 'Circuit' },
 ];
+/** Only with transcoders loaded: the features' info, the feature clouds and feature explanations. */
+const featuresTab = { id: 'features' as const, label: 'Features' };
 
 export function AnalysisPanels() {
   const { store } = useAnalysis();
@@ -26,6 +32,8 @@ export function AnalysisPanels() {
   const graphStatus = useAnalysisStore(store, (s) => s.graphStatus);
   const hasEffects = useAnalysisStore(store, (s) => s.effects != null);
   const hasGraph = useAnalysisStore(store, (s) => s.graph != null);
+  const hasTranscoders = useAppStore(useAppServices().app, (s) => s.model?.transcoders != null);
+  const shownTabs = hasTranscoders ? [...tabs, featuresTab] : tabs;
   // Show the answer to what was just asked.
   useEffect(() => {
     if (effectsStatus === 'done') uiPrefs.setState({ analysisTab: 'effects' });
@@ -36,7 +44,7 @@ export function AnalysisPanels() {
   return (
     <div className="analysis-tabs" data-testid="analysis-panels" data-tab={tab}>
       <div className="tab-bar" role="tablist">
-        {tabs.map((t) => (
+        {shownTabs.map((t) => (
           <button
             key={t.id}
             type="button"
@@ -44,18 +52,20 @@ export function AnalysisPanels() {
             aria-selected={tab === t.id}
             className={tab === t.id ? 'on' : ''}
             data-testid={`tab-${t.id}`}
-            title={t.id !== 'circuit' && !hasEffects ? 'Press Explain to fill this tab' : undefined}
+            title={t.id !== 'circuit' && t.id !== 'features' && !hasEffects ? 'Press Explain to fill this tab' : undefined}
             onClick={() => uiPrefs.setState({ analysisTab: t.id })}
           >
             {t.label}
-            {(t.id === 'circuit' ? hasGraph : hasEffects) && <span className="tab-dot" aria-label="has results" />}
+            {t.id !== 'features' && (t.id === 'circuit' ? hasGraph : hasEffects) && <span className="tab-dot" aria-label="has results" />}
           </button>
         ))}
       </div>
       {/* Before Explain the tabs stay a slim bar (their titles say "Explain first"): the scene keeps the room. */}
       {tab === 'effects' && hasEffects && <TokenEffectsPanel />}
       {tab === 'neurons' && hasEffects && <NeuronSpacePanel />}
+      {tab === 'neurons' && hasEffects && <FeatureEffectsPanel />}
       {tab === 'circuit' && <CircuitPanel />}
+      {tab === 'features' && hasTranscoders && <FeaturesPanel />}
     </div>
   );
 }

@@ -59,6 +59,12 @@ export function Circuit2DDock() {
                 Layers bottom (tokens) to top (logit), one column per token. <span className="up">━ raises</span> <span className="down">━ lowers</span> the target (width: |weight|);
                 ● neuron (size: influence) ◆ other neurons ■ token. Hover for details, click to select, shift-click to pin.
               </p>
+              {graph.metadata.replacement_score !== undefined && (
+                <p className="circuit-legend-line" data-testid="circuit-2d-scores">
+                  Replacement model over transcoder features (◆ = transcoder error): replacement score {graph.metadata.replacement_score.toFixed(3)}
+                  {graph.metadata.completeness_score !== undefined ? `, completeness ${graph.metadata.completeness_score.toFixed(3)}` : ''}
+                </p>
+              )}
             </>
           ) : null}
           <AttentionGrid />

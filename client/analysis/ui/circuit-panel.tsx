@@ -16,6 +16,7 @@ import { analysisSceneRegistry, useAnalysis } from '../state/analysis-services.j
 import { useAnalysisStore, type AnalysisState } from '../state/analysis-store.js';
 import { groupNodes, loadGraph, setThresholds, togglePin, ungroup } from '../state/circuit.js';
 import { layerOrder, longLabel, rankedForList } from '../state/circuit-view.js';
+import { explainFeature } from '../../state/feature-view.js';
 
 const listed = 40;
 
@@ -58,7 +59,8 @@ function layerLabel(layer: string, kind: string): string {
 }
 
 export function CircuitPanel() {
-  const { app } = useAppServices();
+  const services = useAppServices();
+  const { app } = services;
   const { store } = useAnalysis();
   const model = useAppStore(app, (s) => s.model);
   const graph = useAnalysisStore(store, (s) => s.graph);
@@ -127,6 +129,10 @@ export function CircuitPanel() {
     } else {
       selectNeuron(app, null);
       store.setState({ focusNodeId: focusNodeId === id ? null : id });
+      // A feature of the loaded transcoders: explain it too (Transcoder features panel).
+      if (node.feature_type === 'cross layer transcoder' && model?.transcoders && graph?.metadata.info?.transcoder_set === model.transcoders.source) {
+        explainFeature(services, layer, node.feature);
+      }
     }
   };
 
@@ -171,6 +177,16 @@ export function CircuitPanel() {
               <tr><td>influence covered (nodes)</td><td data-testid="node-coverage">{(prune.nodeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>edge score covered</td><td data-testid="edge-coverage">{(prune.edgeCoverage * 100).toFixed(1)}%</td></tr>
               <tr><td>paths highlighted</td><td data-testid="highlighted-links">{highlight.count}</td></tr>
+              {graph.metadata.replacement_score !== undefined && (
+                <tr title="circuit-tracer's replacement score: the share of the graph's influence on the logit that flows from the tokens through features, not through error nodes">
+                  <td>replacement score</td><td data-testid="replacement-score" data-value={graph.metadata.replacement_score}>{graph.metadata.replacement_score.toFixed(3)}</td>
+                </tr>
+              )}
+              {graph.metadata.completeness_score !== undefined && (
+                <tr title="circuit-tracer's completeness score: the share of each node's input that comes from non-error nodes, weighted by influence">
+                  <td>completeness score</td><td data-testid="completeness-score" data-value={graph.metadata.completeness_score}>{graph.metadata.completeness_score.toFixed(3)}</td>
+                </tr>
+              )}
             </tbody>
           </table>
           <div className="per-layer" data-testid="per-layer-counts">

@@ -90,6 +90,9 @@ export function QuestionPanel() {
   const graphStatus = useAnalysisStore(store, (s) => s.graphStatus);
   const progress = useAnalysisStore(store, (s) => s.progress);
   const maxNodes = useAnalysisStore(store, (s) => s.maxNodes);
+  const traceOver = useAnalysisStore(store, (s) => s.traceOver);
+  const hasTranscoders = useAppStore(app, (s) => s.model?.transcoders != null);
+  const overFeatures = hasTranscoders && traceOver === 'features';
   const warnings = useAnalysisStore(store, (s) => s.warnings);
   const analysisError = useAnalysisStore(store, (s) => s.error);
   const [maxTokens, setMaxTokens] = useState(12);
@@ -202,10 +205,24 @@ export function QuestionPanel() {
           {effectsStatus === 'running' ? 'Explaining…' : 'Explain'}
         </button>
         <button type="button" data-testid="trace-button" disabled={!ready || busy || empty || tooLong || !complete} onClick={() => void requests.trace()}>
-          Trace circuit
+          {hasTranscoders ? 'Trace' : 'Trace circuit'}
         </button>
-        <label className="inline" title="how many neurons the trace expands (more: slower)">
+        {hasTranscoders && (
+          <select
+            data-testid="trace-over"
+            aria-label="trace over"
+            title="what the circuit is traced over: MLP neurons, or the transcoders' sparse features (every active feature, exact, with error nodes)"
+            style={{ width: 78, fontSize: 12 }}
+            value={traceOver}
+            onChange={(e) => store.setState({ traceOver: e.target.value as 'neurons' | 'features' })}
+          >
+            <option value="neurons">neurons</option>
+            <option value="features">features</option>
+          </select>
+        )}
+        <label className="inline" title={overFeatures ? 'a feature trace keeps every active feature (no node budget)' : 'how many neurons the trace expands (more: slower)'}>
           <input
+            disabled={overFeatures}
             type="number"
             data-testid="max-nodes"
             aria-label="nodes to trace"

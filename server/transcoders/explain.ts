@@ -1,0 +1,166 @@
+/**
+ * A transcoder feature explained on demand (no feature index is stored): the contexts of the
+ * neuron index's corpus (neurons/contexts.ts, the first `budget` tokens) are run through the
+ * model and the feature's layer transcoder in batches, one batch per scheduler step, keeping the
+ * contexts where the feature fires most, its firing share, largest and mean activation; and what
+ * it writes per unit of activation, W_dec[f] read through ln_final's γ (centred for LayerNorm)
+ * and the unembedding, as the neuron index does for a neuron's W_out row (logit-effects.ts).
+ *
+ * Legend: B contexts per batch, C positions per context, F features of the layer, d width, V vocabulary.
+ */
+import type { Decoder, LoadedModel, Tensor } from '../engine/decoder.js';
+import { ModelRunner } from '../engine/runner.js';
+import type { Steps } from '../analysis/steps.js';
+import { extremes } from '../neurons/logit-effects.js';
+import type { CorpusContexts } from '../neurons/contexts.js';
+import type { FeatureDetails } from '../../shared/protocol.js';
+import type { TranscoderRunner } from './forward.js';
+import { transcoderHooks, transcoderInput } from './inputs.js';
+import type { TranscoderSet } from './load.js';
+
+export interface ExplainOptions {
+  /** Contexts per batch (default 16). */
+  batch?: number;
+  /** Contexts kept as examples (default 8). */
+  examples?: number;
+  /** Tokens shown around an example's maximum (default 12 before, 4 after). */
+  before?: number;
+  after?: number;
+}
+
+/** What feature `index` of `layer` writes, per unit of activation, into each token's logit. */
+export function featureLogitEffects(decoder: Decoder, set: TranscoderSet, layer: number, index: number, K = 10): ReturnType<typeof extremes> {
+  const { dModel: d, vocabSize: V, norm } = decoder.spec;
+  const W_U = decoder.weights['unembed.W_U']!.data; // [d, V]
+  const gamma = decoder.weights['ln_final.w']!.data;
+  const row = set.layers[layer]!.W_dec.data.subarray(index * d, (index + 1) * d);
+  let mean = 0;
+  if (norm.kind === 'layernorm') mean = row.reduce((a, b) => a + b, 0) / d;
+  const effect = new Float64Array(V);
+  for (let j = 0; j < d; j++) {
+    const w = (row[j]! - mean) * gamma[j]!;
+    for (let v = 0; v < V; v++) effect[v]! += w * W_U[j * V + v]!;
+  }
+  return extremes(effect, V, K);
+}
+
+/**
+ * Feature `index` of `layer` at each of the N rows of x [N, d]: for ReLU and JumpReLU it depends
+ * on its own pre-activation only, z = x · W_enc[f] + b_enc[f], so it is computed here alone (a dot
+ * product per row instead of the whole layer's forward); TopK needs every feature, so that runs
+ * the layer's transcoder.
+ */
+async function featureColumn(set: TranscoderSet, transcoders: TranscoderRunner, layer: number, index: number, x: Tensor): Promise<Float32Array> {
+  const t = set.layers[layer]!;
+  const [N, d] = x.shape as [number, number];
+  const out = new Float32Array(N);
+  if (set.activation.kind === 'topk') {
+    const { features } = await transcoders.run(layer, x);
+    for (let n = 0; n < N; n++) out[n] = features.data[n * t.nFeatures + index]!;
+    return out;
+  }
+  const w = t.W_enc.data.subarray(index * d, (index + 1) * d);
+  const b = t.b_enc.data[index]!;
+  const theta = set.activation.kind === 'jumprelu' ? t.threshold!.data[index]! : 0;
+  for (let n = 0; n < N; n++) {
+    let z = b;
+    for (let j = 0; j < d; j++) z += x.data[n * d + j]! * w[j]!;
+    out[n] = z > theta ? z : 0; // JumpReLU z·[z > θ] as the forward graph computes it; ReLU: θ = 0
+  }
+  return out;
+}
+
+/** Per model and layer, a runner compiled for the transcoder's input hooks only (no later
+ * layers, no unembedding: ONNX Runtime computes every node of a graph, so the scan would
+ * otherwise pay for the logits of every position). Made on first use, then kept. */
+const scanRunners = new WeakMap<Decoder, Map<string, Promise<ModelRunner>>>();
+
+function scanRunner(decoder: Decoder, hooks: string[]): Promise<ModelRunner> {
+  let byHooks = scanRunners.get(decoder);
+  if (!byHooks) scanRunners.set(decoder, (byHooks = new Map()));
+  const key = hooks.join(',');
+  let runner = byHooks.get(key);
+  if (!runner) {
+    runner = ModelRunner.create(decoder, { outputs: hooks, onNotice: () => {} });
+    runner.catch(() => byHooks.delete(key));
+    byHooks.set(key, runner);
+  }
+  return runner;
+}
+
+export async function* featureDetailsSteps(
+  model: LoadedModel, runner: ModelRunner, set: TranscoderSet, transcoders: TranscoderRunner,
+  contexts: CorpusContexts, layer: number, index: number, options: ExplainOptions = {},
+): Steps<FeatureDetails> {
+  const { decoder, tokenizer } = model;
+  const C = contexts.contextLength;
+  const B = Math.max(1, options.batch ?? 16);
+  const keep = options.examples ?? 8;
+  const before = options.before ?? 12;
+  const after = options.after ?? 4;
+  const F = set.layers[layer]!.nFeatures;
+  const hooks = transcoderHooks(set.inputHook, layer).filter((h) => !h.endsWith('hook_mlp_out'));
+  const scan = await scanRunner(decoder, hooks);
+  /** Best contexts: [max activation, context, position]. */
+  let best: [number, number, number][] = [];
+  let scanned = 0;
+  let active = 0;
+  let sum = 0;
+  let max = 0;
+  const total = Math.ceil(contexts.count / B);
+  for (let b = 0; b < total; b++) {
+    const first = b * B;
+    const n = Math.min(B, contexts.count - first);
+    const batch = Array.from({ length: n }, (_, c) => Array.from(contexts.tokens.subarray((first + c) * C, (first + c + 1) * C)));
+    const cache = await scan.runHooks(batch, hooks);
+    const column = await featureColumn(set, transcoders, layer, index, transcoderInput(set.inputHook, decoder, cache, layer));
+    for (let c = 0; c < n; c++) {
+      let top = 0;
+      let at = -1;
+      for (let p = contexts.scoredStart; p < C; p++) {
+        const a = column[c * C + p]!;
+        scanned++;
+        if (a > 0) {
+          active++;
+          sum += a;
+          if (a > top) {
+            top = a;
+            at = p;
+          }
+        }
+      }
+      max = Math.max(max, top);
+      if (at >= 0 && (best.length < keep || top > best[best.length - 1]![0])) {
+        best.push([top, first + c, at]);
+        best.sort((x, y) => y[0] - x[0]);
+        best = best.slice(0, keep);
+      }
+    }
+    // Activations around each kept example are read again below, from a run of that context only.
+    yield { phase: 'scan', done: b + 1, total: total + 1 };
+  }
+  const examples: FeatureDetails['examples'] = [];
+  for (const [top, context, at] of best) {
+    const ids = Array.from(contexts.tokens.subarray(context * C, (context + 1) * C));
+    const { cache } = await runner.run([ids], { hooks, positions: 'last' });
+    // The layer's full forward here (the graph the live stream and traces use), as a cross-check of the scan.
+    const { features } = await transcoders.run(layer, transcoderInput(set.inputHook, decoder, cache, layer));
+    const from = Math.max(contexts.scoredStart, at - before);
+    const to = Math.min(C, at + after + 1);
+    examples.push({
+      tokens: ids.slice(from, to).map((id) => ({ id, text: tokenizer.tokenString(id) })),
+      activations: Array.from({ length: to - from }, (_, k) => features.data[(from + k) * F + index]!),
+      max: top,
+      at: at - from,
+    });
+  }
+  const effects = featureLogitEffects(decoder, set, layer, index);
+  const token = (id: number) => ({ id, text: tokenizer.tokenString(id) });
+  return {
+    layer, index, hook: `blocks.${layer}.transcoder`,
+    promoted: effects.promoted.map((e) => ({ token: token(e.token), value: e.value })),
+    suppressed: effects.suppressed.map((e) => ({ token: token(e.token), value: e.value })),
+    corpus: contexts.name, tokensScanned: scanned, activeShare: scanned > 0 ? active / scanned : 0,
+    maxActivation: max, meanActive: active > 0 ? sum / active : 0, examples,
+  };
+}

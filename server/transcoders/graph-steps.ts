@@ -1,0 +1,95 @@
+/**
+ * The server's "Trace over features": the replacement-model graph (graph.ts) as a scheduler job
+ * of short steps, like the neuron trace (analysis/graph.ts): the build's steps (forward, target
+ * rows in chunks of `stepMs`, scores), then the Neuronpedia JSON the client gets: the whole graph
+ * when its links fit the budget, else pruned at the thresholds (edge threshold lowered to fit) in
+ * the pruning worker, polled in short steps. Cancelling closes the steps at the next one.
+ */
+import { exportGraph } from '../../shared/graph/io.js';
+import type { AnalysisContext } from '../analysis/context.js';
+import type { GraphOutcome } from '../analysis/graph.js';
+import type { PruneRequest } from '../analysis/graph-prune.js';
+import { pruneInWorker } from '../analysis/prune-thread.js';
+import type { ResolvedQuestion } from '../analysis/question.js';
+import type { StepProgress, Steps } from '../analysis/steps.js';
+import type { TranscoderRunner } from './forward.js';
+import { featureGraphSteps, type FeatureGraph } from './graph.js';
+import { featureGraphJson, featureNodeId, type FeatureExportOptions } from './graph-export.js';
+import type { TranscoderSet } from './load.js';
+
+export interface FeatureTraceRequest {
+  scan: string;
+  prompt: string;
+  nodeThreshold: number;
+  edgeThreshold: number;
+  linkBudget: number;
+  stepMs: number;
+}
+
+export interface FeatureTraceOutcome extends Omit<GraphOutcome, 'raw'> {
+  raw: FeatureGraph;
+  /** Node ids of the whole graph, in node order (for the held graph's edge queries). */
+  ids: string[];
+}
+
+const POLL_MS = 20;
+
+export async function* featureTraceSteps(
+  context: AnalysisContext, set: TranscoderSet, transcoders: TranscoderRunner, question: ResolvedQuestion, request: FeatureTraceRequest,
+): Steps<FeatureTraceOutcome> {
+  const build = featureGraphSteps(context, set, transcoders, question, { stepMs: request.stepMs });
+  // Two more units after the build: export (or pruning) and the answer.
+  let last: StepProgress = { phase: 'forward', done: 0, total: 1 };
+  let raw: FeatureGraph;
+  try {
+    for (;;) {
+      const next = await build.next();
+      if (next.done) {
+        raw = next.value;
+        break;
+      }
+      last = { ...next.value, total: next.value.total + 2 };
+      yield last;
+    }
+  } finally {
+    await build.return(undefined as never);
+  }
+  const { nLayers } = context.model.decoder.spec;
+  const ids = raw.nodes.map((node) => featureNodeId(node, nLayers));
+  const options: FeatureExportOptions = {
+    scan: request.scan, prompt: request.prompt, tokenizer: context.model.tokenizer, nLayers, transcoderSet: set.source,
+    nodeThreshold: request.nodeThreshold, edgeThreshold: request.edgeThreshold,
+  };
+  const finished = (phase: string, units: number): StepProgress => ({ phase, done: last.done + units, total: last.total });
+  if (raw.weights.length <= request.linkBudget) {
+    const text = exportGraph(featureGraphJson(raw, options));
+    yield finished('export', 2);
+    return { raw, ids, text, sent: { pruned: false, nodes: raw.nodes.length, links: raw.weights.length, linkBudget: request.linkBudget, edgeThreshold: 0 } };
+  }
+  const tokenTexts: Record<number, string> = {};
+  for (const id of [...raw.tokens, raw.target, raw.distractor]) tokenTexts[id] = context.model.tokenizer.tokenString(id);
+  const pruneRequest: PruneRequest = {
+    raw, features: { transcoderSet: set.source }, tokenTexts, linkBudget: request.linkBudget,
+    options: {
+      scan: request.scan, prompt: request.prompt, nLayers, targetProb: raw.targetProb, batchSize: 1, maxNodes: raw.stats.features,
+      nodeThreshold: request.nodeThreshold, edgeThreshold: request.edgeThreshold,
+    },
+  };
+  const worker = pruneInWorker(pruneRequest);
+  let settled = false;
+  worker.result.then(() => { settled = true; }, () => { settled = true; });
+  try {
+    while (!settled) {
+      await Promise.race([worker.result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, POLL_MS))]);
+      if (!settled) yield finished('prune', 0);
+    }
+    const pruned = await worker.result;
+    yield finished('export', 2);
+    return {
+      raw, ids, text: pruned.text,
+      sent: { pruned: true, nodes: pruned.nodes, links: pruned.links, linkBudget: request.linkBudget, edgeThreshold: pruned.edgeThreshold },
+    };
+  } finally {
+    if (!settled) worker.terminate();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Transcoder-feature events:
+ * - 'features:subscribe': true makes this client's later run and generate frames carry every
+ *   layer's active transcoder features (socket-server.ts reads socket.data.features); false (the
+ *   default) keeps its frames neuron-only, byte for byte;
+ * - 'feature:details': one feature explained on demand (transcoders/explain.ts), a scheduler job
+ *   scanning the first FEATURE_SCAN_TOKENS tokens of the neuron index's corpus, with progress
+ *   and cancellation like the analyses.
+ * A server without transcoders answers both in words.
+ */
+import type { CorpusDocuments } from '../neurons/corpus.js';
+import { buildContexts, type CorpusContexts } from '../neurons/contexts.js';
+import { featureDetailsSteps } from '../transcoders/explain.js';
+import type { ModelHost } from './model-host.js';
+import { checkObject, PayloadError } from './validate.js';
+import type { HandlerKit } from './socket-server.js';
+import { stepsJob } from './analysis-handlers.js';
+import { openCorpus } from '../neurons/corpus.js';
+
+/** Corpus tokens one feature explanation scans (512 contexts of 64 tokens). */
+export const FEATURE_SCAN_TOKENS = 32_768;
+
+const noTranscoders = 'this server has no transcoders loaded (start it with --transcoders DIR, or put them in the model\'s transcoders/ folder)';
+const scanContexts = new WeakMap<ModelHost, Promise<CorpusContexts>>();
+
+function contextsFor(host: ModelHost, corpus: CorpusDocuments | undefined): Promise<CorpusContexts> {
+  let contexts = scanContexts.get(host);
+  if (!contexts) {
+    contexts = buildContexts(corpus ?? openCorpus(), host.model.tokenizer, host.model.decoder.spec, {
+      budget: FEATURE_SCAN_TOKENS, pause: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+    contexts.catch(() => scanContexts.delete(host));
+    scanContexts.set(host, contexts);
+  }
+  return contexts;
+}
+
+export function registerFeatureHandlers(kit: HandlerKit, host: ModelHost, corpus?: CorpusDocuments): void {
+  kit.on('features:subscribe', true, (payload, ack) => {
+    if (typeof payload !== 'boolean') throw new PayloadError('features:subscribe: expected true (send features) or false (neurons only)');
+    if (payload && !host.transcoders) throw new PayloadError(`features:subscribe: ${noTranscoders}`);
+    kit.socket.data.features = payload;
+    ack!({ ok: true, value: { subscribed: payload } });
+  });
+
+  kit.on('feature:details', true, (payload, ack) => {
+    const transcoders = host.transcoders;
+    if (!transcoders) throw new PayloadError(`feature:details: ${noTranscoders}`);
+    const L = transcoders.set.layers.length;
+    const request = checkObject<{ layer: number; index: number }>('feature:details', payload, {
+      layer: { kind: 'integer', min: 0, max: L - 1 },
+      index: { kind: 'integer', min: 0, max: 2 ** 31 },
+    });
+    const F = transcoders.set.layers[request.layer]!.nFeatures;
+    if (request.index >= F) throw new PayloadError(`feature:details: layer ${request.layer} has ${F} features (0..${F - 1}), asked for ${request.index}`);
+    const runId = kit.newRunId('feature');
+    async function* steps() {
+      const contexts = await contextsFor(host, corpus);
+      yield { phase: 'corpus', done: 0, total: 1 };
+      return yield* featureDetailsSteps(host.model, host.runner, transcoders!.set, transcoders!.runner, contexts, request.layer, request.index);
+    }
+    kit.scheduler.submit(stepsJob(kit, runId, steps(), ack as never, 'feature details', {
+      progress: ({ done, total }) => kit.socket.emit('analysis:progress', runId, done, total),
+      done: (details) => ack!({ ok: true, value: details }),
+    }));
+  });
+}
