@@ -56,6 +56,12 @@ export interface CircuitsTestHook {
    * object with several quads (a tag atlas, a box) reports its worst facing quad.
    */
   textAngles: () => TextAngle[];
+  /**
+   * The viewer's eye now (the headset in XR, else the desktop camera), its forward direction,
+   * and every mesh shown in the world whose name matches `pattern` (a RegExp source) with the 8
+   * world-space corners of its geometry's bounding box (a flat panel: its 4 corners, twice).
+   */
+  seenFromEye: (pattern: string) => SeenFromEye;
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
 }
@@ -71,6 +77,32 @@ export interface TextAngle {
   textMetres: number;
   distance: number;
   degrees: number;
+}
+
+export interface SeenFromEye {
+  eye: [number, number, number];
+  forward: [number, number, number];
+  objects: { name: string; path: string; centre: [number, number, number]; corners: [number, number, number][] }[];
+}
+
+/** See CircuitsTestHook.seenFromEye. */
+export function seenFromEye(scene: Object3D, viewer: Camera, pattern: string): SeenFromEye {
+  const match = new RegExp(pattern);
+  scene.updateMatrixWorld(true);
+  const objects: SeenFromEye['objects'] = [];
+  scene.traverse((object) => {
+    if (!(object instanceof Mesh) || !match.test(object.name) || !shownInWorld(object)) return;
+    const geometry = object.geometry;
+    if (!geometry.boundingBox) geometry.computeBoundingBox();
+    const { min, max } = geometry.boundingBox!;
+    const corners: [number, number, number][] = [];
+    for (const x of [min.x, max.x]) for (const y of [min.y, max.y]) for (const z of [min.z, max.z]) {
+      corners.push(new Vector3(x, y, z).applyMatrix4(object.matrixWorld).toArray());
+    }
+    const centre = new Vector3().addVectors(min, max).multiplyScalar(0.5).applyMatrix4(object.matrixWorld).toArray();
+    objects.push({ name: object.name, path: pathOf(object), centre, corners });
+  });
+  return { eye: viewer.getWorldPosition(new Vector3()).toArray(), forward: viewer.getWorldDirection(new Vector3()).toArray(), objects };
 }
 
 function shownInWorld(object: Object3D): boolean {
@@ -219,6 +251,7 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
         return mesh.localToWorld(local).toArray();
       },
       textAngles: () => textAngles(scene, eyeOf(camera, gl.xr.isPresenting ? gl.xr.getCamera() : null)),
+      seenFromEye: (pattern) => seenFromEye(scene, gl.xr.isPresenting ? gl.xr.getCamera() : camera, pattern),
       camera: () => ({ x: camera.position.x, y: camera.position.y, z: camera.position.z }),
       frameTimes: (reset = false) => {
         const summary = timer.summary();
