@@ -6,11 +6,13 @@
  *   desk within reach: 0.8–2 m, as panel-placement.ts places it), within 50° of the eye's forward
  *   view, and never over the token rail: the panel's corners and each rail block's bounding box
  *   are projected from the eye onto the plane facing the panel, and the two convex outlines must
- *   be apart (separating-axis test); the same check is shown to catch a panel put on the rail;
+ *   be apart (separating-axis test), with the default prompt and with a long one (its rail
+ *   reaching far to the sides); the same check is shown to catch a panel put on the rail;
  * - Enter VR is disabled with a reason naming a secure page / https when the app is opened over
  *   plain http at this machine's non-loopback address (the server bound to 0.0.0.0, the page
  *   given the access token), even with the headset emulation forced on (`?xr-emulate`).
- * Screenshots: test-artifacts/e2e/ux-vr-placement-*.png; measurements in
+ * Screenshots: test-artifacts/e2e/ux-vr-placement-*.png (the headset's view with the default
+ * prompt and with a 70-token one, and the page over plain http); measurements in
  * test-artifacts/e2e/ux-vr-placement.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -136,6 +138,41 @@ function lanAddress(): string | null {
   return null;
 }
 
+/** Measures the in-VR panels against the eye and the rail now (see the file's comment); asserts as it goes. */
+async function measurePanels(label: string): Promise<{ label: string; tokens: number; seen: Seen; rail: Seen['objects']; panels: Record<string, unknown>[] }> {
+  const seen = await state<Seen>(`window.__circuits.seenFromEye('^(xr-(selection|neuron|controls)-panel|xr-tour-caption|token-\\\\d+)$')`);
+  const eye = new Vector3(...seen.eye);
+  const forward = new Vector3(...seen.forward).normalize();
+  // The emulated headset stands at the entrance at eye height, looking along the rail's normal.
+  expect(eye.y).toBeGreaterThan(1.4);
+  expect(eye.y).toBeLessThan(1.8);
+  const rail = seen.objects.filter((o) => o.name.startsWith('token-'));
+  const tokens = await state<number>('window.__circuits.store.getState().tokens.length');
+  expect(rail.length).toBe(tokens);
+  expect(rail.length).toBeGreaterThan(3);
+
+  const expected = ['xr-selection-panel', 'xr-neuron-panel', 'xr-controls-panel', 'xr-tour-caption'];
+  const measured: Record<string, unknown>[] = [];
+  for (const name of expected) {
+    const panel = seen.objects.find((o) => o.name === name);
+    expect(panel, `${name} is shown in VR`).toBeDefined();
+    const toCentre = new Vector3(...panel!.centre).sub(eye);
+    const distance = toCentre.length();
+    const offForward = toCentre.angleTo(forward) * deg;
+    const clear = clearanceFromRail(eye, panel!, rail);
+    measured.push({ name, distance, offForwardDegrees: offForward, railClearanceDegrees: clear.degrees, nearestRailBlock: clear.nearest, railBlocksCompared: clear.projected });
+    console.log(`${label}, ${name}: ${distance.toFixed(2)} m, ${offForward.toFixed(1)}° off forward, ${clear.degrees.toFixed(1)}° clear of the rail (nearest ${clear.nearest}; ${clear.projected} blocks compared)`);
+    // The desk is within reach, like a real one (panel-placement.ts); the others 1–2 m.
+    expect(distance, `${name} distance`).toBeGreaterThanOrEqual(name === 'xr-controls-panel' ? 0.8 : 1);
+    expect(distance, `${name} distance`).toBeLessThanOrEqual(2);
+    expect(offForward, `${name} angle from the forward view`).toBeLessThanOrEqual(50);
+    expect(clear.projected, `${name}: rail blocks seen around it`).toBeGreaterThan(0);
+    expect(clear.degrees, `${name} over the rail (${clear.nearest})`).toBeGreaterThan(0);
+  }
+  await shoot(`ux-vr-placement-${label.replace(/ /g, '-')}`);
+  return { label, tokens, seen, rail, panels: measured };
+}
+
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   browser = await launchBrowser({ width: 1280, height: 800 });
@@ -165,43 +202,29 @@ describe('VR panels measured in the browser, and Enter VR on a page that is not 
     await waitFor(`window.__circuitsTourCaptionVisible?.() === true`, 10_000);
     await xrFrames(10);
 
-    const seen = await state<Seen>(`window.__circuits.seenFromEye('^(xr-(selection|neuron|controls)-panel|xr-tour-caption|token-\\\\d+)$')`);
-    const eye = new Vector3(...seen.eye);
-    const forward = new Vector3(...seen.forward).normalize();
-    // The emulated headset stands at the entrance at eye height, looking along the rail's normal.
-    expect(eye.y).toBeGreaterThan(1.4);
-    expect(eye.y).toBeLessThan(1.8);
-    const rail = seen.objects.filter((o) => o.name.startsWith('token-'));
-    const tokens = await state<number>('window.__circuits.store.getState().tokens.length');
-    expect(rail.length).toBe(tokens);
-    expect(rail.length).toBeGreaterThan(3);
+    const first = await measurePanels('default prompt');
 
-    const expected = ['xr-selection-panel', 'xr-neuron-panel', 'xr-controls-panel', 'xr-tour-caption'];
-    const measured: Record<string, unknown>[] = [];
-    for (const name of expected) {
-      const panel = seen.objects.find((o) => o.name === name);
-      expect(panel, `${name} is shown in VR`).toBeDefined();
-      const toCentre = new Vector3(...panel!.centre).sub(eye);
-      const distance = toCentre.length();
-      const offForward = toCentre.angleTo(forward) * deg;
-      const clear = clearanceFromRail(eye, panel!, rail);
-      measured.push({ name, distance, offForwardDegrees: offForward, railClearanceDegrees: clear.degrees, nearestRailBlock: clear.nearest, railBlocksCompared: clear.projected });
-      console.log(`${name}: ${distance.toFixed(2)} m, ${offForward.toFixed(1)}° off forward, ${clear.degrees.toFixed(1)}° clear of the rail (nearest ${clear.nearest}; ${clear.projected} blocks compared)`);
-      // The desk is within reach, like a real one (panel-placement.ts); the others 1–2 m.
-      expect(distance, `${name} distance`).toBeGreaterThanOrEqual(name === 'xr-controls-panel' ? 0.8 : 1);
-      expect(distance, `${name} distance`).toBeLessThanOrEqual(2);
-      expect(offForward, `${name} angle from the forward view`).toBeLessThanOrEqual(50);
-      expect(clear.projected, `${name}: rail blocks seen around it`).toBeGreaterThan(0);
-      expect(clear.degrees, `${name} over the rail (${clear.nearest})`).toBeGreaterThan(0);
-    }
-    writeFileSync(join(artifacts, 'ux-vr-placement.json'), JSON.stringify({ eye: seen.eye, forward: seen.forward, panels: measured }, null, 2));
+    // A long prompt: the rail reaches far to the sides, where its top comes nearer the horizon.
+    await state(`window.__circuits.xrStore.getState().session?.end()`);
+    await waitFor(`window.__circuits.xrStore.getState().session == null`, 20_000);
+    const long = Array.from({ length: 12 }, () => ' the river runs past the old mill').join('').trim();
+    await browser.page.fill('[data-testid=prompt-input]', long);
+    await browser.page.click('[data-testid=run-button]');
+    await waitFor(`(() => { const s = window.__circuits.store.getState(); return s.runStatus === 'idle' && s.tokens.length > 60 && s.framesReady === s.tokens.length; })()`, 120_000);
+    await enterVr();
+    await state(`window.__circuits.store.setState({ selection: { layer: 1, neuron: 5 } })`);
+    await state(`window.__circuitsTour.player.store.setState({ caption: 'A caption, to see where it hangs.' })`);
+    await xrFrames(10);
+    const second = await measurePanels('long prompt');
+    writeFileSync(join(artifacts, 'ux-vr-placement.json'), JSON.stringify([first, second], null, 2));
+    const { seen, rail } = second;
+    const eye = new Vector3(...seen.eye);
 
     // The check can fail: a panel-sized quad hung in front of a rail block (halfway from the eye) is caught.
     const block = rail[Math.floor(rail.length / 2)]!;
     const middle = new Vector3(...block.centre).add(eye).multiplyScalar(0.5);
     const fake = { name: 'fake', path: '', centre: middle.toArray() as Point, corners: [[-0.3, -0.2], [0.3, -0.2], [-0.3, 0.2], [0.3, 0.2]].map(([x, y]) => [middle.x + x!, middle.y + y!, middle.z] as Point) };
     expect(clearanceFromRail(eye, fake, rail).degrees).toBeLessThanOrEqual(0);
-    await shoot('ux-vr-placement-01-panels');
     await state(`window.__circuits.xrStore.getState().session?.end()`);
     await waitFor(`window.__circuits.xrStore.getState().session == null`, 20_000);
   });
@@ -222,6 +245,6 @@ describe('VR panels measured in the browser, and Enter VR on a page that is not 
     expect(reason).toMatch(/secure/i);
     expect(reason).toMatch(/https/i);
     expect(await browser.page.getAttribute('[data-testid=enter-vr]', 'title')).toBe(reason);
-    await shoot('ux-vr-placement-02-insecure');
+    await shoot('ux-vr-placement-insecure-http');
   });
 });
