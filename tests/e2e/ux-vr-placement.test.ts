@@ -12,7 +12,7 @@
  *   plain http at this machine's non-loopback address (the server bound to 0.0.0.0, the page
  *   given the access token), even with the headset emulation forced on (`?xr-emulate`).
  * Screenshots: test-artifacts/e2e/ux-vr-placement-*.png (the headset's view with the default
- * prompt and with a 70-token one, and the page over plain http); measurements in
+ * prompt and with a 96-token one, and the page over plain http); measurements in
  * test-artifacts/e2e/ux-vr-placement.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
