@@ -56,5 +56,5 @@ export const neuronPanelPlacement: PanelPlacement = {
 
 /** Presets, Run, Explain, Trace: straight ahead and low, under the rail's line of sight, like a desk. */
 export const controlPanelPlacement: PanelPlacement = {
-  name: 'controls', yaw: 0, pitch: -40, distance: 0.85, width: 0.6, height: 0.26, canvasWidth: 600, minFontPx: 26,
+  name: 'controls', yaw: 0, pitch: -40, distance: 1.05, width: 0.6, height: 0.26, canvasWidth: 600, minFontPx: 26,
 };

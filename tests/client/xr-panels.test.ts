@@ -1,6 +1,6 @@
 /**
  * The in-VR panels' geometry (client/xr/panel-placement.ts), checked from first principles with
- * three.js: each panel's centre 1–2 m from the eyes (the control desk within reach, ≥ 0.8 m),
+ * three.js: each panel's centre 1–2 m from the eyes,
  * within 50° of the forward view; facing the eyes; its smallest text ≥ 1° of visual angle; and
  * no point of it in front of any part of the token rail, however long the rail (sampled over
  * the panel's surface against the rail's angular band at the same yaw).
@@ -51,7 +51,7 @@ describe('VR panel placement', () => {
       const centre = new Vector3(...panelPosition(p));
       const toPanel = centre.clone().sub(eye);
       const distance = toPanel.length();
-      expect(distance).toBeGreaterThanOrEqual(p.name === 'controls' ? 0.8 : 1);
+      expect(distance).toBeGreaterThanOrEqual(1);
       expect(distance).toBeLessThanOrEqual(2);
       const forwardAngle = toPanel.clone().setY(0).angleTo(new Vector3(0, 0, -1)) * deg;
       expect(forwardAngle).toBeLessThanOrEqual(50);
