@@ -232,6 +232,8 @@ export interface RoomState {
   /** Open panels, by name. */
   panels?: string[];
   camera?: CameraPose | null;
+  /** The caption of the tour beat the presenter shows (null: none, e.g. the tour was closed). */
+  caption?: string | null;
 }
 
 export interface CameraPose {
