@@ -75,6 +75,8 @@ export class Rooms {
   readonly store: RoomStore;
   readonly maxMembers: number;
   private readonly rate: { perSecond: number; burst: number };
+  /** The address the server listens on (room links: which addresses phones can reach). */
+  private readonly bindHost: string;
   /** Per room, the state updates of this process in order (read, merge, write). */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -85,8 +87,6 @@ export class Rooms {
     this.rate = options.pointerRate ?? POINTER_RATE;
     this.bindHost = options.bindHost ?? '127.0.0.1';
   }
-
-  private readonly bindHost: string;
 
   /** Where phones can reach this server, read from the network interfaces at each call. */
   network(): RoomNetwork {
