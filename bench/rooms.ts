@@ -6,7 +6,10 @@
  *   with its activation frame) per second delivered, the delay from the presenter receiving a
  *   token to each follower receiving it (p50/p95), and bytes per follower per token;
  * - the presenter's own latency (run:prompt round trip) with and without the followers (ratio);
- * - pointer updates: the presenter sends 30 Hz for 3 s; the rate each follower receives.
+ * - pointer updates: the presenter sends 30 Hz for 3 s; the rate each follower receives;
+ * - bytes per follower per token on GPT-2-small shapes (random weights, as bench/sharing.ts's
+ *   gpt2-small server): a few followers (BENCH_ROOM_GPT2_FOLLOWERS, default 4) and an 8-token
+ *   generation. BENCH_ROOMS=gpt2-small runs only this part.
  *
  *   npm run bench -- rooms     (this section only)
  */
@@ -28,8 +31,24 @@ const s = await startServer({ model: ${JSON.stringify(fileURLToPath(here('../ass
 console.log('URL ' + s.url);
 `;
 
-async function startChild(redis: string | null): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', serverCode(redis)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A server with GPT-2-small shapes and random weights (12 layers × 3072 neurons, 50257 tokens). */
+const gpt2ServerCode = `
+const { createServer } = await import('node:http');
+const { gpt2SmallSpec, randomDecoder } = await import(${JSON.stringify(here('../server/engine/random-decoder.ts'))});
+const { ModelRunner } = await import(${JSON.stringify(here('../server/engine/runner.ts'))});
+const { ModelHost } = await import(${JSON.stringify(here('../server/transport/model-host.ts'))});
+const { attachSocketServer } = await import(${JSON.stringify(here('../server/transport/socket-server.ts'))});
+const decoder = randomDecoder(gpt2SmallSpec());
+const tokenizer = { encode: (t) => t.trim().split(/\\s+/).map((w, i) => (w.length * 7919 + i * 104729) % 50257), decode: (ids) => ids.join(' '), tokenString: (id) => ' ' + id, vocabSize: 50257, bosId: null, eosId: null };
+const host = new ModelHost('gpt2-small-random', { decoder, tokenizer }, await ModelRunner.create(decoder));
+const http = createServer();
+attachSocketServer(http, host, undefined, { token: ${JSON.stringify(TOKEN)}, bindHost: '127.0.0.1', maxConnectionsPerAddress: 1000, rooms: { maxMembers: 1000 } });
+await new Promise((r) => http.listen(0, '127.0.0.1', r));
+console.log('URL http://127.0.0.1:' + http.address().port + '/');
+`;
+
+async function startChild(redis: string | null, code = serverCode(redis)): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -162,8 +181,50 @@ async function scenario(label: string, urls: string[], n: number): Promise<Bench
   }
 }
 
+/** Bytes each follower receives per generated token (token event: id, text, predictions and the
+ * activation frame) with GPT-2-small shapes. */
+async function gpt2Bytes(n: number, tokens = 8): Promise<BenchRow[]> {
+  const server = await startChild(null, gpt2ServerCode);
+  const sockets: Client[] = [];
+  try {
+    const presenter = await client(server.url, { token: TOKEN });
+    sockets.push(presenter);
+    const opened = await presenter.emitWithAck('room:open');
+    if (!opened.ok) throw new Error(opened.error.message);
+    const room = (opened.value as RoomOpened).room;
+    const followers: Client[] = [];
+    for (let i = 0; i < n; i++) followers.push(await client(server.url, { room }));
+    sockets.push(...followers);
+    await new Promise((r) => setTimeout(r, 300));
+    const bytes = followers.map(() => [] as number[]);
+    const frames = followers.map(() => 0);
+    followers.forEach((f, i) => {
+      f.on('generate:token', (...args: unknown[]) => bytes[i]!.push(byteSize(args)));
+      f.on('run:frame', () => { frames[i]!++; });
+    });
+    const done = Promise.all(followers.map((f) => new Promise<void>((resolve) => f.once('generate:done', () => resolve()))));
+    const t0 = performance.now();
+    const started = await presenter.emitWithAck('generate:start', { prompt: 'a b c d e f g h', maxTokens: tokens, temperature: 0 });
+    if (!started.ok) throw new Error(started.error.message);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 300_000))]);
+    const seconds = (performance.now() - t0) / 1000;
+    const all = bytes.flat();
+    const got = all.length;
+    return [
+      row('rooms', 'GPT-2-small shapes: bytes per follower per token', median(all), 'B',
+        `random weights, 12 layers × 3072 neurons; ${n} followers, ${tokens}-token generation; ${got} of ${tokens * n} tokens delivered in ${seconds.toFixed(1)} s; max ${Math.max(...all)} B; prompt frames ${median(frames)} per follower`),
+    ];
+  } finally {
+    for (const s of sockets) s.disconnect();
+    server.child.kill();
+  }
+}
+
 export async function benchRooms(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  const gpt2Followers = Number(process.env.BENCH_ROOM_GPT2_FOLLOWERS ?? 4);
+  if (process.env.BENCH_ROOMS === 'gpt2-small') return gpt2Bytes(gpt2Followers);
+  rows.push(...(await gpt2Bytes(gpt2Followers)));
   const one = await startChild(null);
   try {
     rows.push(...(await scenario('1 process', [one.url], 20)));

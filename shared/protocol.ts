@@ -232,6 +232,8 @@ export interface RoomState {
   /** Open panels, by name. */
   panels?: string[];
   camera?: CameraPose | null;
+  /** The caption of the tour beat the presenter shows (null: none, e.g. the tour was closed). */
+  caption?: string | null;
 }
 
 export interface CameraPose {
@@ -253,8 +255,18 @@ export interface PointerPose {
 }
 
 /** What 'room:open' answers: links as query strings for the page's own address. */
+/** Where other devices can reach this server (for the audience link and its QR code). */
+export interface RoomNetwork {
+  /** The server listens on this machine only (127.0.0.1, ::1, localhost): phones cannot reach it. */
+  loopbackOnly: boolean;
+  /** The addresses it listens on that other devices can use (IPv4 first); empty when loopback only. */
+  addresses: string[];
+}
+
 export interface RoomOpened {
   room: string;
+  /** Where phones can reach the server (absent from older servers). */
+  network?: RoomNetwork;
   /** `?room=…&control=…` (plus the access token when the server has one): the presenter's link. */
   presenterQuery: string;
   /** `?room=…`: the audience's link; it carries no control token. */
@@ -272,6 +284,8 @@ export interface RoomJoined {
   controller: string | null;
   state: RoomState;
   version: number;
+  /** To the owner: where phones can reach the server (the audience link after a reload). */
+  network?: RoomNetwork;
 }
 
 export type Ack<T> = (response: { ok: true; value: T } | { ok: false; error: ErrorEvent }) => void;

@@ -22,6 +22,7 @@ import { loadGraph } from '../analysis/state/circuit.js';
 import type { ActivationStore } from './activation-store.js';
 import type { AppStore } from './app-store.js';
 import type { CircuitsSocket } from './connection.js';
+import { audienceLinkFor } from './room-link.js';
 import { applySharedView, captureSharedView, changedKeys, selectionFromRoom, selectionToRoom, type SharedViewStores } from './shared-view.js';
 
 export { selectionFromRoom, selectionToRoom };
@@ -51,6 +52,10 @@ export interface RoomView {
   camera: CameraPose | null;
   /** The audience link once this page opened a room (for the Present panel and its QR code). */
   audienceLink: string | null;
+  /** The same link on the server's other network addresses (room-link.ts). */
+  audienceOthers: string[];
+  /** Why phones cannot open the audience link, and what to do (null: they can). */
+  audienceNote: string | null;
   error: string | null;
 }
 
@@ -59,7 +64,7 @@ export type RoomStore = ReturnType<typeof createRoomStore>;
 export function createRoomStore() {
   return createStore<RoomView>()(() => ({
     room: null, memberId: null, owner: false, controller: null, following: true, state: {}, version: 0,
-    pointer: null, camera: null, audienceLink: null, error: null,
+    pointer: null, camera: null, audienceLink: null, audienceOthers: [], audienceNote: null, error: null,
   }));
 }
 
@@ -194,7 +199,10 @@ export function attachRoom(
     apply(joined.state);
     // The owner's page (also after a reload) shows the audience link: the room id alone.
     const origin = typeof window !== 'undefined' ? window.location.origin : null;
-    if (joined.owner && origin && !room.getState().audienceLink) room.setState({ audienceLink: `${origin}/?room=${joined.room}` });
+    if (joined.owner && origin && !room.getState().audienceLink) {
+      const { link, others, note } = audienceLinkFor(origin, `?room=${joined.room}`, joined.network);
+      room.setState({ audienceLink: link, audienceOthers: others, audienceNote: note });
+    }
     if (isController()) publishAll();
     replayAsked = false;
     askReplay();
@@ -338,8 +346,9 @@ export function attachRoom(
       socket.auth = { ...(socket.auth as Record<string, unknown>), room: opened.room, control };
       // A reload of this tab rejoins as the presenter (the tokens stay out of the address bar).
       storage?.setItem(ROOM_KEY, JSON.stringify({ room: opened.room, control }));
-      const audienceLink = `${origin}/${opened.audienceQuery}`;
-      room.setState({ audienceLink });
+      // Phones cannot open localhost: the server's network address instead (room-link.ts).
+      const { link: audienceLink, others, note } = audienceLinkFor(origin, opened.audienceQuery, opened.network);
+      room.setState({ audienceLink, audienceOthers: others, audienceNote: note });
       return audienceLink;
     },
     detach() {

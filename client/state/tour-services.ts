@@ -5,6 +5,8 @@
  */
 import { analysisServicesFor } from '../analysis/state/analysis-services.js';
 import { useAppServices, type AppServices } from './app-context.js';
+import { roomFor } from './room-services.js';
+import { linkTourToRoom } from './tour-room.js';
 import { createTourPlayer, type TourPlayer } from './tour-player.js';
 import { createRecorder, createReplayer, type Recorder, type Replayer } from './tour-recorder.js';
 
@@ -31,6 +33,9 @@ export function tourServicesFor(services: AppServices): TourServices {
     player.onBeat((beat) => recorder.caption(beat.caption));
     tour = { player, recorder, replayer: createReplayer(context) };
     byServices.set(services, tour);
+    // In a presentation room, the caption on screen reaches the followers (tour-room.ts).
+    const room = roomFor(services);
+    if (room) linkTourToRoom(tour, services.connection.socket, room.store, room.controls);
     if (typeof window !== 'undefined') window.__circuitsTour = tour;
   }
   return tour;

@@ -89,6 +89,8 @@ export function RoomBar() {
           <div>
             <div>Audience link (no control token: viewers can follow, not drive):</div>
             <div className="room-link" data-testid="audience-link">{audienceLink}</div>
+            {view.audienceOthers.length > 0 && <div className="muted" data-testid="audience-others">Also: {view.audienceOthers.join(' · ')}</div>}
+            {view.audienceNote && <p className="room-note" role="note" data-testid="audience-note">{view.audienceNote}</p>}
           </div>
         </div>
       )}

@@ -11,6 +11,8 @@ import inductionTour from '../../assets/tours/induction.json';
 import { useAppServices } from '../state/app-context.js';
 import { useAppStore } from '../state/app-store.js';
 import { setupTourKeys } from '../state/tour-player.js';
+import { useRoomServices, useRoomView } from '../state/room-services.js';
+import { roomCaption } from '../state/tour-room.js';
 import { useTour } from '../state/tour-services.js';
 import { DockSection } from './dock-section.js';
 
@@ -156,14 +158,17 @@ export function TourCaption() {
   const replayCaption = useStore(replayer.store, (s) => (s.recording ? s.caption : null));
   const index = useStore(player.store, (s) => s.index);
   const count = useStore(player.store, (s) => s.tour?.beats.length ?? 0);
+  // A follower in a presentation room: the presenter's caption, through the room's state.
+  const fromRoom = useRoomView(useRoomServices(), roomCaption);
   // Here, not in the panel: the keys keep working with the docks folded away.
   useEffect(() => setupTourKeys(player), [player]);
-  const shown = caption ?? replayCaption;
+  const shown = caption ?? replayCaption ?? fromRoom;
   if (!shown) return null;
   return (
     <div className="tour-caption" data-testid="tour-caption" role="status" aria-live="polite">
       <p>{shown}</p>
       {caption && <span className="muted">{index + 1} / {count} · → next · ← previous</span>}
+      {!caption && !replayCaption && fromRoom && <span className="muted">the presenter's tour</span>}
     </div>
   );
 }

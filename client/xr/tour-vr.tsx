@@ -9,6 +9,8 @@ import { useXR, useXRInputSourceState } from '@react-three/xr';
 import { useEffect, useMemo, useRef } from 'react';
 import { useStore } from 'zustand';
 import { createCanvasPanel, fillPanelBackground } from '../scene/canvas-panel.js';
+import { useRoomServices, useRoomView } from '../state/room-services.js';
+import { roomCaption } from '../state/tour-room.js';
 import { useTour } from '../state/tour-services.js';
 import { panelPosition, panelRotation, type PanelPlacement } from './panel-placement.js';
 
@@ -62,10 +64,15 @@ export function TourVR() {
   const rotation = useMemo(() => panelRotation(placement), [placement]);
   const pressed = useRef<Set<string>>(new Set());
   const caption = useStore(player.store, (s) => s.caption);
+  // A follower in a presentation room: the presenter's caption, through the room's state.
+  const room = useRoomServices();
+  const fromRoom = useRoomView(room, roomCaption);
 
   useEffect(() => {
     const redraw = () => {
-      const { caption, index, tour } = player.store.getState();
+      const { caption: own, index, tour } = player.store.getState();
+      const roomView = room?.store.getState();
+      const caption = own ?? (roomView ? roomCaption(roomView) : null);
       panel.draw((context, width, height) => {
         fillPanelBackground(context, width, height);
         context.fillStyle = '#eef0f5';
@@ -75,17 +82,19 @@ export function TourVR() {
         lines.forEach((line, i) => context.fillText(line, 30, 20 + i * 42));
         context.fillStyle = '#c0c6d4';
         context.font = '30px system-ui, sans-serif';
-        context.fillText(`${index + 1} / ${tour?.beats.length ?? 0}   A ▶   B ◀`, 30, height - 42);
+        context.fillText(own ? `${index + 1} / ${tour?.beats.length ?? 0}   A ▶   B ◀` : 'the presenter\'s tour', 30, height - 42);
       }, [caption ?? '']);
     };
     redraw();
     window.__circuitsTourCaption = () => panel.lines;
     const unsubscribe = player.store.subscribe(redraw);
+    const unsubscribeRoom = room?.store.subscribe((now, before) => { if (now.state.caption !== before.state.caption || now.controller !== before.controller) redraw(); });
     return () => {
       unsubscribe();
+      unsubscribeRoom?.();
       panel.dispose();
     };
-  }, [player, panel]);
+  }, [player, panel, room]);
 
   useFrame(() => {
     if (!inXR) return;
@@ -99,7 +108,7 @@ export function TourVR() {
     void (step > 0 ? player.next() : player.previous());
   });
 
-  const shown = inXR && caption !== null;
+  const shown = inXR && (caption ?? fromRoom) !== null;
   useEffect(() => {
     window.__circuitsTourCaptionVisible = () => shown;
   }, [shown]);

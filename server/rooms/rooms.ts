@@ -16,11 +16,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Server, Socket } from 'socket.io';
 import type {
-  ClientToServerEvents, ErrorEvent, RoomJoined, RoomOpened, RoomState, ServerToClientEvents, InterServerEvents, SocketData,
+  ClientToServerEvents, ErrorEvent, RoomJoined, RoomNetwork, RoomOpened, RoomState, ServerToClientEvents, InterServerEvents, SocketData,
 } from '../../shared/protocol.js';
 import { ForbiddenError } from '../transport/access.js';
 import { PayloadError } from '../transport/validate.js';
 import { RateLimiter } from './rate-limit.js';
+import { roomNetwork } from './network.js';
 import { checkCamera, checkPointer, mergeState } from './state.js';
 import { MemoryRoomStore, REPLAY_PARTS, type RoomStore } from './store.js';
 import { decodeReplay, encodeReplay, type ReplayEvent } from './replay.js';
@@ -52,6 +53,8 @@ export interface RoomOptions {
   /** Members per room (default 200). */
   maxMembers?: number;
   pointerRate?: { perSecond: number; burst: number };
+  /** The address the server listens on (for the audience link's network addresses; default loopback). */
+  bindHost?: string;
 }
 
 /** A refused connection's error, as access.ts sends them (`err.message`, `err.data.code`). */
@@ -72,6 +75,8 @@ export class Rooms {
   readonly store: RoomStore;
   readonly maxMembers: number;
   private readonly rate: { perSecond: number; burst: number };
+  /** The address the server listens on (room links: which addresses phones can reach). */
+  private readonly bindHost: string;
   /** Per room, the state updates of this process in order (read, merge, write). */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -80,6 +85,12 @@ export class Rooms {
     this.maxMembers = options.maxMembers ?? DEFAULT_MAX_ROOM_MEMBERS;
     if (!(Number.isInteger(this.maxMembers) && this.maxMembers >= 1)) throw new Error(`room size limit must be a positive integer, got ${options.maxMembers}`);
     this.rate = options.pointerRate ?? POINTER_RATE;
+    this.bindHost = options.bindHost ?? '127.0.0.1';
+  }
+
+  /** Where phones can reach this server, read from the network interfaces at each call. */
+  network(): RoomNetwork {
+    return roomNetwork(this.bindHost);
   }
 
   /** A new room: its id (the audience's credential) and control token (the presenter's). */
@@ -232,7 +243,7 @@ export class Rooms {
       await this.store.addMember(id, this.maxMembers);
       socket.data.room = id;
       socket.data.roomOwner = true;
-      ack({ ok: true, value: { room: id, ...Rooms.links(id, control, accessToken) } });
+      ack({ ok: true, value: { room: id, ...Rooms.links(id, control, accessToken), network: this.network() } });
       await this.join(socket);
     }, false);
 
@@ -328,6 +339,7 @@ export class Rooms {
     const record = await this.store.get(r);
     if (!record) throw new PayloadError('the room no longer exists');
     const joined: RoomJoined = { room: r, memberId: socket.id, owner: socket.data.roomOwner === true, controller: record.controller, state: record.state, version: record.version };
+    if (joined.owner) joined.network = this.network();
     socket.emit('room:joined', joined);
   }
 

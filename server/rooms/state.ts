@@ -75,6 +75,9 @@ const checks: Record<keyof RoomState, Check> = {
   camera: (event, _key, v) => {
     if (v !== null) checkCamera(event, v);
   },
+  caption: (event, key, v) => {
+    if (v !== null) text(event, key, v);
+  },
 };
 
 /** Merges a checked partial update into `state`; throws a PayloadError in words when it is not valid. */

@@ -76,7 +76,7 @@ export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: 
   // A room's audience link carries no access token: such connections are admitted as viewers
   // bound to their room, which the rooms middleware then checks.
   const access = attachAccessControl(io as unknown as Server, { ...options, admitWithoutToken: Rooms.claimsRoom });
-  const rooms = new Rooms(io as unknown as Server, options.rooms);
+  const rooms = new Rooms(io as unknown as Server, { bindHost: options.bindHost, ...options.rooms });
   io.use(rooms.middleware as never);
   const scheduler = new Scheduler({ maxPendingJobs: options.maxPendingJobs });
   const analysis = new AnalysisContext(host.model, host.runner);

@@ -22,6 +22,7 @@ import type { AppServices } from '../../client/state/app-context.js';
 import { tourRoom, viewToRoomState } from '../../client/state/tour.js';
 import { createTourPlayer } from '../../client/state/tour-player.js';
 import { createRecorder, createReplayer } from '../../client/state/tour-recorder.js';
+import { linkTourToRoom, roomCaption } from '../../client/state/tour-room.js';
 import { parseRecording } from '../../client/state/tour-recording-schema.js';
 import type { Tour } from '../../client/state/tour-schema.js';
 import type { RoomOpened } from '../../shared/protocol.js';
@@ -93,6 +94,8 @@ describe('tours and recordings in a room', () => {
       if (presenter.controls!.isController()) presenter.services.connection.socket.emit('room:state', viewToRoomState(view, camera), () => {});
     };
     const player = createTourPlayer({ services: presenter.services, analysis: analysisServicesFor(presenter.services) }, { captionMs: 0, moveMs: 0 });
+    // As tour-services.ts links it in the app: the caption on screen goes into the room's state.
+    const unlink = linkTourToRoom({ player, replayer: null }, presenter.services.connection.socket, presenter.room, presenter.controls!);
     expect(player.load(tour)).toBe(true);
     await player.goTo(0);
     expect(player.store.getState().phase).toBe('ready');
@@ -110,6 +113,14 @@ describe('tours and recordings in a room', () => {
     expect(follower.room.getState().state.camera).toEqual(tour.beats[3]!.camera);
     // The follower saw the presenter's run (room.ts), with its tokens.
     await until(() => follower.services.app.getState().tokens.length === 25, 'the follower shows the run');
+    // The beat's caption reached the follower through the room's state; its overlay shows it
+    // (roomCaption), the presenter's own page shows its player's caption instead.
+    await until(() => follower.room.getState().state.caption === tour.beats[3]!.caption, 'the follower has the beat\'s caption');
+    expect(roomCaption(follower.room.getState())).toBe(tour.beats[3]!.caption);
+    expect(roomCaption(presenter.room.getState())).toBeNull();
+    // A late joiner gets the caption in the room's snapshot.
+    const late = await openPage({ room: opened.room });
+    expect(roomCaption(late.room.getState())).toBe(tour.beats[3]!.caption);
 
     recorder.stop();
     recordingText = recorder.toFile('brown-gpt2') ?? '';
@@ -120,6 +131,13 @@ describe('tours and recordings in a room', () => {
     expect(roomViews.some((e) => e.kind === 'view' && e.view.head?.head === 4 && e.view.prompt === tour.beats[3]!.view.prompt)).toBe(true);
     expect(parsed.value.events.some((e) => e.kind === 'view' && e.source === 'page' && e.view.position === 24)).toBe(true);
     expect(parsed.value.events.some((e) => e.kind === 'camera')).toBe(true);
+    expect(parsed.value.events.some((e) => e.kind === 'view' && e.source === 'room')).toBe(true);
+
+    // Closing the tour clears the caption for the room.
+    player.close();
+    await until(() => follower.room.getState().state.caption === null, 'the room\'s caption is cleared');
+    expect(roomCaption(follower.room.getState())).toBeNull();
+    unlink();
   });
 
   it('another page, in no room, replays the recording: a jump applies the recorded view', async () => {

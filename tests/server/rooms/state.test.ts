@@ -25,6 +25,14 @@ describe('room state', () => {
     const state = mergeState('room:state', {}, near);
     expect(() => mergeState('room:state', state, { question: { more: 'y'.repeat(200) } })).toThrow(new RegExp(`over the limit of ${MAX_STATE_BYTES}`));
   });
+
+  it('carries a tour caption, cleared with null; refuses a caption that is not text', () => {
+    const shown = mergeState('room:state', { prompt: 'a' }, { caption: 'L1H4 copies the word after “ green”.' });
+    expect(shown).toEqual({ prompt: 'a', caption: 'L1H4 copies the word after “ green”.' });
+    expect(mergeState('room:state', shown, { caption: null })).toEqual({ prompt: 'a', caption: null });
+    expect(() => mergeState('room:state', {}, { caption: 3 })).toThrow(/caption must be a string/);
+    expect(() => mergeState('room:state', {}, { caption: 'x'.repeat(5000) })).toThrow(/caption must be a string of at most 4000/);
+  });
 });
 
 describe('camera pose', () => {
