@@ -77,6 +77,17 @@ export async function* graphSteps(
   const tokenTexts: Record<number, string> = {};
   for (const id of [...raw.tokens, raw.target, raw.distractor]) tokenTexts[id] = tokenizer.tokenString(id);
   const pruneRequest: PruneRequest = { raw, options: plain, tokenTexts, linkBudget: request.linkBudget };
+  const { text, sent } = yield* pruneSteps(pruneRequest, finished);
+  return { raw, text, sent };
+}
+
+/**
+ * Prunes and exports a graph over the link budget in the pruning worker; polling steps hand the
+ * scheduler back while it works, and `finished` counts their progress after the build.
+ */
+export async function* pruneSteps(
+  pruneRequest: PruneRequest, finished: (phase: string, units: number) => StepProgress,
+): Steps<Pick<GraphOutcome, 'text' | 'sent'>> {
   const worker = pruneInWorker(pruneRequest);
   let settled = false;
   worker.result.then(() => { settled = true; }, () => { settled = true; });
@@ -88,8 +99,8 @@ export async function* graphSteps(
     const pruned = await worker.result;
     yield finished('export', 2);
     return {
-      raw, text: pruned.text,
-      sent: { pruned: true, nodes: pruned.nodes, links: pruned.links, linkBudget: request.linkBudget, edgeThreshold: pruned.edgeThreshold },
+      text: pruned.text,
+      sent: { pruned: true, nodes: pruned.nodes, links: pruned.links, linkBudget: pruneRequest.linkBudget, edgeThreshold: pruned.edgeThreshold },
     };
   } finally {
     if (!settled) worker.terminate();

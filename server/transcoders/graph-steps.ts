@@ -7,9 +7,8 @@
  */
 import { exportGraph } from '../../shared/graph/io.js';
 import type { AnalysisContext } from '../analysis/context.js';
-import type { GraphOutcome } from '../analysis/graph.js';
+import { pruneSteps, type GraphOutcome } from '../analysis/graph.js';
 import type { PruneRequest } from '../analysis/graph-prune.js';
-import { pruneInWorker } from '../analysis/prune-thread.js';
 import type { ResolvedQuestion } from '../analysis/question.js';
 import type { StepProgress, Steps } from '../analysis/steps.js';
 import type { TranscoderRunner } from './forward.js';
@@ -31,8 +30,6 @@ export interface FeatureTraceOutcome extends Omit<GraphOutcome, 'raw'> {
   /** Node ids of the whole graph, in node order (for the held graph's edge queries). */
   ids: string[];
 }
-
-const POLL_MS = 20;
 
 export async function* featureTraceSteps(
   context: AnalysisContext, set: TranscoderSet, transcoders: TranscoderRunner, question: ResolvedQuestion, request: FeatureTraceRequest,
@@ -75,21 +72,6 @@ export async function* featureTraceSteps(
       nodeThreshold: request.nodeThreshold, edgeThreshold: request.edgeThreshold,
     },
   };
-  const worker = pruneInWorker(pruneRequest);
-  let settled = false;
-  worker.result.then(() => { settled = true; }, () => { settled = true; });
-  try {
-    while (!settled) {
-      await Promise.race([worker.result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, POLL_MS))]);
-      if (!settled) yield finished('prune', 0);
-    }
-    const pruned = await worker.result;
-    yield finished('export', 2);
-    return {
-      raw, ids, text: pruned.text,
-      sent: { pruned: true, nodes: pruned.nodes, links: pruned.links, linkBudget: request.linkBudget, edgeThreshold: pruned.edgeThreshold },
-    };
-  } finally {
-    if (!settled) worker.terminate();
-  }
+  const { text, sent } = yield* pruneSteps(pruneRequest, finished);
+  return { raw, ids, text, sent };
 }
