@@ -15,51 +15,21 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, RoomOpened, ServerToClientEvents } from '../shared/protocol.js';
 import { median, row, type BenchRow } from './report.js';
+import { bundledServerCode, gpt2SmallServerCode, startServerChild } from './servers.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
-const here = (path: string) => new URL(path, import.meta.url).href;
 const TOKEN = 'bench-rooms-token';
 
-const serverCode = (redis: string | null) => `
-const { startServer } = await import(${JSON.stringify(here('../server/main.ts'))});
-const s = await startServer({ model: ${JSON.stringify(fileURLToPath(here('../assets/models/brown-gpt2/')))}, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false, log: () => {},
-  token: ${JSON.stringify(TOKEN)}, maxRoomMembers: 1000, maxConnectionsPerAddress: 1000${redis ? `, redis: ${JSON.stringify(redis)}` : ''} });
-console.log('URL ' + s.url);
-`;
+const serverCode = (redis: string | null) =>
+  bundledServerCode(`token: ${JSON.stringify(TOKEN)}, maxRoomMembers: 1000, maxConnectionsPerAddress: 1000${redis ? `, redis: ${JSON.stringify(redis)}` : ''}`);
 
 /** A server with GPT-2-small shapes and random weights (12 layers × 3072 neurons, 50257 tokens). */
-const gpt2ServerCode = `
-const { createServer } = await import('node:http');
-const { gpt2SmallSpec, randomDecoder } = await import(${JSON.stringify(here('../server/engine/random-decoder.ts'))});
-const { ModelRunner } = await import(${JSON.stringify(here('../server/engine/runner.ts'))});
-const { ModelHost } = await import(${JSON.stringify(here('../server/transport/model-host.ts'))});
-const { attachSocketServer } = await import(${JSON.stringify(here('../server/transport/socket-server.ts'))});
-const decoder = randomDecoder(gpt2SmallSpec());
-const tokenizer = { encode: (t) => t.trim().split(/\\s+/).map((w, i) => (w.length * 7919 + i * 104729) % 50257), decode: (ids) => ids.join(' '), tokenString: (id) => ' ' + id, vocabSize: 50257, bosId: null, eosId: null };
-const host = new ModelHost('gpt2-small-random', { decoder, tokenizer }, await ModelRunner.create(decoder));
-const http = createServer();
-attachSocketServer(http, host, undefined, { token: ${JSON.stringify(TOKEN)}, bindHost: '127.0.0.1', maxConnectionsPerAddress: 1000, rooms: { maxMembers: 1000 } });
-await new Promise((r) => http.listen(0, '127.0.0.1', r));
-console.log('URL http://127.0.0.1:' + http.address().port + '/');
-`;
+const gpt2ServerCode = gpt2SmallServerCode(`{ token: ${JSON.stringify(TOKEN)}, bindHost: '127.0.0.1', maxConnectionsPerAddress: 1000, rooms: { maxMembers: 1000 } }`);
 
-async function startChild(redis: string | null, code = serverCode(redis)): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /URL (\S+)/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with code ${code}`)));
-  });
-  return { child, url };
-}
+const startChild = (redis: string | null, code = serverCode(redis)) => startServerChild(code, redis ? 'rooms, redis' : 'rooms');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

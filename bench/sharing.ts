@@ -11,52 +11,16 @@
  *   npm run bench -- sharing     (this section only; SHARING_MODELS=bundled for one model,
  *                                 SHARING_WINDOW_S=60 for a shorter window per job)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/protocol.js';
 import { median, row, type BenchRow } from './report.js';
+import { bundledServerCode, gpt2SmallServerCode, startServerChild } from './servers.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
-const here = (path: string) => new URL(path, import.meta.url).href;
 
-/** The server process: the bundled model through startServer, or GPT-2-small shapes. */
-const serverCode = (model: 'bundled' | 'gpt2-small') => `
-const model = ${JSON.stringify(model)};
-if (model === 'bundled') {
-  const { startServer } = await import(${JSON.stringify(here('../server/main.ts'))});
-  const s = await startServer({ model: ${JSON.stringify(fileURLToPath(here('../assets/models/brown-gpt2/')))}, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false, log: () => {} });
-  console.log('URL ' + s.url);
-} else {
-  const { createServer } = await import('node:http');
-  const { gpt2SmallSpec, randomDecoder } = await import(${JSON.stringify(here('../server/engine/random-decoder.ts'))});
-  const { ModelRunner } = await import(${JSON.stringify(here('../server/engine/runner.ts'))});
-  const { ModelHost } = await import(${JSON.stringify(here('../server/transport/model-host.ts'))});
-  const { attachSocketServer } = await import(${JSON.stringify(here('../server/transport/socket-server.ts'))});
-  const decoder = randomDecoder(gpt2SmallSpec());
-  const tokenizer = { encode: (t) => t.trim().split(/\\s+/).map((w) => Number(w) || 1), decode: (ids) => ids.join(' '), tokenString: (id) => ' ' + id, vocabSize: 50257, bosId: null, eosId: null };
-  const host = new ModelHost('gpt2-small-random', { decoder, tokenizer }, await ModelRunner.create(decoder));
-  const http = createServer();
-  attachSocketServer(http, host);
-  await new Promise((r) => http.listen(0, '127.0.0.1', r));
-  console.log('URL http://127.0.0.1:' + http.address().port + '/');
-}
-`;
-
-async function startChild(model: 'bundled' | 'gpt2-small'): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', serverCode(model)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /URL (\S+)/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`bench server (${model}) exited with code ${code}`)));
-  });
-  return { child, url };
-}
+const startChild = (model: 'bundled' | 'gpt2-small') =>
+  startServerChild(model === 'bundled' ? bundledServerCode() : gpt2SmallServerCode(), model);
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
