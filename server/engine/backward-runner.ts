@@ -57,7 +57,8 @@ export class BackwardRunner {
       feeds[graphInput.ropeCos] = new ort.Tensor('float32', cos, [1, T, 1, this.spec.dHead]);
       feeds[graphInput.ropeSin] = new ort.Tensor('float32', sin, [1, T, 1, this.spec.dHead]);
     }
-    const outputs = await this.session.run(feeds, fetch);
+    // The forward cache is the same on every call of one analysis: the worker keeps it.
+    const outputs = await this.session.run(feeds, fetch, { reuse: this.requiredHooks() });
     const result: Record<string, Tensor> = {};
     for (const name of fetch) result[name] = { shape: [...outputs[name]!.dims], data: outputs[name]!.data as Float32Array };
     return result;

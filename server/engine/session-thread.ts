@@ -19,12 +19,14 @@ import * as ort from 'onnxruntime-node';
 export interface EngineSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, ort.Tensor>, fetch?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  /** `reuse`: names of feeds whose arrays the caller passes again, unchanged, on later calls
+   * (a forward cache fed to many backward calls): a thread session sends each such array once. */
+  run(feeds: Record<string, ort.Tensor>, fetch?: readonly string[], options?: { reuse?: readonly string[] }): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
 type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
-interface WireTensor { type: ort.Tensor.Type; dims: readonly number[]; data: TensorData }
+interface WireTensor { type: ort.Tensor.Type; dims: readonly number[]; data?: TensorData; keep?: number; ref?: number }
 type FromWorker =
   | { kind: 'ready'; inputNames: string[]; outputNames: string[] }
   | { kind: 'failed'; message: string }
@@ -39,7 +41,16 @@ const ortEntry = pathToFileURL(createRequire(import.meta.url).resolve('onnxrunti
 const workerSource = `
 Promise.all([import('node:worker_threads'), import(require_ort_entry)]).then(async ([{ parentPort, workerData }, ortModule]) => {
   const ort = ortModule.InferenceSession ? ortModule : ortModule.default;
-  const toOrt = (w) => new ort.Tensor(w.type, w.data, w.dims);
+  // Feeds the caller marked as reused (see ThreadSession.run) stay here by id until dropped.
+  const kept = new Map();
+  const toOrt = (w) => {
+    if (w.ref !== undefined) {
+      const data = kept.get(w.ref);
+      if (!data) throw new Error('a reused feed is no longer held by the worker (id ' + w.ref + ')');
+      return new ort.Tensor(w.type, data, w.dims);
+    }
+    return new ort.Tensor(w.type, w.data, w.dims);
+  };
   let session;
   try {
     session = await ort.InferenceSession.create(workerData.model, workerData.options);
@@ -49,12 +60,17 @@ Promise.all([import('node:worker_threads'), import(require_ort_entry)]).then(asy
   }
   parentPort.postMessage({ kind: 'ready', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
   parentPort.on('message', async (m) => {
+    if (m.kind === 'drop') {
+      kept.delete(m.id);
+      return;
+    }
     if (m.kind === 'release') {
       await session.release();
       parentPort.close();
       return;
     }
     try {
+      for (const w of Object.values(m.feeds)) if (w.keep !== undefined) kept.set(w.keep, w.data);
       const feeds = {};
       for (const [name, w] of Object.entries(m.feeds)) feeds[name] = toOrt(w);
       const out = m.fetch ? await session.run(feeds, m.fetch) : await session.run(feeds);
@@ -78,7 +94,7 @@ Promise.all([import('node:worker_threads'), import(require_ort_entry)]).then(asy
 
 /** A feed as sent to the worker: a view into a larger buffer is copied (posting a view would
  * clone its whole buffer). */
-function toWire(tensor: ort.Tensor): WireTensor {
+function toWire(tensor: ort.Tensor): WireTensor & { data: TensorData } {
   let data = tensor.data as TensorData;
   if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice() as TensorData;
   return { type: tensor.type, dims: tensor.dims, data };
@@ -88,6 +104,13 @@ export class ThreadSession implements EngineSession {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (o: Record<string, ort.Tensor>) => void; reject: (e: Error) => void }>();
   private dead: Error | null = null;
+  /** Reused feed arrays already held by the worker, by id; when one is garbage-collected here,
+   * the worker drops its copy. */
+  private readonly held = new WeakMap<object, number>();
+  private nextHeld = 1;
+  private readonly dropHeld = new FinalizationRegistry<number>((id) => {
+    if (!this.dead) this.worker.postMessage({ kind: 'drop', id });
+  });
 
   private constructor(
     private readonly worker: Worker,
@@ -150,11 +173,27 @@ export class ThreadSession implements EngineSession {
     return new ThreadSession(worker, ready.inputNames, ready.outputNames);
   }
 
-  run(feeds: Record<string, ort.Tensor>, fetch?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+  run(feeds: Record<string, ort.Tensor>, fetch?: readonly string[], options: { reuse?: readonly string[] } = {}): Promise<Record<string, ort.Tensor>> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     const wire: Record<string, WireTensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) wire[name] = toWire(tensor);
+    const reuse = new Set(options.reuse ?? []);
+    for (const [name, tensor] of Object.entries(feeds)) {
+      if (!reuse.has(name)) {
+        wire[name] = toWire(tensor);
+        continue;
+      }
+      const data = tensor.data as TensorData;
+      const heldId = this.held.get(data);
+      if (heldId !== undefined) {
+        wire[name] = { type: tensor.type, dims: tensor.dims, ref: heldId };
+      } else {
+        const keep = this.nextHeld++;
+        this.held.set(data, keep);
+        this.dropHeld.register(data, keep);
+        wire[name] = { ...toWire(tensor), keep };
+      }
+    }
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref(); // a pending call keeps the process alive
       this.pending.set(id, { resolve, reject });

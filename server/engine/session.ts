@@ -194,7 +194,7 @@ function inProcess(session: ort.InferenceSession): EngineSession {
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    run: (feeds, fetch) => (fetch ? session.run(feeds, [...fetch]) : session.run(feeds)),
+    run: (feeds, fetch) => (fetch ? session.run(feeds, [...fetch]) : session.run(feeds)), // every feed is read in place
     release: () => session.release(),
   };
 }

@@ -51,6 +51,27 @@ describe('ONNX Runtime sessions in worker threads', () => {
     }
   });
 
+  it('sends a feed marked as reused once: later calls use the worker\'s copy', async () => {
+    const d = 8;
+    const { session } = await createSession(chainGraph(d, 1));
+    try {
+      const x = new Float32Array(2 * d).fill(1);
+      const feeds = () => ({ x: new ort.Tensor('float32', x, [2, d]) });
+      const first = Array.from((await session.run(feeds(), ['s'], { reuse: ['x'] })).s!.data as Float32Array);
+      expect(first).toEqual([8, 8]);
+      // Changed in place after the first call (which the contract forbids): a reused feed is not
+      // sent again, so the worker still computes with the first values; a plain feed is sent.
+      x.fill(2);
+      expect(Array.from((await session.run(feeds(), ['s'], { reuse: ['x'] })).s!.data as Float32Array)).toEqual([8, 8]);
+      expect(Array.from((await session.run(feeds(), ['s'])).s!.data as Float32Array)).toEqual([16, 16]);
+      // Another array under the same name is sent (and kept) anew.
+      const y = new Float32Array(2 * d).fill(3);
+      expect(Array.from((await session.run({ x: new ort.Tensor('float32', y, [2, d]) }, ['s'], { reuse: ['x'] })).s!.data as Float32Array)).toEqual([24, 24]);
+    } finally {
+      await session.release();
+    }
+  });
+
   it('rejects a bad call with ONNX Runtime\'s message and keeps serving the next ones', async () => {
     const { session } = await createSession(chainGraph(8, 1));
     try {
