@@ -8,7 +8,7 @@
  */
 
 /** What the client needs to lay out the scene. */
-import type { IndexStatus, NeuronDetails, NeuronHistogram, NeuronRequest } from './neuron-index.js';
+import type { IndexStatus, NeuronDetails, NeuronExplanation, NeuronHistogram, NeuronRequest } from './neuron-index.js';
 
 export interface ModelInfo {
   name: string;
@@ -159,6 +159,8 @@ export interface FeatureDetails {
   /** Where it fired: the activation at each quantile of its active tokens (the neuron index's
    * QUANTILES), with the context of that token as an example. */
   quantiles: { quantile: number; value: number; example: FeatureExample }[];
+  /** An imported explanation of this feature (Neuronpedia-style import), when there is one. */
+  explanation?: NeuronExplanation | null;
 }
 
 /** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`. */

@@ -34,6 +34,12 @@ function FeatureDetailsView({ details }: { details: FeatureDetails }) {
       <p className="muted" data-testid="feature-stats">
         fires on {(details.activeShare * 100).toFixed(2)}% of {details.tokensScanned.toLocaleString('en')} tokens of {details.corpus}; max {details.maxActivation.toFixed(2)}, mean when firing {details.meanActive.toFixed(2)}
       </p>
+      {details.explanation && (
+        <p className="neuron-explanation" data-testid="feature-explanation">
+          “{details.explanation.text}”{' '}
+          <span className="muted">({details.explanation.score !== null ? `score ${details.explanation.score.toFixed(2)}, ` : ''}{details.explanation.source})</span>
+        </p>
+      )}
       <p className="muted">promotes: <span data-testid="feature-promoted">{tokens(details.promoted)}</span></p>
       <p className="muted">suppresses: <span data-testid="feature-suppressed">{tokens(details.suppressed)}</span></p>
       {details.histogram && <NeuronHistogram histogram={details.histogram} here={null} />}
