@@ -177,7 +177,7 @@ function readCsvFile(path: string, source: string, shape: Shape, into: Map<strin
   const column = (name: string) => header.indexOf(name);
   const feature = column('neuron') < 0 && column('feature') >= 0;
   const [layerAt, neuronAt, textAt, scoreAt] = [column('layer'), column(feature ? 'feature' : 'neuron'), column('explanation'), column('score')];
-  if (layerAt < 0 || neuronAt < 0 || textAt < 0) throw new ModelError(`${path}:1: the header must name the columns layer, neuron (or feature), explanation (and optionally score); got ${header.join(',')}`);
+  if (layerAt < 0 || neuronAt < 0 || textAt < 0) throw new ModelError(`${path}:1: the header must name the columns layer, neuron, explanation (and optionally score), or layer, feature, explanation for transcoder features; got ${header.join(',')}`);
   for (const { line, fields } of records.slice(1)) {
     const where = `${path}:${line}`;
     if (fields.length !== header.length) throw new ModelError(`${where}: ${fields.length} fields, the header has ${header.length}`);
