@@ -133,6 +133,9 @@ export interface EffectsResult {
   features?: {
     direct: FeatureEffect[];
     layers: { layer: number; mlp: number; rest: number; error: number }[];
+    /** The same features' total effects, activation × gradient of Δ (real backward), at every
+     * position: the strongest raising and lowering Δ (at most 40). */
+    total?: FeatureEffect[];
   };
 }
 
