@@ -3,8 +3,9 @@
  * at every position, listed with the effects answer beside the direct ones. Checked against an
  * independent computation: the gradient the new backward output gives at each MLP's output, read
  * back through W_out, must equal the existing (already tested) gradient at the neurons,
- * ∂Δ/∂hook_post = W_out · ∂Δ/∂mlp_out (W_out has full column rank, so this pins it down); and each
- * listed value is recomputed here from the transcoder's own forward.
+ * ∂Δ/∂hook_post = W_out · ∂Δ/∂mlp_out (W_out has full column rank, so this pins it down); each
+ * listed value is recomputed here from the transcoder's own forward; and the strongest are checked
+ * by finite differences of the real forward (the feature's write scaled by 1 ± ε at hook_mlp_out).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,25 @@ describe('total effects of transcoder features', () => {
       expect(f.activation).toBeCloseTo(a, 4);
       expect(Math.abs(f.value - a * w)).toBeLessThan(1e-4 * Math.max(1, Math.abs(f.value)));
     }
+    // Finite differences on the real forward: scale the feature's write a W_dec[f] at its layer's
+    // MLP output and position by 1 ± ε (an intervention on hook_mlp_out) and read Δ.
+    const { ModelRunner } = await import('../../../server/engine/runner.js');
+    const forward = await ModelRunner.create(decoder, { interventions: set.layers.map((t) => hookName.mlpOut(t.layer)) });
+    const V = decoder.spec.vocabSize;
+    const eps = 1e-2;
+    for (const f of [...raising.slice(0, 4), ...lowering.slice(0, 4)]) {
+      const W_dec = set.layers[f.layer]!.W_dec.data;
+      const delta = new Float32Array(2 * T * d);
+      for (let j = 0; j < d; j++) {
+        delta[f.pos * d + j] = eps * f.activation * W_dec[f.index * d + j]!;
+        delta[T * d + f.pos * d + j] = -eps * f.activation * W_dec[f.index * d + j]!;
+      }
+      const { logits } = await forward.run([tokens, tokens], { positions: 'last', deltas: { [hookName.mlpOut(f.layer)]: { shape: [2, T, d], data: delta } } });
+      const diff = (row: number) => logits.data[row * V + response.value.target.id]! - logits.data[row * V + response.value.distractor.id]!;
+      const numeric = (diff(0) - diff(1)) / (2 * eps);
+      expect(Math.abs(numeric - f.value)).toBeLessThan(0.03 * Math.abs(f.value) + 2e-3);
+    }
+    await forward.dispose();
     // At the last position, a feature's total effect differs from its direct effect only through
     // ln_final's varying scale and later layers; both lists name the same strongest feature's sign.
     const direct = response.value.features!.direct;
