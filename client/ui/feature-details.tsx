@@ -25,7 +25,7 @@ export function FeatureDetailsSection({ view }: { view: FeatureViewStore }) {
   );
 }
 
-function FeatureDetailsView({ details }: { details: FeatureDetails }) {
+export function FeatureDetailsView({ details }: { details: FeatureDetails }) {
   const max = Math.max(1e-9, details.maxActivation);
   const tokens = (list: { token: { id: number; text: string } }[]) => displayTokens(list.map((e) => e.token)).map((t) => t.text).join(' ');
   return (

@@ -13,6 +13,9 @@ import { startServer } from '../../../server/main.js';
 import { ExplanationStore, readExplanations } from '../../../server/neurons/explanations.js';
 import { indexPaths } from '../../../server/neurons/indexer.js';
 import { modelKey } from '../../../server/neurons/keys.js';
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import { FeatureDetailsView } from '../../../client/ui/feature-details.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
 
 const model = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));
@@ -66,9 +69,16 @@ describe('explanations of transcoder features', () => {
     const asked = await socket.emitWithAck('feature:details', { layer: 1, index: 5 });
     if (!asked.ok) throw new Error(asked.error.message);
     expect(asked.value.explanation).toEqual({ text: 'commas, and "quotes"', score: 0.7, source: 'features.csv' });
+    // The page's Features panel (the component itself, rendered to markup) shows it with its source.
+    const html = renderToStaticMarkup(createElement(FeatureDetailsView, { details: asked.value }));
+    expect(html).toContain('data-testid="feature-explanation"');
+    expect(html).toContain('commas, and &quot;quotes&quot;');
+    expect(html).toMatch(/score 0\.70, features\.csv/);
+    expect(html).toContain('data-testid="neuron-histogram"');
     const other = await socket.emitWithAck('feature:details', { layer: 1, index: 6 });
     if (!other.ok) throw new Error(other.error.message);
     expect(other.value.explanation).toBeNull();
+    expect(renderToStaticMarkup(createElement(FeatureDetailsView, { details: other.value }))).not.toContain('feature-explanation');
     // The neuron with the same numbers keeps its own.
     const neuron = await socket.emitWithAck('neuron:details', { layer: 2, index: 17 });
     if (!neuron.ok) throw new Error(neuron.error.message);
