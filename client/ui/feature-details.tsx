@@ -44,7 +44,7 @@ export function FeatureDetailsView({ details }: { details: FeatureDetails }) {
       <p className="muted">suppresses: <span data-testid="feature-suppressed">{tokens(details.suppressed)}</span></p>
       {details.histogram && <NeuronHistogram histogram={details.histogram} here={null} />}
       <ol className="feature-examples" data-testid="feature-examples">
-        {details.examples.map((example, i) => <ExampleRow key={i} example={example} max={max} />)}
+        {details.examples.map((example, i) => <li key={i}><ExampleRow example={example} max={max} /></li>)}
       </ol>
       {details.quantiles && details.quantiles.length > 0 && (
         <>
