@@ -21,6 +21,7 @@ import { decodeFrame } from '../shared/frame-codec.js';
 import { buildContexts } from '../server/neurons/contexts.js';
 import { openCorpus } from '../server/neurons/corpus.js';
 import { featureDetailsSteps } from '../server/transcoders/explain.js';
+import { transcoderHooks, transcoderInput } from '../server/transcoders/inputs.js';
 import { runSteps } from '../server/analysis/steps.js';
 import { FEATURE_SCAN_TOKENS } from '../server/transport/feature-handlers.js';
 import { row, type BenchRow } from './report.js';
@@ -92,6 +93,28 @@ async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, 
   const t0 = performance.now();
   const details = await runSteps(featureDetailsSteps(model, runner, hosted.set, hosted.runner, contexts, 0, features[T - 1]!.indices[0] ?? 0));
   const scanSeconds = (performance.now() - t0) / 1000;
+  // Feature index throughput: what a stored index over features would scan, every feature of
+  // every layer (the model up to each layer's ln2 in one run, then each layer's whole transcoder
+  // forward, active features counted) over the first 128 corpus contexts, in batches of 16.
+  const indexHooks = [...new Set(hosted.set.layers.flatMap((t) => transcoderHooks(hosted.set.inputHook, t.layer).filter((h) => !h.endsWith('hook_mlp_out'))))];
+  const C = contexts.contextLength;
+  const indexContexts = Math.min(128, contexts.count);
+  let indexTokens = 0;
+  let indexActive = 0;
+  const indexRunner = await ModelRunner.create(model.decoder, { outputs: indexHooks, onNotice: () => {} }); // as the neuron indexer's
+  const t1 = performance.now();
+  for (let first = 0; first < indexContexts; first += 16) {
+    const n = Math.min(16, indexContexts - first);
+    const rows = Array.from({ length: n }, (_, c) => Array.from(contexts.tokens.subarray((first + c) * C, (first + c + 1) * C)));
+    const hookCache = await indexRunner.runHooks(rows, indexHooks);
+    for (const t of hosted.set.layers) {
+      const { features: acts } = await hosted.runner.run(t.layer, transcoderInput(hosted.set.inputHook, model.decoder, hookCache, t.layer));
+      for (let k = 0; k < acts.data.length; k++) if (acts.data[k]! > 0) indexActive++;
+    }
+    indexTokens += n * (C - contexts.scoredStart);
+  }
+  const indexSeconds = (performance.now() - t1) / 1000;
+  await indexRunner.dispose();
   await hosted.dispose();
   const L = model.decoder.spec.nLayers;
   return [
@@ -100,5 +123,7 @@ async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, 
     row('features', 'live feature stream: server time per token (transcoder forward + sparse encoding, 16-token run)', times[2]!, 'ms'),
     row('features', `one feature explained on demand (feature:details): scan of ${details.tokensScanned.toLocaleString('en')} corpus tokens`, scanSeconds, 's',
       `${Math.round(details.tokensScanned / scanSeconds).toLocaleString('en')} tokens/s (a runner compiled up to the layer's ln2, the feature's own pre-activation; batches of 16 × ${contexts.contextLength})`),
+    row('features', `feature index throughput: every feature of all ${L} layers over ${indexTokens.toLocaleString('en')} corpus tokens (model to each ln2 + whole transcoder forward, batches of 16 × ${C})`, indexTokens / indexSeconds, 'tokens/s',
+      `${indexSeconds.toFixed(2)} s; ${(indexActive / (indexContexts * C * L)).toFixed(1)} active features per layer and position`),
   ];
 }

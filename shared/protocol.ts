@@ -8,7 +8,7 @@
  */
 
 /** What the client needs to lay out the scene. */
-import type { IndexStatus, NeuronDetails, NeuronRequest } from './neuron-index.js';
+import type { IndexStatus, NeuronDetails, NeuronExplanation, NeuronHistogram, NeuronRequest } from './neuron-index.js';
 
 export interface ModelInfo {
   name: string;
@@ -133,6 +133,9 @@ export interface EffectsResult {
   features?: {
     direct: FeatureEffect[];
     layers: { layer: number; mlp: number; rest: number; error: number }[];
+    /** The same features' total effects, activation × gradient of Δ (real backward), at every
+     * position: the strongest raising and lowering Δ (at most 40). */
+    total?: FeatureEffect[];
   };
 }
 
@@ -153,8 +156,18 @@ export interface FeatureDetails {
   maxActivation: number;
   meanActive: number;
   /** The contexts where it fired most: tokens around the maximum and the feature's activation on each. */
-  examples: { tokens: TokenInfo[]; activations: number[]; max: number; at: number }[];
+  examples: FeatureExample[];
+  /** Its activation over every scanned token (zeros included), in the neuron index's histogram format. */
+  histogram: NeuronHistogram;
+  /** Where it fired: the activation at each quantile of its active tokens (the neuron index's
+   * QUANTILES), with the context of that token as an example. */
+  quantiles: { quantile: number; value: number; example: FeatureExample }[];
+  /** An imported explanation of this feature (Neuronpedia-style import), when there is one. */
+  explanation?: NeuronExplanation | null;
 }
+
+/** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`. */
+export interface FeatureExample { tokens: TokenInfo[]; activations: number[]; max: number; at: number }
 
 /** A transcoder feature's effect on Δ: feature `index` of `layer` at position `pos`. */
 export interface FeatureEffect {

@@ -8,6 +8,8 @@ import { displayTokens } from '../state/token-text.js';
 import type { FeatureDetails } from '../../shared/protocol.js';
 import type { FeatureViewStore } from '../state/feature-view.js';
 import { useFeatureView } from '../state/feature-view.js';
+import { NeuronHistogram } from '../neurons/ui/neuron-histogram.js';
+import type { FeatureExample } from '../../shared/protocol.js';
 
 export function FeatureDetailsSection({ view }: { view: FeatureViewStore }) {
   const asked = useFeatureView(view, (s) => s.explained);
@@ -23,7 +25,7 @@ export function FeatureDetailsSection({ view }: { view: FeatureViewStore }) {
   );
 }
 
-function FeatureDetailsView({ details }: { details: FeatureDetails }) {
+export function FeatureDetailsView({ details }: { details: FeatureDetails }) {
   const max = Math.max(1e-9, details.maxActivation);
   const tokens = (list: { token: { id: number; text: string } }[]) => displayTokens(list.map((e) => e.token)).map((t) => t.text).join(' ');
   return (
@@ -32,21 +34,45 @@ function FeatureDetailsView({ details }: { details: FeatureDetails }) {
       <p className="muted" data-testid="feature-stats">
         fires on {(details.activeShare * 100).toFixed(2)}% of {details.tokensScanned.toLocaleString('en')} tokens of {details.corpus}; max {details.maxActivation.toFixed(2)}, mean when firing {details.meanActive.toFixed(2)}
       </p>
+      {details.explanation && (
+        <p className="neuron-explanation" data-testid="feature-explanation">
+          “{details.explanation.text}”{' '}
+          <span className="muted">({details.explanation.score !== null ? `score ${details.explanation.score.toFixed(2)}, ` : ''}{details.explanation.source})</span>
+        </p>
+      )}
       <p className="muted">promotes: <span data-testid="feature-promoted">{tokens(details.promoted)}</span></p>
       <p className="muted">suppresses: <span data-testid="feature-suppressed">{tokens(details.suppressed)}</span></p>
+      {details.histogram && <NeuronHistogram histogram={details.histogram} here={null} />}
       <ol className="feature-examples" data-testid="feature-examples">
-        {details.examples.map((example, i) => (
-          <li key={i}>
-            {displayTokens(example.tokens).map((t, k) => (
-              <span key={k} className={k === example.at ? 'chip used' : 'chip'} title={`${t.title}: ${example.activations[k]!.toFixed(3)}`} style={{ background: example.activations[k]! > 0 ? activationCss(example.activations[k]!, max) : undefined }}>
-                {t.text}
-              </span>
-            ))}
-            <span className="value"> {example.max.toFixed(2)}</span>
-          </li>
-        ))}
+        {details.examples.map((example, i) => <li key={i}><ExampleRow example={example} max={max} /></li>)}
       </ol>
+      {details.quantiles && details.quantiles.length > 0 && (
+        <>
+          <p className="muted">across its range (quantiles of the tokens where it fires):</p>
+          <ul className="feature-examples" data-testid="feature-quantiles">
+            {details.quantiles.map((q, i) => (
+              <li key={i} data-quantile={q.quantile}>
+                <span className="muted">q{Math.round(q.quantile * 100)} </span>
+                <ExampleRow example={q.example} max={max} />
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </div>
+  );
+}
+
+function ExampleRow({ example, max }: { example: FeatureExample; max: number }) {
+  return (
+    <span>
+      {displayTokens(example.tokens).map((t, k) => (
+        <span key={k} className={k === example.at ? 'chip used' : 'chip'} title={`${t.title}: ${example.activations[k]!.toFixed(3)}`} style={{ background: example.activations[k]! > 0 ? activationCss(example.activations[k]!, max) : undefined }}>
+          {t.text}
+        </span>
+      ))}
+      <span className="value"> {example.max.toFixed(2)}</span>
+    </span>
   );
 }
 

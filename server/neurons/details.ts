@@ -3,7 +3,7 @@
  * activations decoded from int8, histogram edges from the bin width), with token texts cached.
  */
 import type { Tokenizer } from '../engine/decoder.js';
-import type { IndexedNeuron, LogitEffect, NeuronExample } from '../../shared/neuron-index.js';
+import type { IndexedNeuron, LogitEffect, NeuronExample, NeuronHistogram } from '../../shared/neuron-index.js';
 import type { TokenInfo } from '../../shared/protocol.js';
 import type { StoredExample, StoredNeuron } from './record.js';
 
@@ -42,4 +42,25 @@ export function toIndexedNeuron(n: StoredNeuron, texts: TokenTexts): IndexedNeur
     topExamples: n.top.map((e) => toExample(e, texts)),
     quantileExamples: n.quantiles.map((q) => ({ quantile: q.quantile, example: toExample(q.example, texts) })),
   };
+}
+
+/**
+ * A histogram in the index's format (bins of width 2^e, the first one's lower edge a multiple of
+ * it; bins from the one holding the minimum to the one holding the maximum) of values seen all at
+ * once, with at most about `bins` bins. Used for transcoder features scanned on demand.
+ */
+export function binaryHistogram(values: ArrayLike<number>, bins = 64): NeuronHistogram {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    min = Math.min(min, values[i]!);
+    max = Math.max(max, values[i]!);
+  }
+  if (!(max >= min)) return { edges: [0, 1], counts: [0] };
+  const e = max > min ? Math.ceil(Math.log2((max - min) / bins)) : 0;
+  const width = 2 ** e;
+  const first = Math.floor(min / width);
+  const counts = new Array<number>(Math.floor(max / width) - first + 1).fill(0);
+  for (let i = 0; i < values.length; i++) counts[Math.min(counts.length - 1, Math.floor(values[i]! / width) - first)]!++;
+  return { edges: Array.from({ length: counts.length + 1 }, (_, j) => (first + j) * width), counts };
 }

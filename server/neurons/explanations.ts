@@ -11,6 +11,10 @@
  *     ("dataclass_name" and any other fields are ignored);
  *   - CSV with a header row naming layer, neuron, explanation and (optionally) score, RFC 4180
  *     quoting (fields with commas, quotes "" and newlines).
+ *   - transcoder features, Neuronpedia-style (its explanation exports): JSON objects, one per line or in an
+ *     array, {"layer": "1-brown-transcoders" | 1, "index": "123" | 123, "description": "...", "score"?: 0.5}
+ *     (the layer string is `{layer}-{source set}`; the set's name goes into the explanation's source),
+ *     or a CSV whose header names a `feature` column instead of `neuron`.
  * The best-scored explanation per neuron is kept (an unscored one only when nothing is scored).
  * A re-import replaces the neurons it covers and keeps the others. Malformed input fails with the
  * file and line.
@@ -24,14 +28,47 @@ import { writeFileAtomic } from './atomic-file.js';
 export interface ImportedExplanation extends NeuronExplanation {
   layer: number;
   index: number;
+  /** A transcoder feature's (index: the feature within the layer) rather than a neuron's. */
+  feature?: boolean;
 }
 
-type Shape = { nLayers: number; dMlp: number };
+/** `nFeatures`: features per layer of the loaded transcoders, when known (else only ≥ 0 is checked). */
+type Shape = { nLayers: number; dMlp: number; nFeatures?: number };
+const keyOf = (e: { layer: number; index: number; feature?: boolean }) => `${e.feature ? 'f' : 'n'}:${e.layer}:${e.index}`;
+
+function checkFeature(layer: unknown, index: unknown, shape: Shape, where: string): { layer: number; index: number } {
+  if (!Number.isInteger(layer) || !Number.isInteger(index)) throw new ModelError(`${where}: layer and feature must be integers, got ${JSON.stringify(layer)} and ${JSON.stringify(index)}`);
+  const l = layer as number;
+  const i = index as number;
+  if (l < 0 || l >= shape.nLayers) throw new ModelError(`${where}: layer ${l} is out of range (the model has ${shape.nLayers} layers, 0..${shape.nLayers - 1})`);
+  if (i < 0 || (shape.nFeatures !== undefined && i >= shape.nFeatures)) throw new ModelError(`${where}: feature ${i} is out of range${shape.nFeatures !== undefined ? ` (the transcoders have ${shape.nFeatures} features per layer, 0..${shape.nFeatures - 1})` : ''}`);
+  return { layer: l, index: i };
+}
+
+/** A Neuronpedia-style feature explanation: {layer: "{l}-{set}" or l, index, description, score?}. */
+function fromNeuronpedia(record: Record<string, unknown>, shape: Shape, where: string, source: string): ImportedExplanation {
+  const integer = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+  let layer = record.layer;
+  let set: string | null = null;
+  if (typeof layer === 'string') {
+    const match = /^(\d+)(?:-(.+))?$/.exec(layer);
+    if (!match) throw new ModelError(`${where}: "layer" must be a layer number or "{layer}-{source set}" (Neuronpedia), got ${JSON.stringify(layer)}`);
+    layer = Number(match[1]);
+    set = match[2] ?? null;
+  }
+  const { layer: l, index } = checkFeature(layer, integer(record.index), shape, where);
+  const text = record.description ?? record.explanation;
+  if (typeof text !== 'string') throw new ModelError(`${where}: "description" must be a string`);
+  const raw = record.score;
+  if (raw !== undefined && raw !== null && typeof raw !== 'number') throw new ModelError(`${where}: "score" must be a number or null`);
+  const score = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  return { layer: l, index, feature: true, text: text.trim(), score, source: set ? `${source} (${set})` : source };
+}
 const rank = (score: number | null) => (score === null ? -Infinity : score);
 
 /** Keeps the better of two explanations of one neuron (the first on a tie). */
 function keepBest(into: Map<string, ImportedExplanation>, e: ImportedExplanation): void {
-  const key = `${e.layer}:${e.index}`;
+  const key = keyOf(e);
   const old = into.get(key);
   if (!old || rank(e.score) > rank(old.score)) into.set(key, e);
 }
@@ -48,6 +85,7 @@ function checkNeuron(layer: unknown, index: unknown, shape: Shape, where: string
 /** One NeuronSimulationResults object → its best explanation. */
 function fromOpenAi(value: unknown, shape: Shape, where: string, source: string): ImportedExplanation {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ModelError(`${where}: expected a JSON object (NeuronSimulationResults)`);
+  if (!('neuron_id' in value) && 'index' in value && ('description' in value || 'explanation' in value)) return fromNeuronpedia(value as Record<string, unknown>, shape, where, source);
   const record = value as { neuron_id?: { layer_index?: unknown; neuron_index?: unknown }; scored_explanations?: unknown };
   if (!record.neuron_id || typeof record.neuron_id !== 'object') throw new ModelError(`${where}: missing "neuron_id" {layer_index, neuron_index}`);
   const { layer, index } = checkNeuron(record.neuron_id.layer_index, record.neuron_id.neuron_index, shape, where);
@@ -137,17 +175,18 @@ function readCsvFile(path: string, source: string, shape: Shape, into: Map<strin
   if (records.length === 0) throw new ModelError(`${path}: empty (expected a header row layer,neuron,explanation,score)`);
   const header = records[0]!.fields.map((f) => f.trim().toLowerCase());
   const column = (name: string) => header.indexOf(name);
-  const [layerAt, neuronAt, textAt, scoreAt] = [column('layer'), column('neuron'), column('explanation'), column('score')];
-  if (layerAt < 0 || neuronAt < 0 || textAt < 0) throw new ModelError(`${path}:1: the header must name the columns layer, neuron, explanation (and optionally score); got ${header.join(',')}`);
+  const feature = column('neuron') < 0 && column('feature') >= 0;
+  const [layerAt, neuronAt, textAt, scoreAt] = [column('layer'), column(feature ? 'feature' : 'neuron'), column('explanation'), column('score')];
+  if (layerAt < 0 || neuronAt < 0 || textAt < 0) throw new ModelError(`${path}:1: the header must name the columns layer, neuron, explanation (and optionally score), or layer, feature, explanation for transcoder features; got ${header.join(',')}`);
   for (const { line, fields } of records.slice(1)) {
     const where = `${path}:${line}`;
     if (fields.length !== header.length) throw new ModelError(`${where}: ${fields.length} fields, the header has ${header.length}`);
     const integer = (s: string) => (/^\s*\d+\s*$/.test(s) ? Number(s) : s);
-    const { layer, index } = checkNeuron(integer(fields[layerAt]!), integer(fields[neuronAt]!), shape, where);
+    const { layer, index } = (feature ? checkFeature : checkNeuron)(integer(fields[layerAt]!), integer(fields[neuronAt]!), shape, where);
     const rawScore = scoreAt >= 0 ? fields[scoreAt]!.trim() : '';
     const score = rawScore === '' ? null : Number(rawScore);
     if (score !== null && !Number.isFinite(score)) throw new ModelError(`${where}: score "${rawScore}" is not a number`);
-    keepBest(into, { layer, index, text: fields[textAt]!.trim(), score, source });
+    keepBest(into, { layer, index, ...(feature ? { feature: true } : {}), text: fields[textAt]!.trim(), score, source });
   }
 }
 
@@ -193,8 +232,10 @@ export class ExplanationStore {
     this.unreadable = null;
     if (!stamp) return;
     try {
-      const file = JSON.parse(readFileSync(this.path, 'utf8')) as { explanations: [number, number, string, number | null, string][] };
-      for (const [layer, index, text, score, source] of file.explanations) this.entries.set(`${layer}:${index}`, { text, score, source });
+      type Row = [number, number, string, number | null, string];
+      const file = JSON.parse(readFileSync(this.path, 'utf8')) as { explanations: Row[]; features?: Row[] };
+      for (const [layer, index, text, score, source] of file.explanations) this.entries.set(keyOf({ layer, index }), { text, score, source });
+      for (const [layer, index, text, score, source] of file.features ?? []) this.entries.set(keyOf({ layer, index, feature: true }), { text, score, source });
     } catch (error) {
       this.entries = new Map(); // nothing shown; import() refuses rather than overwrite what is there
       this.unreadable = (error as Error).message;
@@ -203,7 +244,13 @@ export class ExplanationStore {
 
   get(layer: number, index: number): NeuronExplanation | null {
     this.refresh();
-    return this.entries.get(`${layer}:${index}`) ?? null;
+    return this.entries.get(keyOf({ layer, index })) ?? null;
+  }
+
+  /** A transcoder feature's imported explanation (feature `index` of `layer`). */
+  getFeature(layer: number, index: number): NeuronExplanation | null {
+    this.refresh();
+    return this.entries.get(keyOf({ layer, index, feature: true })) ?? null;
   }
 
   get size(): number {
@@ -218,12 +265,14 @@ export class ExplanationStore {
       throw new ModelError(`${this.path} holds earlier explanations but cannot be read (${this.unreadable}); nothing was imported. `
         + 'Repair the file, or move it away to start afresh.');
     }
-    for (const e of explanations) this.entries.set(`${e.layer}:${e.index}`, { text: e.text, score: e.score, source: e.source });
-    const rows = [...this.entries].map(([key, e]) => {
-      const [layer, index] = key.split(':').map(Number) as [number, number];
+    for (const e of explanations) this.entries.set(keyOf(e), { text: e.text, score: e.score, source: e.source });
+    const rows = (kind: string) => [...this.entries].filter(([key]) => key.startsWith(`${kind}:`)).map(([key, e]) => {
+      const [layer, index] = key.slice(2).split(':').map(Number) as [number, number];
       return [layer, index, e.text, e.score, e.source] as const;
     }).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    writeFileAtomic(this.path, JSON.stringify({ version: 1, explanations: rows }));
+    const features = rows('f');
+    // Neuron rows exactly as before; feature rows in their own array (older readers ignore it).
+    writeFileAtomic(this.path, JSON.stringify({ version: 1, explanations: rows('n'), ...(features.length > 0 ? { features } : {}) }));
     this.loadedStamp = '';
     return this.size;
   }

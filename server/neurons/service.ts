@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError, type LoadedModel } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
-import type { IndexStatus, NeuronDetails } from '../../shared/neuron-index.js';
+import type { IndexStatus, NeuronDetails, NeuronExplanation } from '../../shared/neuron-index.js';
 import { removeStaleTemps } from './atomic-file.js';
 import { checkpointContexts } from './checkpoint.js';
 import { openCorpus, type CorpusDocuments } from './corpus.js';
@@ -332,6 +332,12 @@ export class NeuronIndex {
       promoted: toLogitEffects(effects.promoted, this.texts), suppressed: toLogitEffects(effects.suppressed, this.texts),
       indexed, explanation: this.explanations?.get(layer, index) ?? null,
     };
+  }
+
+  /** A transcoder feature's imported explanation (explanations.json's `features`), or null. */
+  async featureExplanation(layer: number, index: number): Promise<NeuronExplanation | null> {
+    await this.locate(false);
+    return this.explanations?.getFeature(layer, index) ?? null;
   }
 
   /** `details`, with logit effects that are not in the store or the cache computed on ONNX

@@ -12,6 +12,8 @@ import type { Decoder, LoadedModel, Tensor } from '../engine/decoder.js';
 import { ModelRunner } from '../engine/runner.js';
 import type { Steps } from '../analysis/steps.js';
 import { extremes } from '../neurons/logit-effects.js';
+import { binaryHistogram } from '../neurons/details.js';
+import { QUANTILES } from '../neurons/indexer.js';
 import type { CorpusContexts } from '../neurons/contexts.js';
 import type { FeatureDetails } from '../../shared/protocol.js';
 import type { TranscoderRunner } from './forward.js';
@@ -107,6 +109,9 @@ export async function* featureDetailsSteps(
   let active = 0;
   let sum = 0;
   let max = 0;
+  const S = C - contexts.scoredStart;
+  /** The activation at every scored token, context by context (histogram and quantiles). */
+  const values = new Float32Array(contexts.count * S);
   const total = Math.ceil(contexts.count / B);
   for (let b = 0; b < total; b++) {
     const first = b * B;
@@ -119,6 +124,7 @@ export async function* featureDetailsSteps(
       let at = -1;
       for (let p = contexts.scoredStart; p < C; p++) {
         const a = column[c * C + p]!;
+        values[(first + c) * S + p - contexts.scoredStart] = a;
         scanned++;
         if (a > 0) {
           active++;
@@ -139,20 +145,35 @@ export async function* featureDetailsSteps(
     // Activations around each kept example are read again below, from a run of that context only.
     yield { phase: 'scan', done: b + 1, total: total + 1 };
   }
-  const examples: FeatureDetails['examples'] = [];
-  for (const [top, context, at] of best) {
+  const exampleAt = async (context: number, at: number, top: number) => {
     const ids = Array.from(contexts.tokens.subarray(context * C, (context + 1) * C));
     const { cache } = await runner.run([ids], { hooks, positions: 'last' });
     // The layer's full forward here (the graph the live stream and traces use), as a cross-check of the scan.
     const { features } = await transcoders.run(layer, transcoderInput(set.inputHook, decoder, cache, layer));
     const from = Math.max(contexts.scoredStart, at - before);
     const to = Math.min(C, at + after + 1);
-    examples.push({
+    return {
       tokens: ids.slice(from, to).map((id) => ({ id, text: tokenizer.tokenString(id) })),
       activations: Array.from({ length: to - from }, (_, k) => features.data[(from + k) * F + index]!),
       max: top,
       at: at - from,
-    });
+    };
+  };
+  const examples: FeatureDetails['examples'] = [];
+  for (const [top, context, at] of best) examples.push(await exampleAt(context, at, top));
+  // Quantiles of the active tokens by value (ties: the earlier token first), as the index's.
+  const activeAt: number[] = [];
+  for (let k = 0; k < values.length; k++) if (values[k]! > 0) activeAt.push(k);
+  activeAt.sort((a, b) => values[a]! - values[b]! || a - b);
+  const quantiles: FeatureDetails['quantiles'] = [];
+  let previous = -1;
+  for (const quantile of QUANTILES) {
+    const at = Math.round(quantile * (activeAt.length - 1));
+    if (activeAt.length === 0 || at === previous) continue;
+    previous = at;
+    const k = activeAt[at]!;
+    const value = values[k]!;
+    quantiles.push({ quantile, value, example: await exampleAt(Math.floor(k / S), contexts.scoredStart + (k % S), value) });
   }
   const effects = featureLogitEffects(decoder, set, layer, index);
   const token = (id: number) => ({ id, text: tokenizer.tokenString(id) });
@@ -162,5 +183,6 @@ export async function* featureDetailsSteps(
     suppressed: effects.suppressed.map((e) => ({ token: token(e.token), value: e.value })),
     corpus: contexts.name, tokensScanned: scanned, activeShare: scanned > 0 ? active / scanned : 0,
     maxActivation: max, meanActive: active > 0 ? sum / active : 0, examples,
+    histogram: binaryHistogram(values), quantiles,
   };
 }

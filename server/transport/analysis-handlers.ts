@@ -172,7 +172,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
           total,
           neuronDirect: Float32Array.from(effects.directNeuron).buffer,
           neuronTotal: neuronTotal.buffer,
-          ...(features ? { features: { direct: extremeFeatures(features.features, 20), layers: features.layers } } : {}),
+          ...(features ? { features: { direct: extremeFeatures(features.features, 20), layers: features.layers, total: extremeFeatures(features.total, 20) } } : {}),
         };
         ack!({ ok: true, value });
       },

@@ -12,6 +12,7 @@ import type { CorpusDocuments } from '../neurons/corpus.js';
 import { buildContexts, type CorpusContexts } from '../neurons/contexts.js';
 import { featureDetailsSteps } from '../transcoders/explain.js';
 import type { ModelHost } from './model-host.js';
+import type { NeuronIndex } from '../neurons/service.js';
 import { checkObject, PayloadError } from './validate.js';
 import type { HandlerKit } from './socket-server.js';
 import { stepsJob } from './analysis-handlers.js';
@@ -35,7 +36,8 @@ function contextsFor(host: ModelHost, corpus: CorpusDocuments | undefined): Prom
   return contexts;
 }
 
-export function registerFeatureHandlers(kit: HandlerKit, host: ModelHost, corpus?: CorpusDocuments): void {
+/** `neurons`: where imported explanations are looked up (its explanations.json holds features too). */
+export function registerFeatureHandlers(kit: HandlerKit, host: ModelHost, corpus?: CorpusDocuments, neurons?: NeuronIndex): void {
   kit.on('features:subscribe', true, (payload, ack) => {
     if (typeof payload !== 'boolean') throw new PayloadError('features:subscribe: expected true (send features) or false (neurons only)');
     if (payload && !host.transcoders) throw new PayloadError(`features:subscribe: ${noTranscoders}`);
@@ -57,7 +59,10 @@ export function registerFeatureHandlers(kit: HandlerKit, host: ModelHost, corpus
     async function* steps() {
       const contexts = await contextsFor(host, corpus);
       yield { phase: 'corpus', done: 0, total: 1 };
-      return yield* featureDetailsSteps(host.model, host.runner, transcoders!.set, transcoders!.runner, contexts, request.layer, request.index);
+      const details = yield* featureDetailsSteps(host.model, host.runner, transcoders!.set, transcoders!.runner, contexts, request.layer, request.index);
+      // An unreadable explanations file leaves the explanation out; the scan's answer still comes.
+      details.explanation = neurons ? await neurons.featureExplanation(request.layer, request.index).catch(() => null) : null;
+      return details;
     }
     kit.scheduler.submit(stepsJob(kit, runId, steps(), ack as never, 'feature details', {
       progress: ({ done, total }) => kit.socket.emit('analysis:progress', runId, done, total),

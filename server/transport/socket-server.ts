@@ -91,7 +91,7 @@ export function attachSocketServer(http: HttpServer, host: ModelHost, neurons?: 
     rooms.attach(socket, role === 'operator', (error) => toError(error), options.token ?? null);
     const kit = registerHandlers(socket, host, scheduler, role);
     registerAnalysisHandlers(kit, host, analysis);
-    registerFeatureHandlers(kit, host, neurons?.corpus);
+    registerFeatureHandlers(kit, host, neurons?.corpus, neurons);
     if (neurons && index) registerNeuronHandlers(kit, host, neurons, index.jobId);
     socket.on('disconnect', () => scheduler.removeClient(socket.id));
   });

@@ -208,8 +208,12 @@ describe('transcoder features in the browser', () => {
     await browser.page.click('[data-testid=tab-neurons]');
     await browser.page.locator('[data-testid=feature-effects-panel]').waitFor();
     const listed = await state<{ layer: number; index: number; value: number }[]>(`${analysis}.effects.features.direct`);
-    const rows = browser.page.locator('[data-testid=feature-effect]');
+    const rows = browser.page.locator('[data-testid=features-raising] [data-testid=feature-effect], [data-testid=features-lowering] [data-testid=feature-effect]');
     expect(await rows.count()).toBe(listed.length);
+    // Total effects (every position) listed beside them, as the server sent them.
+    const total = await state<{ value: number }[]>(`${analysis}.effects.features.total`);
+    expect(total.length).toBeGreaterThan(0);
+    expect(await browser.page.locator('[data-testid=features-total-raising] [data-testid=feature-effect], [data-testid=features-total-lowering] [data-testid=feature-effect]').count()).toBe(total.length);
     expect(listed.length).toBeGreaterThan(0);
     // The first raising row is the largest positive direct effect the server sent.
     const raising = listed.filter((f) => f.value > 0);
@@ -222,6 +226,11 @@ describe('transcoder features in the browser', () => {
     expect(await browser.page.locator('[data-testid=feature-examples] li').count()).toBeGreaterThan(0);
     expect(await browser.page.textContent('[data-testid=feature-stats]')).toMatch(/fires on \d+\.\d+% of [\d,]+ tokens/);
     expect((await browser.page.textContent('[data-testid=feature-promoted]'))!.trim().length).toBeGreaterThan(0);
+    // Histogram and quantile examples, drawn as the neuron panel draws them.
+    const sent = await state<{ histogram: { counts: number[] }; quantiles: unknown[] }>(`${features}.view.getState().details`);
+    expect(Number(await browser.page.getAttribute('[data-testid=feature-details] [data-testid=neuron-histogram]', 'data-bins'))).toBe(sent.histogram.counts.length);
+    expect(sent.quantiles.length).toBeGreaterThan(0);
+    expect(await browser.page.locator('[data-testid=feature-quantiles] li').count()).toBe(sent.quantiles.length);
     await browser.page.locator('[data-testid=feature-details]').scrollIntoViewIfNeeded();
     await shoot('features-explain');
   }, 300_000);

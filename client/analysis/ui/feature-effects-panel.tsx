@@ -12,14 +12,14 @@ import { useAnalysis } from '../state/analysis-services.js';
 import { useAnalysisStore } from '../state/analysis-store.js';
 import type { FeatureEffect } from '../../../shared/protocol.js';
 
-function FeatureList({ title, items, maxAbs, testId, onPick }: { title: string; items: FeatureEffect[]; maxAbs: number; testId: string; onPick: (f: FeatureEffect) => void }) {
+function FeatureList({ title, items, maxAbs, testId, onPick, tokens }: { title: string; items: FeatureEffect[]; maxAbs: number; testId: string; onPick: (f: FeatureEffect) => void; tokens?: string[] }) {
   return (
     <div>
       <h3>{title}</h3>
       <ol className="bar-list" data-testid={testId}>
         {items.map((f) => (
-          <li key={`${f.layer}:${f.index}`} data-testid="feature-effect" data-layer={f.layer} data-index={f.index} data-value={f.value}>
-            <button type="button" className="link" data-testid="feature-pick" title={`activation ${f.activation.toFixed(3)}; click to explain`} onClick={() => onPick(f)}>L{f.layer} F{f.index}</button>
+          <li key={`${f.layer}:${f.index}:${f.pos}`} data-testid="feature-effect" data-layer={f.layer} data-index={f.index} data-pos={f.pos} data-value={f.value}>
+            <button type="button" className="link" data-testid="feature-pick" title={`activation ${f.activation.toFixed(3)}; click to explain`} onClick={() => onPick(f)}>L{f.layer} F{f.index}{tokens ? ` @${f.pos} ${JSON.stringify(tokens[f.pos] ?? '')}` : ''}</button>
             <span className="bar-track">
               <span className={f.value >= 0 ? 'bar up' : 'bar down'} style={{ width: `${(Math.abs(f.value) / Math.max(1e-9, maxAbs)) * 50}%`, background: activationCss(f.value, maxAbs) }} />
             </span>
@@ -35,16 +35,26 @@ export function FeatureEffectsPanel() {
   const { store } = useAnalysis();
   const services = useAppServices();
   const features = useAnalysisStore(store, (s) => s.effects?.features ?? null);
+  const tokens = useAnalysisStore(store, (s) => s.effects?.tokens)?.map((t) => t.text);
   if (!features) return null;
   const pick = (f: FeatureEffect) => explainFeature(services, f.layer, f.index);
   const raising = features.direct.filter((f) => f.value > 0);
   const lowering = features.direct.filter((f) => f.value < 0);
   const maxAbs = Math.max(1e-9, ...features.direct.map((f) => Math.abs(f.value)));
+  const total = features.total ?? [];
+  const totalMax = Math.max(1e-9, ...total.map((f) => Math.abs(f.value)));
   return (
     <section className="panel analysis-panel" data-testid="feature-effects-panel">
       <h2>Transcoder features <span className="muted">(direct effect at the last token)</span></h2>
       <FeatureList title="Raise Δ (toward the target)" items={raising} maxAbs={maxAbs} testId="features-raising" onPick={pick} />
       <FeatureList title="Lower Δ (toward the distractor)" items={lowering} maxAbs={maxAbs} testId="features-lowering" onPick={pick} />
+      {total.length > 0 && (
+        <>
+          <h2>Transcoder features <span className="muted">(total effect, activation × gradient of Δ, every position)</span></h2>
+          <FeatureList title="Raise Δ" items={total.filter((f) => f.value > 0)} maxAbs={totalMax} testId="features-total-raising" onPick={pick} tokens={tokens} />
+          <FeatureList title="Lower Δ" items={total.filter((f) => f.value < 0)} maxAbs={totalMax} testId="features-total-lowering" onPick={pick} tokens={tokens} />
+        </>
+      )}
       <p className="muted">Click a feature to explain it (in the Features tab).</p>
       <p className="muted" data-testid="feature-effect-layers">
         MLP direct effect by layer (features + b_dec/skip + error):{' '}

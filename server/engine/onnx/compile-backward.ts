@@ -301,7 +301,9 @@ class BackwardGraph {
     let gResid = this.normBackward(backwardName.gradFinal, hookName.residPost(L - 1), hookName.lnFinalScale, 'ln_final');
     for (let l = L - 1; l >= 0; l--) {
       // gResid is the gradient at blocks.l.hook_resid_post.
-      if (mode === 'linear') {
+      if (mode === 'full') {
+        g.output(gResid, backwardName.gradResidPost(l), ['N', 'T', spec.dModel]); // ∂Δ/∂resid_post = ∂Δ/∂mlp_out (transcoder features' total effects)
+      } else if (mode === 'linear') {
         g.output(gResid, backwardName.gradResidPost(l), ['N', 'T', spec.dModel]);
         if (this.has(`blocks.${l}.mlp.b_out`)) this.constantTerm(gResid, this.w(`blocks.${l}.mlp.b_out`));
       } else if (mode === 'replacement') {
