@@ -126,17 +126,21 @@ async function scenario(label: string, urls: string[], n: number): Promise<Bench
     }
     const tokens = received.reduce((s, l) => s + l.length, 0);
 
-    // Pointer at 30 Hz for 3 s.
+    // Pointer and camera, each at 30 Hz for 3 s.
     const pointers = followers.map(() => 0);
+    const cameras = followers.map(() => 0);
     followers.forEach((f, i) => f.on('room:pointer', () => { pointers[i]!++; }));
+    followers.forEach((f, i) => f.on('room:camera', () => { cameras[i]!++; }));
     const t0 = performance.now();
     for (let k = 0; performance.now() - t0 < 3000; k++) {
       presenter.emit('room:pointer', { origin: [0, 1.6, 0], direction: [0, 0, -1], hit: [k, 0, -2] });
+      presenter.emit('room:camera', { position: [k * 0.01, 1.6, 2], target: [0, 1.5, -4] });
       await new Promise((r) => setTimeout(r, 1000 / 30));
     }
     await new Promise((r) => setTimeout(r, 300));
     const seconds = (performance.now() - t0 - 300) / 1000;
     const perFollower = pointers.map((c) => c / seconds);
+    const cameraPerFollower = cameras.map((c) => c / seconds);
 
     return [
       row('rooms', `${label}: tokens with frames delivered per follower`, median(rates), 'tokens/s', `${n} followers, 32-token generation; all followers together ${(median(rates) * n).toFixed(0)}/s; ${tokens} of ${32 * n} delivered`),
@@ -145,6 +149,7 @@ async function scenario(label: string, urls: string[], n: number): Promise<Bench
       row('rooms', `${label}: bytes per follower per token`, median(bytes), 'B', 'token, predictions and activation frame (bundled model)'),
       row('rooms', `${label}: presenter run:prompt with/without followers`, withFollowers / alone, '×', `${withFollowers.toFixed(0)} ms vs ${alone.toFixed(0)} ms alone (median of 5)`),
       row('rooms', `${label}: pointer updates received per follower`, median(perFollower), '/s', `sent at 30 Hz; server limit 30/s (burst 10); min ${Math.min(...perFollower).toFixed(1)}/s`),
+      row('rooms', `${label}: camera updates received per follower`, median(cameraPerFollower), '/s', `sent at 30 Hz with the pointer; min ${Math.min(...cameraPerFollower).toFixed(1)}/s`),
     ];
   } finally {
     for (const s of sockets) s.disconnect();

@@ -56,7 +56,7 @@ export function RoomBar() {
   if (!view.room) {
     return (
       <div className="room-bar" data-testid="room-bar">
-        <div className="room-line">
+        <div className="room-line idle">
           <button type="button" data-testid="present-button" disabled={busy} onClick={present} title="Open a presentation room: everyone with the audience link sees what you do">
             Present
           </button>

@@ -92,11 +92,25 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
       if (n && model && n.layer < model.nLayers && n.neuron < model.neuronsPerLayer) app.setState({ selection: n });
     } finally {
       // The results tab follows a finished Explain or Trace (analysis-panels.tsx) once React has
-      // rendered it: put the link's tab back after that.
-      setTimeout(() => {
+      // rendered it, which on a busy page can take a while: wait for that switch (at most 5 s),
+      // then put the link's tab back.
+      const autoTab = linked.action === 'explain' ? 'effects' : linked.action === 'trace' ? 'circuit' : null;
+      const restoreTab = () => {
         if (linked.tab) uiPrefs.setState({ analysisTab: linked.tab });
         restoring = false;
-      }, 100);
+      };
+      if (!autoTab || !linked.tab || linked.tab === autoTab || uiPrefs.getState().analysisTab === autoTab) {
+        setTimeout(restoreTab, 100);
+      } else {
+        let unsubscribe = () => {};
+        const timer = setTimeout(() => { unsubscribe(); restoreTab(); }, 5000);
+        unsubscribe = uiPrefs.subscribe(() => {
+          if (uiPrefs.getState().analysisTab !== autoTab) return;
+          clearTimeout(timer);
+          unsubscribe();
+          setTimeout(restoreTab, 0);
+        });
+      }
     }
   };
 

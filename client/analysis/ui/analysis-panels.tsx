@@ -18,7 +18,7 @@ import { TokenEffectsPanel } from './token-effects-panel.js';
 import './analysis.css';
 
 const tabs: { id: AnalysisTab; label: string }[] = [
-  { id: 'effects', label: 'Token effects' },
+  { id: 'effects', label: 'Tokens' }, // token effects on Δ (one line with four tabs)
   { id: 'neurons', label: 'Neurons' },
   { id: 'circuit', label: 'Circuit' },
 ];
