@@ -62,7 +62,8 @@ async function startOnFreePort(options: { modelDir?: string; extraArgs?: string[
   const port = await freePort();
   // --no-index: these tests are not about the neuron index, which would otherwise build in the background.
   const token = randomBytes(18).toString('base64url');
-  const args = ['tsx', 'server/main.ts', '--port', String(port), '--no-index', '--token', token];
+  // One argument: a base64url token may start with '-', which a separate argument would turn into an option.
+  const args = ['tsx', 'server/main.ts', '--port', String(port), '--no-index', `--token=${token}`];
   if (options.modelDir) args.push('--model', options.modelDir);
   args.push(...(options.extraArgs ?? []));
   const child = spawn('npx', args, { cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
