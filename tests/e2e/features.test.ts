@@ -159,7 +159,8 @@ describe('transcoder features in the browser', () => {
     expect(await state<boolean | null>(`${features}.clouds().neuronCloudsVisible`)).toBe(true);
     // The shipped transcoders fire about 30 features per token and layer.
     for (const n of clouds.lit) expect(n).toBeLessThan(300);
-    const stored = await state<number[]>(`(() => { const c = window.__circuits; const p = c.store.getState().position; return [0, 1, 2, 3].map((l) => c.activations.readFeatureLayer(p, l, new Float32Array(2048))); })()`);
+    // At the position the clouds showed (the re-run may still be moving the shown position).
+    const stored = await state<number[]>(`(() => { const c = window.__circuits; return [0, 1, 2, 3].map((l) => c.activations.readFeatureLayer(${clouds.position}, l, new Float32Array(2048))); })()`);
     expect(stored).toEqual(clouds.lit);
     await expect.poll(() => browser.page.textContent('[data-testid=features-active]')).toMatch(/L0 \d+, L1 \d+, L2 \d+, L3 \d+/);
     await frames(3);
