@@ -205,7 +205,8 @@ describe('one question, one state', () => {
     await waitFor(`(() => { const s = ${app}; return s.selection && s.selection.layer === 1 && s.selection.neuron === 77 && s.position === 5; })()`, 10_000);
     expect(await browser.page.inputValue('[data-testid=prompt-input]')).toBe(induction.prompt);
     expect(await state<string>(`${analysis}.target`)).toBe(induction.target);
-    expect(await browser.page.getAttribute('[data-testid=tab-neurons]', 'aria-selected')).toBe('true');
+    // The link's tab comes back after the switch to Explain's results, which a slow page renders late.
+    await expect.poll(() => browser.page.getAttribute('[data-testid=tab-neurons]', 'aria-selected'), { timeout: 10_000 }).toBe('true');
     await shoot('ux-flow-03-restored-from-link');
   });
 
