@@ -21,7 +21,7 @@ keepSceneOnFailure(connection, app, activations);
 const roomStorage = (() => { try { return window.sessionStorage; } catch { return null; } })();
 const services = { app, activations, connection };
 const roomStore = createRoomStore();
-const roomControls = attachRoom(connection.socket, app, activations, roomStore, takeRoomLink(window.location, window.history, roomStorage), roomStorage, {
+const roomControls = attachRoom(connection.backend, app, activations, roomStore, takeRoomLink(window.location, window.history, roomStorage), roomStorage, {
   analysis: analysisServicesFor(services).store, prefs: uiPrefs,
 });
 registerRoom(services, { store: roomStore, controls: roomControls });

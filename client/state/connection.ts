@@ -1,6 +1,6 @@
 /**
- * The socket.io connection to the server (the page's own origin, websocket transport only) and
- * the request flows: model info, run a prompt, generate, cancel. Frames are decoded straight
+ * The connection to whoever answers (backend.ts: the socket.io server, or the in-browser engine
+ * in a Web Worker) and the request flows: model info, run a prompt, generate, cancel. Frames are decoded straight
  * into the activation store; the app store only learns discrete facts (a position is ready).
  *
  * Access: the link `npm start` prints carries `?token=...`. The page keeps the token in
@@ -9,15 +9,9 @@
  * (no token, wrong origin, too many connections) reaches the status bar in words, and requests
  * the server would refuse for their size are stopped here with the reason.
  */
-import { io, type Socket } from 'socket.io-client';
-import type {
-  ClientToServerEvents,
-  ErrorEvent,
-  ModelInfo,
-  Prediction,
-  ServerToClientEvents,
-  TokenInfo,
-} from '../../shared/protocol.js';
+import { io } from 'socket.io-client';
+import type { ErrorEvent, ModelInfo, Prediction, TokenInfo } from '../../shared/protocol.js';
+import { isSocketBackend, socketBackend, type Backend } from './backend.js';
 import type { ActivationStore } from './activation-store.js';
 import type { AppStore, StopReason } from './app-store.js';
 import { decodeActivationFrame } from './frame-adapter.js';
@@ -53,10 +47,11 @@ function connectProblem(error: Error & { data?: { code?: string } }): string | n
 }
 import { createPacer } from './pacing.js';
 
-export type CircuitsSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type { Backend, CircuitsSocket } from './backend.js';
 
 export interface Connection {
-  socket: CircuitsSocket;
+  /** Who answers (the server's socket, or the in-browser engine): views use only Backend's members. */
+  backend: Backend;
   runPrompt(prompt: string): Promise<void>;
   generate(prompt: string, maxTokens: number, temperature?: number): Promise<void>;
   cancel(): void;
@@ -70,14 +65,19 @@ function unwrap<T>(response: AckResponse<T>): T {
   return response.value;
 }
 
-export function createConnection(app: AppStore, activations: ActivationStore, url?: string, token: string | null = takeAccessToken()): Connection {
-  const socket: CircuitsSocket = io(url ?? window.location.origin, {
+/** The socket.io socket to the server at `url` (default: the page's own origin). */
+export function createSocketBackend(url?: string, token: string | null = takeAccessToken()): Backend {
+  return socketBackend(io(url ?? window.location.origin, {
     transports: ['websocket'],
     reconnection: true,
     reconnectionDelay: 500,
     reconnectionDelayMax: 4000,
     auth: token ? { token } : {},
-  });
+  }));
+}
+
+export function createConnection(app: AppStore, activations: ActivationStore, backend: Backend | (() => Backend) = () => createSocketBackend()): Connection {
+  const socket: Backend = typeof backend === 'function' ? backend() : backend;
 
   const applyModel = (model: ModelInfo) => {
     // After a reconnect to the same model the shown run stays; another model starts afresh.
@@ -141,8 +141,11 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
       error: tooBig ?? explained ?? (interrupted ? 'connection lost during the run' : null),
     });
   });
-  socket.io.on('reconnect_attempt', () => app.setState({ connection: 'reconnecting' }));
-  socket.io.on('reconnect_failed', () => app.setState({ connection: 'disconnected', error: app.getState().error ?? 'cannot reach the server (it may have stopped); reload the page to try again' }));
+  // socket.io's Manager reports its reconnection attempts (a worker has none).
+  if (isSocketBackend(socket)) {
+    socket.io.on('reconnect_attempt', () => app.setState({ connection: 'reconnecting' }));
+    socket.io.on('reconnect_failed', () => app.setState({ connection: 'disconnected', error: app.getState().error ?? 'cannot reach the server (it may have stopped); reload the page to try again' }));
+  }
   socket.on('connect_error', (error) => {
     // Refused by the server (token, origin, connection cap): socket.io does not retry, and the
     // reason is shown as the server wrote it. Otherwise still retrying: say so.
@@ -228,7 +231,7 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
   };
 
   return {
-    socket,
+    backend: socket,
     runPrompt(prompt) {
       if (!checkPrompt(prompt)) return Promise.resolve();
       startRun();
@@ -286,7 +289,7 @@ export function createConnection(app: AppStore, activations: ActivationStore, ur
     },
     close() {
       socket.removeAllListeners();
-      socket.io.removeAllListeners();
+      if (isSocketBackend(socket)) socket.io.removeAllListeners();
       socket.close();
     },
   };

@@ -54,7 +54,7 @@ export function explainFeature(services: AppServices, layer: number, index: numb
   view.setState({ explained: request, details: null, detailsError: null });
   // The answer shows in the analysis panels' Features tab.
   uiPrefs.setState({ analysisTab: 'features' });
-  services.connection.socket.emit('feature:details', request, (response) => {
+  services.connection.backend.emit('feature:details', request, (response) => {
     if (view.getState().explained !== request) return; // a newer feature was asked for
     if (response.ok) view.setState({ details: response.value });
     else view.setState({ detailsError: plainError(`${response.error.code}: ${response.error.message}`) });
@@ -67,7 +67,7 @@ export function explainFeature(services: AppServices, layer: number, index: numb
  */
 export function setupFeatureStream(services: AppServices, rerun: () => void): () => void {
   const view = featureViewFor(services);
-  const { socket } = services.connection;
+  const { backend: socket } = services.connection;
   const sync = (rerunAfter: boolean) => {
     const want = view.getState().cloud !== 'off';
     const model = services.app.getState().model;

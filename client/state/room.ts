@@ -21,7 +21,7 @@ import type { AnalysisStore } from '../analysis/state/analysis-store.js';
 import { loadGraph } from '../analysis/state/circuit.js';
 import type { ActivationStore } from './activation-store.js';
 import type { AppStore } from './app-store.js';
-import type { CircuitsSocket } from './connection.js';
+import type { Backend } from './backend.js';
 import { audienceLinkFor } from './room-link.js';
 import { applySharedView, captureSharedView, changedKeys, selectionFromRoom, selectionToRoom, type SharedViewStores } from './shared-view.js';
 
@@ -119,7 +119,7 @@ export interface RoomMember {
  * effect for the first connection and every reconnection.
  */
 export function attachRoom(
-  socket: CircuitsSocket, app: AppStore, activations: ActivationStore, room: RoomStore, link: RoomLink | null, storage: Storage | null = null,
+  socket: Backend, app: AppStore, activations: ActivationStore, room: RoomStore, link: RoomLink | null, storage: Storage | null = null,
   /** The analysis store and panel prefs: with them the whole shared view is synced, else position and selection. */
   view?: Omit<SharedViewStores, 'app'>,
 ): RoomControls {

@@ -10,7 +10,7 @@
  */
 import { createStore } from 'zustand/vanilla';
 import type { CameraPose, RoomState } from '../../shared/protocol.js';
-import type { CircuitsSocket } from './connection.js';
+import type { Backend } from './backend.js';
 import { applyView, captureView, roomStateToView, tourCamera, tourRoom, type TourContext } from './tour.js';
 import { describeErrors } from './tour-schema.js';
 import {
@@ -35,7 +35,7 @@ export type Recorder = ReturnType<typeof createRecorder>;
 const moved = (a: CameraPose, b: CameraPose) => a.position.some((v, i) => Math.abs(v - b.position[i]!) > 0.01) || a.target.some((v, i) => Math.abs(v - b.target[i]!) > 0.01);
 const round = (v: [number, number, number]): [number, number, number] => v.map((x) => Math.round(x * 1000) / 1000) as [number, number, number];
 
-export function createRecorder(context: TourContext, socket: CircuitsSocket | null, cameraEveryMs = 250) {
+export function createRecorder(context: TourContext, socket: Backend | null, cameraEveryMs = 250) {
   const store = createStore<RecorderState>()(() => ({ recording: false, startedAt: null, count: 0, note: null }));
   let events: RecordedEvent[] = [];
   let start = 0;

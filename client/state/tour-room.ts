@@ -7,7 +7,7 @@
  */
 import type { RoomView } from './room.js';
 import type { RoomControls, RoomStore } from './room.js';
-import type { CircuitsSocket } from './connection.js';
+import type { Backend } from './backend.js';
 import type { TourPlayer } from './tour-player.js';
 import type { Replayer } from './tour-recorder.js';
 
@@ -31,7 +31,7 @@ export function roomCaption(view: RoomView): string | null {
  * it gains control, if the room shows another one). Returns the function that unlinks it.
  */
 export function linkTourToRoom(
-  tour: { player: TourPlayer; replayer: Replayer | null }, socket: CircuitsSocket, room: RoomStore, controls: RoomControls,
+  tour: { player: TourPlayer; replayer: Replayer | null }, socket: Backend, room: RoomStore, controls: RoomControls,
 ): () => void {
   let sent: string | null | undefined;
   const sync = () => {

@@ -29,13 +29,13 @@ export function tourServicesFor(services: AppServices): TourServices {
   if (!tour) {
     const context = { services, analysis: analysisServicesFor(services) };
     const player = createTourPlayer(context);
-    const recorder = createRecorder(context, services.connection.socket);
+    const recorder = createRecorder(context, services.connection.backend);
     player.onBeat((beat) => recorder.caption(beat.caption));
     tour = { player, recorder, replayer: createReplayer(context) };
     byServices.set(services, tour);
     // In a presentation room, the caption on screen reaches the followers (tour-room.ts).
     const room = roomFor(services);
-    if (room) linkTourToRoom(tour, services.connection.socket, room.store, room.controls);
+    if (room) linkTourToRoom(tour, services.connection.backend, room.store, room.controls);
     if (typeof window !== 'undefined') window.__circuitsTour = tour;
   }
   return tour;

@@ -121,7 +121,7 @@ export function setupViewSession(services: AppServices, analysis: AnalysisServic
     if (replayed || s.connection !== 'connected' || !s.model) return;
     replayed = true;
     // A room's audience shows the presenter's run (client/state/room.ts), not its own.
-    const auth = connection.socket.auth as { room?: unknown; control?: unknown } | undefined;
+    const auth = connection.backend.auth as { room?: unknown; control?: unknown } | undefined;
     if (typeof auth?.room === 'string' && typeof auth.control !== 'string') {
       restoring = false;
       return;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
 import { ActivationStore } from '../../client/state/activation-store.js';
 import { createAppStore, type AppStore } from '../../client/state/app-store.js';
-import { createConnection, type Connection } from '../../client/state/connection.js';
+import { createConnection, createSocketBackend, type Connection } from '../../client/state/connection.js';
 import { attachRoom, createRoomStore, takeRoomLink, type RoomControls, type RoomStore } from '../../client/state/room.js';
 import type { RoomOpened, RunResult } from '../../shared/protocol.js';
 import { call, join, joined, queryOf, type Recorder } from '../server/rooms/helpers.js';
@@ -38,9 +38,9 @@ beforeAll(async () => {
   await joined(presenter);
   const app = createAppStore();
   const activations = new ActivationStore();
-  const connection = createConnection(app, activations, server.url, null);
+  const connection = createConnection(app, activations, createSocketBackend(server.url, null));
   const room = createRoomStore();
-  const controls = attachRoom(connection.socket, app, activations, room, { room: opened.room });
+  const controls = attachRoom(connection.backend, app, activations, room, { room: opened.room });
   page = { app, activations, connection, room, controls };
   await until(() => room.getState().memberId !== null && app.getState().model !== null, 'the page joined the room');
 });
@@ -112,11 +112,11 @@ describe('follow mode (client/state/room.ts)', () => {
   it('forgets a room that no longer exists and connects without it, saying why', async () => {
     const app = createAppStore();
     const activations = new ActivationStore();
-    const connection = createConnection(app, activations, server.url, null);
+    const connection = createConnection(app, activations, createSocketBackend(server.url, null));
     const room = createRoomStore();
     const removed: string[] = [];
     const storage = { removeItem: (k: string) => void removed.push(k) } as unknown as Storage;
-    const controls = attachRoom(connection.socket, app, activations, room, { room: 'gone'.repeat(6) }, storage);
+    const controls = attachRoom(connection.backend, app, activations, room, { room: 'gone'.repeat(6) }, storage);
     try {
       await until(() => app.getState().connection === 'connected', 'connected without the room');
       expect(room.getState().error).toMatch(/no such room/);

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
 import { ActivationStore } from '../../client/state/activation-store.js';
 import { createAppStore } from '../../client/state/app-store.js';
-import { createConnection } from '../../client/state/connection.js';
+import { createConnection, createSocketBackend } from '../../client/state/connection.js';
 import { attachRoom, createRoomStore, type RoomControls, type RoomLink, type RoomStore } from '../../client/state/room.js';
 import { analysisServicesFor } from '../../client/analysis/state/analysis-services.js';
 import type { AppServices } from '../../client/state/app-context.js';
@@ -48,9 +48,9 @@ const until = async (check: () => boolean, what: string, ms = 30_000) => {
 async function openPage(link: RoomLink | null): Promise<Page> {
   const app = createAppStore();
   const activations = new ActivationStore();
-  const connection = createConnection(app, activations, server.url, link ? null : server.token);
+  const connection = createConnection(app, activations, createSocketBackend(server.url, link ? null : server.token));
   const room = createRoomStore();
-  const controls = link ? attachRoom(connection.socket, app, activations, room, link) : null;
+  const controls = link ? attachRoom(connection.backend, app, activations, room, link) : null;
   const page = { services: { app, activations, connection }, room, controls };
   pages.push(page);
   await until(() => app.getState().model !== null && (!link || room.getState().memberId !== null), 'the page is connected');
@@ -86,16 +86,16 @@ describe('tours and recordings in a room', () => {
     const follower = await openPage({ room: opened.room });
 
     const followerContext = { services: follower.services, analysis: analysisServicesFor(follower.services) };
-    const recorder = createRecorder(followerContext, follower.services.connection.socket);
+    const recorder = createRecorder(followerContext, follower.services.connection.backend);
     recorder.start();
 
     // As the room sync would connect it: the presenter's applied beats go to the room.
     tourRoom.publish = (view, camera) => {
-      if (presenter.controls!.isController()) presenter.services.connection.socket.emit('room:state', viewToRoomState(view, camera), () => {});
+      if (presenter.controls!.isController()) presenter.services.connection.backend.emit('room:state', viewToRoomState(view, camera), () => {});
     };
     const player = createTourPlayer({ services: presenter.services, analysis: analysisServicesFor(presenter.services) }, { captionMs: 0, moveMs: 0 });
     // As tour-services.ts links it in the app: the caption on screen goes into the room's state.
-    const unlink = linkTourToRoom({ player, replayer: null }, presenter.services.connection.socket, presenter.room, presenter.controls!);
+    const unlink = linkTourToRoom({ player, replayer: null }, presenter.services.connection.backend, presenter.room, presenter.controls!);
     expect(player.load(tour)).toBe(true);
     await player.goTo(0);
     expect(player.store.getState().phase).toBe('ready');

@@ -180,7 +180,7 @@ describe('a live room, presenter and followers in browsers', () => {
     await follower.click('[data-testid=run-button]');
     await F.waitFor(`(${store}.error ?? '').includes('forbidden') || document.querySelector('[data-testid=run-error]') != null`);
     expect(await follower.textContent('[data-testid=run-error]')).toMatch(/only the presenter may do this/);
-    const refused = await F.state<{ ok: boolean; code?: string }>(`new Promise((resolve) => window.__circuits.connection.socket.emit('room:state', { position: 0 }, (r) => resolve({ ok: r.ok, code: r.ok ? undefined : r.error.code })))`);
+    const refused = await F.state<{ ok: boolean; code?: string }>(`new Promise((resolve) => window.__circuits.connection.backend.emit('room:state', { position: 0 }, (r) => resolve({ ok: r.ok, code: r.ok ? undefined : r.error.code })))`);
     expect(refused).toEqual({ ok: false, code: 'forbidden' });
     expect(await P.state(`${room}.state.position`)).toBe(shared);
     // The refused run cleared nothing for good: the room's run is back on the follower's page.
@@ -257,7 +257,7 @@ describe('a live room, presenter and followers in browsers', () => {
     await P.waitFor(`${room}.controller === ${room}.memberId`);
     await status(presenter, '^Presenting');
     await F.waitFor(`${room}.controller !== ${JSON.stringify(me)}`);
-    const refused = await F.state<{ ok: boolean }>(`new Promise((resolve) => window.__circuits.connection.socket.emit('run:prompt', { prompt: ' again' }, (r) => resolve({ ok: r.ok })))`);
+    const refused = await F.state<{ ok: boolean }>(`new Promise((resolve) => window.__circuits.connection.backend.emit('run:prompt', { prompt: ' again' }, (r) => resolve({ ok: r.ok })))`);
     expect(refused.ok).toBe(false);
   });
 

@@ -145,7 +145,7 @@ describe('one question, one state', () => {
     expect(await browser.page.textContent('[data-testid=predictions-after]')).toContain(tokens[tokens.length - 1]!.text.trim());
     const shown = await state<{ id: number; prob: number }[]>(`${app}.predictions`);
     const fresh = await state<{ ok: boolean; value: { tokens: { id: number }[]; predictions: { id: number; prob: number }[] } }>(
-      `window.__circuits.connection.socket.emitWithAck('run:prompt', { prompt: ${JSON.stringify(tokens.map((t) => t.text).join(''))}, topK: 10 })`,
+      `window.__circuits.connection.backend.emitWithAck('run:prompt', { prompt: ${JSON.stringify(tokens.map((t) => t.text).join(''))}, topK: 10 })`,
     );
     expect(fresh.ok).toBe(true);
     expect(fresh.value.tokens.map((t) => t.id)).toEqual(tokens.map((t) => t.id));

@@ -60,7 +60,7 @@ export function analysisServicesFor(services: AppServices): AnalysisServices {
     const store = createAnalysisStore();
     const requests = createAnalysisRequests(store, services.connection, (prompt) => services.connection.runPrompt(prompt));
     setupCircuitHighlight(store, services.app);
-    setupNeuronNotes(store, services.app, services.connection.socket);
+    setupNeuronNotes(store, services.app, services.connection.backend);
     analysis = { store, requests };
     byServices.set(services, analysis);
     if (typeof window !== 'undefined') {

@@ -7,7 +7,7 @@
  */
 import type { NeuronDetails } from '../../../shared/neuron-index.js';
 import type { AppStore } from '../../state/app-store.js';
-import type { CircuitsSocket } from '../../state/connection.js';
+import type { Backend } from '../../state/backend.js';
 import type { AnalysisStore } from './analysis-store.js';
 
 /** Neurons noted per graph view at most (the view's budget is far smaller by default). */
@@ -19,7 +19,7 @@ export function noteOf(details: NeuronDetails): string {
   return tokens ? `→ ${tokens}` : '';
 }
 
-export function setupNeuronNotes(store: AnalysisStore, app: AppStore, socket: CircuitsSocket): () => void {
+export function setupNeuronNotes(store: AnalysisStore, app: AppStore, socket: Backend): () => void {
   let model = app.getState().model?.name ?? null;
   let busy = false;
   const wanted = () => {

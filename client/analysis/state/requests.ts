@@ -40,7 +40,7 @@ export interface AnalysisRequests {
 const special = (token: TokenInfo) => /^<[^>]*>$/.test(token.text);
 
 export function createAnalysisRequests(store: AnalysisStore, connection: Connection, runPrompt: (prompt: string) => Promise<void>): AnalysisRequests {
-  const socket = connection.socket;
+  const socket = connection.backend;
   const tokenize = (text: string) => new Promise<TokenInfo[]>((resolve, reject) => {
     socket.emit('tokenize', text, (response) => {
       try {

@@ -57,7 +57,7 @@ function usePromptTokens(prompt: string, ready: boolean): { count: number | null
     }
     let live = true;
     const timer = setTimeout(() => {
-      connection.socket.emit('tokenize', prompt, (response: { ok: true; value: TokenInfo[] } | { ok: false; error: { code: string; message: string } }) => {
+      connection.backend.emit('tokenize', prompt, (response: { ok: true; value: TokenInfo[] } | { ok: false; error: { code: string; message: string } }) => {
         if (!live) return;
         if (response.ok) setResult({ count: response.value.length, error: null });
         else setResult({ count: null, error: plainError(`${response.error.code}: ${response.error.message}`) });

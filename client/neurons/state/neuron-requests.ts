@@ -10,7 +10,7 @@
  */
 import type { IndexStatus, NeuronDetails } from '../../../shared/neuron-index.js';
 import type { AppStore, NeuronRef } from '../../state/app-store.js';
-import type { CircuitsSocket } from '../../state/connection.js';
+import type { Backend } from '../../state/backend.js';
 import type { NeuronStore } from './neuron-store.js';
 
 /** How long to wait for an answer before saying so (the server may be busy indexing). */
@@ -34,7 +34,7 @@ function failure(error: Error | null, response: Response<unknown> | undefined, t
   return null;
 }
 
-export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: CircuitsSocket): NeuronRequests {
+export function setupNeuronDetails(store: NeuronStore, app: AppStore, socket: Backend): NeuronRequests {
   const cache = new Map<string, NeuronDetails>();
   /** Requests awaiting an answer, by neuron key: the latest request id (older answers are dropped). */
   const pending = new Map<string, number>();

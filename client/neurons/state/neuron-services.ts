@@ -19,7 +19,7 @@ export function neuronServicesFor(services: AppServices): NeuronServices {
   let neurons = byServices.get(services);
   if (!neurons) {
     const store = createNeuronStore();
-    neurons = { store, requests: setupNeuronDetails(store, services.app, services.connection.socket) };
+    neurons = { store, requests: setupNeuronDetails(store, services.app, services.connection.backend) };
     byServices.set(services, neurons);
   }
   return neurons;

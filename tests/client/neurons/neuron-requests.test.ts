@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { IndexStatus, NeuronDetails } from '../../../shared/neuron-index.js';
 import type { ModelInfo } from '../../../shared/protocol.js';
 import { createAppStore } from '../../../client/state/app-store.js';
-import type { CircuitsSocket } from '../../../client/state/connection.js';
+import type { Backend } from '../../../client/state/backend.js';
 import { setupNeuronDetails } from '../../../client/neurons/state/neuron-requests.js';
 import { createNeuronStore } from '../../../client/neurons/state/neuron-store.js';
 
@@ -57,7 +57,7 @@ function setup() {
   app.setState({ model });
   const store = createNeuronStore();
   const fake = fakeSocket();
-  const api = setupNeuronDetails(store, app, fake.socket as unknown as CircuitsSocket);
+  const api = setupNeuronDetails(store, app, fake.socket as unknown as Backend);
   return { app, store, api, socket: fake.socket, sent: fake.sentOf };
 }
 
