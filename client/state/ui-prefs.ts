@@ -21,6 +21,8 @@ export interface UiPrefs {
   /** The first-visit guide was dismissed once (it opens again from "?"). */
   guideSeen: boolean;
   guideOpen: boolean;
+  /** Who runs the model when the server serves the page (engine-choice.ts): 'server' or 'browser'. */
+  engine: 'server' | 'browser';
 }
 
 export const defaultUiPrefs: UiPrefs = {
@@ -31,6 +33,7 @@ export const defaultUiPrefs: UiPrefs = {
   analysisTab: 'effects',
   guideSeen: false,
   guideOpen: true,
+  engine: 'server',
 };
 
 export const uiPrefsKey = 'circuits-xr:ui';
@@ -43,6 +46,7 @@ function load(storage: Storage | undefined): UiPrefs {
     const prefs = { ...defaultUiPrefs, ...parsed, collapsed: { ...(parsed.collapsed ?? {}) } };
     // The guide opens by itself only until it has been dismissed once.
     prefs.guideOpen = !prefs.guideSeen;
+    if (prefs.engine !== 'browser') prefs.engine = 'server';
     return prefs;
   } catch {
     return { ...defaultUiPrefs };

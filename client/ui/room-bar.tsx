@@ -8,6 +8,7 @@ import qrcode from 'qrcode-generator';
 import { useEffect, useMemo, useState } from 'react';
 import { isFollowing, useRoomServices, useRoomView } from '../state/room-services.js';
 import type { RoomMember } from '../state/room.js';
+import { currentEngine } from '../state/engine-choice.js';
 import './room.css';
 
 /** A QR code of `text` as a PNG data URL (error correction M, automatic size). */
@@ -42,6 +43,19 @@ export function RoomBar() {
   }, [room, inRoom, canManage, view?.controller]);
 
   if (!room || !view) return null;
+  // Rooms are relayed by the server: none in the static build, unavailable with in-browser inference.
+  const engine = currentEngine();
+  if (engine.staticBuild) return null;
+  if (engine.serverOnlyReason && !view.room) {
+    return (
+      <div className="room-bar" data-testid="room-bar">
+        <div className="room-line idle">
+          <button type="button" data-testid="present-button" disabled title={engine.serverOnlyReason}>Present</button>
+          <span className="room-unavailable" data-testid="present-unavailable">Presenting needs inference on the server</span>
+        </div>
+      </div>
+    );
+  }
   const present = async () => {
     setBusy(true);
     try {

@@ -8,6 +8,7 @@ import { uiPrefs } from '../state/ui-prefs.js';
 import { resetView } from '../scene/view-reset.js';
 import { useAnalysis } from '../analysis/state/analysis-services.js';
 import { EnterVRButton } from './enter-vr.js';
+import { EngineSelect } from './engine-select.js';
 import { viewLink } from './view-session.js';
 
 export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButton?: ReactNode }) {
@@ -58,6 +59,7 @@ export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButt
         <button type="button" data-testid="reset-view" title="Put the camera back where it started (R)" onClick={() => resetView()}>Reset view</button>
         <button type="button" data-testid="copy-link" title="A link that opens this view" onClick={() => void copyLink()}>{copied ?? 'Copy link'}</button>
         {xrStore && <EnterVRButton xrStore={xrStore} />}
+        <EngineSelect />
       </div>
       {connectionError && <span className="error" data-testid="error">{connectionError}</span>}
     </div>

@@ -8,6 +8,7 @@ import type { IndexStatus } from '../../../shared/neuron-index.js';
 import { useNeurons } from '../state/neuron-services.js';
 import { useNeuronStore } from '../state/neuron-store.js';
 import { indexFraction, indexStatusText } from '../state/neuron-format.js';
+import { currentEngine } from '../../state/engine-choice.js';
 
 /** A button for an index request, disabled until the server answers (or the request times out). */
 function RequestButton({ request, text, label, className, testId }: {
@@ -29,6 +30,9 @@ function BuildButton({ status }: { status: IndexStatus }) {
   const { requests } = useNeurons();
   const [text, label] = status.state === 'cancelled' ? ['Resume building', 'Resume building the corpus index']
     : status.state === 'error' ? ['Try again', 'Try building the corpus index again'] : ['Build the index', 'Build the corpus index'];
+  // The index is built by the server (a long job over the corpus); none answers here.
+  const unavailable = currentEngine().serverOnlyReason;
+  if (unavailable) return <button type="button" data-testid="build-index" disabled title={unavailable}>{text}</button>;
   return <RequestButton request={requests.buildIndex} text={text} label={label} testId="build-index" />;
 }
 

@@ -1,0 +1,33 @@
+/**
+ * The in-browser engine's Web Worker (created by client/state/engine-choice.ts). PLACEHOLDER until
+ * the engine host lands: it sets up the transport (port-socket.ts) and answers 'model:info' with an
+ * error in words, after checking what the real engine will need (the bundled model's files where
+ * asset-urls.ts says, WASM threads), so the whole path from the page to here runs and is tested.
+ */
+import { modelUrl } from './asset-urls.js';
+import { workerPortSocket } from './port-socket.js';
+import type { Ack, ModelInfo } from '../../shared/protocol.js';
+
+const socket = workerPortSocket();
+
+/** Whether the bundled model's config is reachable from the worker, in words. */
+async function modelFilesWords(): Promise<string> {
+  const url = new URL('config.json', modelUrl('brown-gpt2'));
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return `model files not found at ${url.pathname} (HTTP ${response.status})`;
+    const config = (await response.json()) as { n_layer?: number };
+    return `model files found at ${url.pathname}, ${config.n_layer ?? '?'} layers`;
+  } catch (error) {
+    return `model files not reachable at ${url.pathname} (${(error as Error).message})`;
+  }
+}
+
+socket.on('model:info', (ack: Ack<ModelInfo>) => {
+  void modelFilesWords().then((files) => {
+    const threads = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 'WASM threads available' : 'WASM threads unavailable (page not cross-origin isolated)';
+    ack({ ok: false, error: { code: 'no_model', message: `the in-browser engine is not built yet (${files}; ${threads})` } });
+  });
+});
+
+socket.open();
