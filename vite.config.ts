@@ -1,5 +1,7 @@
 /**
- * Vite build of the browser client (client/ → dist/client).
+ * Vite build of the browser client (client/ → dist/client); with `--mode static` the standalone
+ * build (client/ → dist-static/, relative paths, the engine in a Web Worker; tools/build-static.ts
+ * adds the model, ONNX Runtime's wasm, the XR profiles and the isolation headers).
  * WebXR controller profiles and models (@webxr-input-profiles/assets) are served from our own
  * origin under /xr-profiles/ — by this middleware during `vite` dev, and by the app server
  * (server/main.ts) from node_modules — so the headset never reaches a CDN (the page must work
@@ -46,12 +48,18 @@ function localXrProfiles(): Plugin {
   };
 }
 
-export default defineConfig({
+/** The standalone build's folder (`npm run build:static`). */
+export const staticOutDir = join(repoRoot, 'dist-static');
+
+export default defineConfig(({ mode }) => ({
   root: join(repoRoot, 'client'),
-  base: '/',
+  // The static build works from any folder of any host (all its URLs are relative).
+  base: mode === 'static' ? './' : '/',
   plugins: [react(), localXrProfiles()],
+  // The engine worker is a module worker (it imports onnxruntime-web, which loads its .mjs itself).
+  worker: { format: 'es' as const },
   build: {
-    outDir: join(repoRoot, 'dist', 'client'),
+    outDir: mode === 'static' ? staticOutDir : join(repoRoot, 'dist', 'client'),
     emptyOutDir: true,
     chunkSizeWarningLimit: 4096,
   },
@@ -59,4 +67,4 @@ export default defineConfig({
     // During `vite` dev, socket.io goes to a running server (`npm start -- --port 8080`).
     proxy: { '/socket.io': { target: 'http://127.0.0.1:8080', ws: true } },
   },
-});
+}));

@@ -1,8 +1,9 @@
 /**
  * The in-browser engine's Web Worker (created by client/state/engine-choice.ts). PLACEHOLDER until
- * the engine host lands: it sets up the transport (port-socket.ts) and answers 'model:info' with an
- * error in words, after checking what the real engine will need (the bundled model's files where
- * asset-urls.ts says, WASM threads), so the whole path from the page to here runs and is tested.
+ * the engine host lands: it sets up the transport (port-socket.ts), checks what the real engine
+ * will need (the bundled model's files where asset-urls.ts says, WASM threads), and then says in
+ * words that the engine is not built yet: as the server's status (the status bar shows it) and as
+ * the answer to 'model:info'. So the whole path from the page to here runs and is tested.
  */
 import { modelUrl } from './asset-urls.js';
 import { workerPortSocket } from './port-socket.js';
@@ -23,11 +24,10 @@ async function modelFilesWords(): Promise<string> {
   }
 }
 
-socket.on('model:info', (ack: Ack<ModelInfo>) => {
-  void modelFilesWords().then((files) => {
-    const threads = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 'WASM threads available' : 'WASM threads unavailable (page not cross-origin isolated)';
-    ack({ ok: false, error: { code: 'no_model', message: `the in-browser engine is not built yet (${files}; ${threads})` } });
-  });
+void modelFilesWords().then((files) => {
+  const threads = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 'WASM threads available' : 'WASM threads unavailable: the page is not cross-origin isolated';
+  const words = `the in-browser engine is not built yet (${files}; ${threads})`;
+  socket.on('model:info', (ack: Ack<ModelInfo>) => ack({ ok: false, error: { code: 'bad_request', message: words } }));
+  socket.open();
+  socket.emit('server:status', { state: 'error', message: words });
 });
-
-socket.open();

@@ -7,12 +7,13 @@
  */
 import { createXRStore, type XRStore } from '@react-three/xr';
 
-export const xrProfilesPath = '/xr-profiles/';
+/** Relative to the page, so the static build works from any folder (`npm start` serves the page at /). */
+export const xrProfilesPath = 'xr-profiles/';
 
 export function createCircuitsXRStore(): XRStore {
   const forceEmulation = new URLSearchParams(window.location.search).has('xr-emulate');
   return createXRStore({
-    baseAssetPath: new URL(xrProfilesPath, window.location.origin).href,
+    baseAssetPath: new URL(xrProfilesPath, document.baseURI).href,
     emulate: {
       type: 'metaQuest3',
       // No synthetic room: it would be fetched from a CDN, and the clouds are the room.
