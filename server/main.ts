@@ -29,6 +29,7 @@ import type { BuildOptions } from './neurons/indexer.js';
 import { attachSocketServer } from './transport/socket-server.js';
 import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, isLoopbackHost, normalizeOrigin } from './transport/access.js';
 import { staticHandler } from './transport/static-files.js';
+import { browserEngineMounts } from './browser-engine-files.js';
 import { certificate } from './transport/tls.js';
 import { Rooms } from './rooms/rooms.js';
 import { connectRedis } from './rooms/redis.js';
@@ -130,7 +131,7 @@ export async function startServer(options: StartOptions): Promise<{
     indexDir: options.indexDir, corpus: options.corpus, tokens: options.indexTokens, build: { device: options.device, threads: options.threads, ...options.indexBuild },
   });
   logIndexStates(neurons, log);
-  const serveFiles = staticHandler(clientDir, { '/xr-profiles/': xrProfilesDirectory() });
+  const serveFiles = staticHandler(clientDir, { '/xr-profiles/': xrProfilesDirectory(), ...browserEngineMounts(defaultModel) });
   let server: Server;
   if (options.https) {
     const tls = await certificate(join(root, '.cache/tls'));
