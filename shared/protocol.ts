@@ -164,6 +164,10 @@ export interface FeatureDetails {
   quantiles: { quantile: number; value: number; example: FeatureExample }[];
   /** An imported explanation of this feature (Neuronpedia-style import), when there is one. */
   explanation?: NeuronExplanation | null;
+  /** 'index': read from the stored corpus index (built with the neuron index over its whole
+   * budget; examples and quantiles are contexts, by their maximum); 'scan': scanned on demand
+   * over the first tokens of the corpus (examples and quantiles are tokens). */
+  source?: 'index' | 'scan';
 }
 
 /** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`. */
