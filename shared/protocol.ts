@@ -170,8 +170,9 @@ export interface FeatureDetails {
   source?: 'index' | 'scan';
 }
 
-/** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`. */
-export interface FeatureExample { tokens: TokenInfo[]; activations: number[]; max: number; at: number }
+/** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`;
+ * from the stored index also which corpus context and the token's position in it. */
+export interface FeatureExample { tokens: TokenInfo[]; activations: number[]; max: number; at: number; context?: number; position?: number }
 
 /** A transcoder feature's effect on Δ: feature `index` of `layer` at position `pos`. */
 export interface FeatureEffect {

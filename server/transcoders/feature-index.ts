@@ -69,7 +69,7 @@ export function featureUnits(decoder: Decoder, { set, runner }: IndexTranscoders
 export function storedFeatureDetails(record: StoredNeuron, layer: number, index: number, texts: TokenTexts, corpus: string): FeatureDetails {
   const example = (e: StoredExample): FeatureExample => {
     const { tokens, activations, focus } = toExample(e, texts);
-    return { tokens, activations, max: e.value, at: focus };
+    return { tokens, activations, max: e.value, at: focus, context: e.context, position: e.position };
   };
   return {
     layer, index, hook: `blocks.${layer}.transcoder`,
