@@ -7,16 +7,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../helpers/cli.js';
+import { expectCleanFailure, runCli } from '../../helpers/cli.js';
 import { bundledModel, tempDir } from '../neurons/fixtures.js';
 import { writeRandomSet } from './random-set.js';
-
-function expectCleanFailure(result: { code: number; stderr: string }, pattern: RegExp) {
-  expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/^error: /m);
-  expect(result.stderr).toMatch(pattern);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-}
 
 describe('explanations CLI: feature entries against the transcoders', () => {
   it('checks layer and feature against the set at import, naming the file and line', async () => {
