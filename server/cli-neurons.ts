@@ -80,10 +80,18 @@ function transcodersDir(args: NeuronArgs): string | null {
   return args.transcoders ?? (args.model && statSync(args.model).isDirectory() ? bundledTranscoders(args.model) : null);
 }
 
-/** The transcoders to index (a set that does not fit the model fails in one line naming file and tensor). */
+/** The transcoders to index. A named set that does not fit the model fails in one line naming
+ * file and tensor; the model's own folder, when broken, is reported and skipped (as npm start). */
 async function openTranscoders(args: NeuronArgs, model: LoadedModel): Promise<HostedTranscoders | null> {
   const dir = transcodersDir(args);
-  return dir ? HostedTranscoders.load(dir, model.decoder) : null;
+  if (!dir) return null;
+  try {
+    return await HostedTranscoders.load(dir, model.decoder);
+  } catch (error) {
+    if (args.transcoders !== undefined || !(error instanceof ModelError)) throw error;
+    console.error(`transcoders: not loaded, indexing neurons only: ${error.message} (--no-transcoders skips them, --transcoders DIR names others)`);
+    return null;
+  }
 }
 
 function indexOptions(args: NeuronArgs): NeuronIndexOptions {
@@ -237,7 +245,13 @@ export async function explanationsCommand(args: NeuronArgs): Promise<void> {
   const indexDir = args['index-dir'] ?? defaultIndexDir;
   // Feature entries are checked against the transcoders' layers and feature counts.
   const dir = transcodersDir(args);
-  const nFeatures = dir ? loadTranscoderSet(dir, model.decoder.spec).layers.map((t) => t.nFeatures) : undefined;
+  let nFeatures: number[] | undefined;
+  try {
+    nFeatures = dir ? loadTranscoderSet(dir, model.decoder.spec).layers.map((t) => t.nFeatures) : undefined;
+  } catch (error) {
+    if (args.transcoders !== undefined || !(error instanceof ModelError)) throw error;
+    console.error(`transcoders: not loaded, feature indices checked for ≥ 0 only: ${error.message}`);
+  }
   const { explanations, files } = readExplanations(args.import, { ...model.decoder.spec, nFeatures });
   const store = new ExplanationStore(indexPaths(indexDir, await modelKey(model.decoder, indexDir), '').explanations);
   const total = store.import(explanations);
