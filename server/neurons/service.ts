@@ -190,7 +190,7 @@ export class NeuronIndex {
       return;
     }
     if (movedAside) return;
-    const message = this.store ? 'the neuron index is ready; the loaded transcoders\' features are not indexed yet' : this.current.message;
+    const message = this.store ? 'the neurons are indexed; the features of the loaded transcoders are not yet' : this.current.message;
     if (!this.building) this.setStatus({ corpus: this.corpusInfo.name, done: checkpointContexts(this.checkpointPath(paths)) * C, total, message });
   }
 
