@@ -106,7 +106,7 @@ export class NeuronIndex {
   async start(autoBuild: boolean): Promise<void> {
     this.autoBuild = autoBuild;
     await this.locate(autoBuild);
-    if (!this.store && autoBuild) await this.startBuild();
+    if (!this.complete && autoBuild) await this.startBuild();
   }
 
   /** The store's path for this model and corpus (null until the corpus key is known). */

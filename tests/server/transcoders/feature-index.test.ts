@@ -225,6 +225,31 @@ describe('resume and staleness', () => {
     await resumed.dispose();
   }, 300_000);
 
+  it('indexes the features alone where the neurons are indexed already (npm start\'s automatic build), to the same file', async () => {
+    const later = tempDir('feature-index-later');
+    const neuronsOnly = new NeuronIndex(model, options(later, null));
+    await build(neuronsOnly);
+    expect(neuronsOnly.status().state).toBe('ready');
+    await neuronsOnly.dispose();
+    const stored = readFileSync(index.storePath!);
+    const withFeatures = new NeuronIndex(model, options(later));
+    try {
+      await withFeatures.locate(false);
+      expect(withFeatures.status().state).toBe('absent');
+      expect(withFeatures.status().message).toMatch(/neurons are indexed; the features of the loaded transcoders are not yet/);
+      await withFeatures.start(true); // as the server starts it
+      const deadline = Date.now() + 120_000;
+      while (withFeatures.status().state !== 'ready') {
+        if (Date.now() > deadline || withFeatures.status().state === 'error') throw new Error(JSON.stringify(withFeatures.status()));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(readFileSync(withFeatures.featureStorePath!).equals(readFileSync(index.featureStorePath!))).toBe(true);
+      expect(readFileSync(withFeatures.storePath!).equals(stored), 'the neuron store is untouched').toBe(true);
+    } finally {
+      await withFeatures.dispose();
+    }
+  }, 300_000);
+
   it('never serves the feature store of another transcoder set, even copied under its name', async () => {
     const other = tempDir('feature-index-other-set');
     writeRandomSet(other, { kind: 'relu', skip: false, layers: 4, d: model.decoder.spec.dModel, F: transcoders.set.layers[0]!.nFeatures, seed: 3 });
