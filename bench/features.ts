@@ -7,22 +7,22 @@
  * neuron-only client gets none of them) and the server time to compute and encode it.
  */
 import { fileURLToPath } from 'node:url';
-import { AnalysisContext } from '../server/analysis/context.js';
-import { buildAttributionGraph } from '../server/analysis/attribution.js';
-import { resolveQuestion } from '../server/analysis/question.js';
+import { AnalysisContext } from '../shared/analysis/context.js';
+import { buildAttributionGraph } from '../shared/analysis/attribution.js';
+import { resolveQuestion } from '../shared/analysis/question.js';
 import { loadModel } from '../server/engine/load.js';
-import { ModelRunner } from '../server/engine/runner.js';
-import { TranscoderRunner } from '../server/transcoders/forward.js';
-import { buildFeatureGraph, exactnessError } from '../server/transcoders/graph.js';
+import { ModelRunner } from '../shared/engine/runner.js';
+import { TranscoderRunner } from '../shared/transcoders/forward.js';
+import { buildFeatureGraph, exactnessError } from '../shared/transcoders/graph.js';
 import { loadTranscoderSet } from '../server/transcoders/load.js';
 import { HostedTranscoders } from '../server/transcoders/live.js';
-import { ModelHost } from '../server/transport/model-host.js';
+import { ModelHost } from '../shared/service/model-host.js';
 import { decodeFrame } from '../shared/frame-codec.js';
 import { buildContexts } from '../server/neurons/contexts.js';
 import { openCorpus } from '../server/neurons/corpus.js';
 import { featureDetailsSteps } from '../server/transcoders/explain.js';
-import { transcoderHooks, transcoderInput } from '../server/transcoders/inputs.js';
-import { runSteps } from '../server/analysis/steps.js';
+import { transcoderHooks, transcoderInput } from '../shared/transcoders/inputs.js';
+import { runSteps } from '../shared/analysis/steps.js';
 import { FEATURE_SCAN_TOKENS } from '../server/transport/feature-handlers.js';
 import { row, type BenchRow } from './report.js';
 

