@@ -12,6 +12,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ModelError, type Decoder, type DecoderSpec, type LoadedModel, type Tokenizer } from '../../shared/engine/decoder.js';
 import { openSafetensorsDir } from './safetensors.js';
+import { folderFiles } from './files.js';
 import { readConfig, type HfConfig } from '../../shared/engine/loaders/common.js';
 import { GPT2_ARCHITECTURES, gpt2SpecFromConfig, loadGpt2Hf } from '../../shared/engine/loaders/gpt2-hf.js';
 import { LLAMA_ARCHITECTURES, llamaSpecFromConfig, loadLlamaHf } from '../../shared/engine/loaders/llama-hf.js';
@@ -52,7 +53,7 @@ function familyOf(config: HfConfig, dir: string): Family {
 }
 
 async function loadHfDirectory(dir: string, options: LoadOptions): Promise<LoadedModel> {
-  const config = readConfig(dir);
+  const config = readConfig(folderFiles(dir));
   const family = familyOf(config, dir);
   // Validate the config (and find the tokenizer) before reading gigabytes of weights.
   const spec = family === 'gpt2' ? gpt2SpecFromConfig(config, dir) : llamaSpecFromConfig(config, dir);

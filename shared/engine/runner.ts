@@ -1,5 +1,5 @@
 /**
- * Runs a compiled decoder on ONNX Runtime (onnxruntime-node): full runs over a batch of
+ * Runs a compiled decoder on the registered ONNX Runtime (session.ts: onnxruntime-node on the server, -web in the page): full runs over a batch of
  * prompts and incremental decoding with a KV cache, returning `{ logits, cache }` with only
  * the hooks asked for, like TransformerLens's `run_with_cache`.
  *

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from './temp-dir.js';
 import { ModelError } from '../../../../shared/engine/decoder.js';
 import {
-  SafetensorsFile, openSafetensorsDir, readSafetensors, writeSafetensors,
+  openSafetensorsFile, openSafetensorsDir, readSafetensors, writeSafetensors,
 } from '../../../../server/engine/safetensors.js';
 
 const dir = () => tempDir('safetensors-');
