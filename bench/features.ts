@@ -4,8 +4,14 @@
  * batched ONNX VJPs and the float64 TypeScript path)
  * next to the neuron attribution graph (its default 200-node budget), time, nodes and edges;
  * and the live feature stream: the bytes per token its sparse section adds to a frame (a
- * neuron-only client gets none of them) and the server time to compute and encode it.
+ * neuron-only client gets none of them) and the server time to compute and encode it; one
+ * feature explained on demand; and the stored corpus index built over the same tokens with the
+ * neurons alone and with the neurons and every transcoder feature, side by side.
  */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NeuronIndex } from '../server/neurons/service.js';
 import { fileURLToPath } from 'node:url';
 import { AnalysisContext } from '../shared/analysis/context.js';
 import { buildAttributionGraph } from '../shared/analysis/attribution.js';
@@ -21,7 +27,6 @@ import { decodeFrame } from '../shared/frame-codec.js';
 import { buildContexts } from '../server/neurons/contexts.js';
 import { openCorpus } from '../server/neurons/corpus.js';
 import { featureDetailsSteps } from '../server/transcoders/explain.js';
-import { transcoderHooks, transcoderInput } from '../shared/transcoders/inputs.js';
 import { runSteps } from '../shared/analysis/steps.js';
 import { FEATURE_SCAN_TOKENS } from '../server/transport/feature-handlers.js';
 import { row, type BenchRow } from './report.js';
@@ -93,28 +98,7 @@ async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, 
   const t0 = performance.now();
   const details = await runSteps(featureDetailsSteps(model, runner, hosted.set, hosted.runner, contexts, 0, features[T - 1]!.indices[0] ?? 0));
   const scanSeconds = (performance.now() - t0) / 1000;
-  // Feature index throughput: what a stored index over features would scan, every feature of
-  // every layer (the model up to each layer's ln2 in one run, then each layer's whole transcoder
-  // forward, active features counted) over the first 128 corpus contexts, in batches of 16.
-  const indexHooks = [...new Set(hosted.set.layers.flatMap((t) => transcoderHooks(hosted.set.inputHook, t.layer).filter((h) => !h.endsWith('hook_mlp_out'))))];
-  const C = contexts.contextLength;
-  const indexContexts = Math.min(128, contexts.count);
-  let indexTokens = 0;
-  let indexActive = 0;
-  const indexRunner = await ModelRunner.create(model.decoder, { outputs: indexHooks, onNotice: () => {} }); // as the neuron indexer's
-  const t1 = performance.now();
-  for (let first = 0; first < indexContexts; first += 16) {
-    const n = Math.min(16, indexContexts - first);
-    const rows = Array.from({ length: n }, (_, c) => Array.from(contexts.tokens.subarray((first + c) * C, (first + c + 1) * C)));
-    const hookCache = await indexRunner.runHooks(rows, indexHooks);
-    for (const t of hosted.set.layers) {
-      const { features: acts } = await hosted.runner.run(t.layer, transcoderInput(hosted.set.inputHook, model.decoder, hookCache, t.layer));
-      for (let k = 0; k < acts.data.length; k++) if (acts.data[k]! > 0) indexActive++;
-    }
-    indexTokens += n * (C - contexts.scoredStart);
-  }
-  const indexSeconds = (performance.now() - t1) / 1000;
-  await indexRunner.dispose();
+  const index = await benchFeatureIndex(model, hosted);
   await hosted.dispose();
   const L = model.decoder.spec.nLayers;
   return [
@@ -123,7 +107,54 @@ async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, 
     row('features', 'live feature stream: server time per token (transcoder forward + sparse encoding, 16-token run)', times[2]!, 'ms'),
     row('features', `one feature explained on demand (feature:details): scan of ${details.tokensScanned.toLocaleString('en')} corpus tokens`, scanSeconds, 's',
       `${Math.round(details.tokensScanned / scanSeconds).toLocaleString('en')} tokens/s (a runner compiled up to the layer's ln2, the feature's own pre-activation; batches of 16 × ${contexts.contextLength})`),
-    row('features', `feature index throughput: every feature of all ${L} layers over ${indexTokens.toLocaleString('en')} corpus tokens (model to each ln2 + whole transcoder forward, batches of 16 × ${C})`, indexTokens / indexSeconds, 'tokens/s',
-      `${indexSeconds.toFixed(2)} s; ${(indexActive / (indexContexts * C * L)).toFixed(1)} active features per layer and position`),
+    ...index,
+  ];
+}
+
+/** Corpus tokens of the index rows (the bundled corpus's first ones). */
+const INDEX_TOKENS = 8192;
+
+/**
+ * The stored corpus index over INDEX_TOKENS tokens, built twice in fresh folders (the corpus
+ * tokenized before the clock starts): neurons alone, then neurons and every transcoder feature
+ * in the same build (NeuronIndex as npm start and the CLI run it); throughput over the whole
+ * build (corpus pass, logit effects and records), and one feature's details from the warm store.
+ */
+async function benchFeatureIndex(model: Awaited<ReturnType<typeof loadModel>>, hosted: HostedTranscoders): Promise<BenchRow[]> {
+  const build = async (transcoders: HostedTranscoders | null) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-bench-feature-index-'));
+    const index = new NeuronIndex(model, { indexDir: dir, tokens: INDEX_TOKENS, transcoders });
+    await index.locate(true); // model key, transcoder key and the corpus's tokens: not timed
+    const t0 = performance.now();
+    const steps = (await index.prepareBuild())!;
+    let pass = 0;
+    while (await steps.step()) if (!pass && index.status().done === index.status().total) pass = performance.now() - t0;
+    const seconds = (performance.now() - t0) / 1000;
+    const tokens = index.status().total;
+    const featureBytes = index.featureStorePath ? statSync(index.featureStorePath).size : 0;
+    return { dir, index, seconds, pass: pass / 1000, tokens, featureBytes };
+  };
+  const neurons = await build(null);
+  const both = await build(hosted);
+  const F = hosted.set.layers[0]!.nFeatures;
+  const L = hosted.set.layers.length;
+  const times: number[] = [];
+  for (let k = 0; k < 200; k++) {
+    const t0 = performance.now();
+    both.index.featureDetails(k % L, (k * 7919) % F);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  for (const b of [neurons, both]) {
+    await b.index.dispose();
+    rmSync(b.dir, { recursive: true, force: true });
+  }
+  const N = model.decoder.spec.dMlp * model.decoder.spec.nLayers;
+  return [
+    row('features', `stored index build, ${neurons.tokens.toLocaleString('en')} corpus tokens: neurons alone (${N.toLocaleString('en')})`, neurons.tokens / neurons.seconds, 'tokens/s',
+      `${neurons.seconds.toFixed(2)} s (corpus pass ${neurons.pass.toFixed(2)} s, logit effects + records the rest)`),
+    row('features', `same tokens: neurons + every feature (${L} × ${F.toLocaleString('en')}) in one build`, both.tokens / both.seconds, 'tokens/s',
+      `${both.seconds.toFixed(2)} s (corpus pass ${both.pass.toFixed(2)} s); ${(neurons.seconds > 0 ? both.seconds / neurons.seconds : 0).toFixed(2)}× the neurons alone; feature store ${(both.featureBytes / 2 ** 20).toFixed(1)} MiB (per feature, whatever the corpus)`),
+    row('features', 'one feature\'s details from the warm stored index (median of 200)', times[100]!, 'ms', 'vs the on-demand scan above'),
   ];
 }

@@ -93,7 +93,7 @@ export async function benchCheckpoint(): Promise<BenchRow[]> {
       last = now;
     }, 1);
     const t0 = performance.now();
-    await writeCheckpoint(join(dir, 'state.checkpoint'), state, { modelKey: 'bench', corpusKey: 'bench' });
+    await writeCheckpoint(join(dir, 'state.checkpoint'), [{ name: 'neurons', state }], { modelKey: 'bench', corpusKey: 'bench' });
     const ms = performance.now() - t0;
     clearInterval(timer);
     const mib = statSync(join(dir, 'state.checkpoint')).size / 2 ** 20;

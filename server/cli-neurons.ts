@@ -1,11 +1,14 @@
 /**
  * The CLI's neuron-index commands (server/cli.ts dispatches to them):
- *   index         builds (or resumes) the corpus index, with a progress bar on stderr
+ *   index         builds (or resumes) the corpus index, with a progress bar on stderr; with
+ *                 transcoders (--transcoders DIR, default the model's own transcoders/ folder,
+ *                 --no-transcoders for none) their features are indexed in the same pass
  *   neuron        one neuron's details as JSON (logit effects always; corpus data once indexed)
- *   explanations  imports natural-language explanations (OpenAI's JSONL, or CSV)
+ *   explanations  imports natural-language explanations (OpenAI's JSONL, or CSV; features'
+ *                 Neuronpedia-style JSON or CSV, checked against the transcoders as for index)
  * Bad input fails with one clear line (ModelError / UsageError), as the other commands do.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelError, type LoadedModel } from '../shared/engine/decoder.js';
 import { loadModel } from './engine/load.js';
@@ -16,6 +19,9 @@ import { indexPaths } from './neurons/indexer.js';
 import { modelKey } from './neurons/keys.js';
 import { defaultIndexDir, NeuronIndex, type NeuronIndexOptions } from './neurons/service.js';
 import { NeuronStore } from './neurons/store.js';
+import { featureIndexUnsupported } from './transcoders/feature-index.js';
+import { bundledTranscoders, HostedTranscoders } from './transcoders/live.js';
+import { loadTranscoderSet } from './transcoders/load.js';
 
 export class UsageError extends Error {}
 
@@ -33,6 +39,8 @@ export interface NeuronArgs {
   'checkpoint-every'?: string;
   'checkpoint-seconds'?: string;
   threads?: string;
+  transcoders?: string;
+  'no-transcoders'?: boolean;
 }
 
 /** `--threads N`: ONNX Runtime's threads per operator (undefined: its own choice). */
@@ -62,6 +70,28 @@ function integerArg(args: NeuronArgs, name: 'tokens' | 'layer' | 'index' | 'batc
 async function openModel(args: NeuronArgs): Promise<LoadedModel> {
   if (!args.model) throw new UsageError('--model PATH is required.');
   return loadModel(args.model, { tokenizerPath: args.tokenizer });
+}
+
+/** The transcoder folder: --transcoders DIR, else the model's own transcoders/ folder when it has
+ * one (as npm start), none with --no-transcoders. */
+function transcodersDir(args: NeuronArgs): string | null {
+  if (args['no-transcoders'] && args.transcoders !== undefined) throw new UsageError('--transcoders DIR and --no-transcoders contradict each other; give one.');
+  if (args['no-transcoders']) return null;
+  return args.transcoders ?? (args.model && statSync(args.model).isDirectory() ? bundledTranscoders(args.model) : null);
+}
+
+/** The transcoders to index. A named set that does not fit the model fails in one line naming
+ * file and tensor; the model's own folder, when broken, is reported and skipped (as npm start). */
+async function openTranscoders(args: NeuronArgs, model: LoadedModel): Promise<HostedTranscoders | null> {
+  const dir = transcodersDir(args);
+  if (!dir) return null;
+  try {
+    return await HostedTranscoders.load(dir, model.decoder);
+  } catch (error) {
+    if (args.transcoders !== undefined || !(error instanceof ModelError)) throw error;
+    console.error(`transcoders: not loaded, indexing neurons only: ${error.message} (--no-transcoders skips them, --transcoders DIR names others)`);
+    return null;
+  }
 }
 
 function indexOptions(args: NeuronArgs): NeuronIndexOptions {
@@ -110,7 +140,17 @@ function progressBar(stream: NodeJS.WriteStream = process.stderr): { draw: (stat
 export async function indexCommand(args: NeuronArgs): Promise<void> {
   const options = indexOptions(args);
   const model = await openModel(args);
-  const index = new NeuronIndex(model, options);
+  const transcoders = await openTranscoders(args, model);
+  const index = new NeuronIndex(model, { ...options, transcoders });
+  try {
+    await buildIndex(index, args, model, transcoders);
+  } finally {
+    await index.dispose();
+    await transcoders?.dispose();
+  }
+}
+
+async function buildIndex(index: NeuronIndex, args: NeuronArgs, model: LoadedModel, transcoders: HostedTranscoders | null): Promise<void> {
   const started = performance.now();
   await index.locate(false);
   const steps = await index.prepareBuild();
@@ -145,6 +185,12 @@ export async function indexCommand(args: NeuronArgs): Promise<void> {
     `neuron index ${steps ? 'built' : 'already built'}: ${store}`,
     `model: ${basename(args.model!)} (${nLayers} layers × ${count(dMlp)} neurons); corpus: ${status.corpus}`,
   ];
+  if (index.featureStorePath) {
+    const F = transcoders!.set.layers[0]!.nFeatures;
+    lines.push(`feature index: ${index.featureStorePath} (${transcoders!.set.layers.length} layers × ${count(F)} features of ${transcoders!.set.source})`);
+  } else if (transcoders) {
+    lines.push(`features not indexed: ${featureIndexUnsupported(transcoders.set)}`);
+  }
   if (steps) {
     const run = status.total - resumed;
     lines.push(`${count(run)} tokens in ${seconds.toFixed(1)} s (${count(Math.round(run / seconds))} tokens/s overall)${resumed > 0 ? `, resumed at ${count(resumed)}` : ''}`);
@@ -197,7 +243,16 @@ export async function explanationsCommand(args: NeuronArgs): Promise<void> {
   if (!existsSync(args.import)) throw new UsageError(`--import: path not found: ${args.import}`);
   const model = await openModel(args);
   const indexDir = args['index-dir'] ?? defaultIndexDir;
-  const { explanations, files } = readExplanations(args.import, model.decoder.spec);
+  // Feature entries are checked against the transcoders' layers and feature counts.
+  const dir = transcodersDir(args);
+  let nFeatures: number[] | undefined;
+  try {
+    nFeatures = dir ? loadTranscoderSet(dir, model.decoder.spec).layers.map((t) => t.nFeatures) : undefined;
+  } catch (error) {
+    if (args.transcoders !== undefined || !(error instanceof ModelError)) throw error;
+    console.error(`transcoders: not loaded, feature indices checked for ≥ 0 only: ${error.message}`);
+  }
+  const { explanations, files } = readExplanations(args.import, { ...model.decoder.spec, nFeatures });
   const store = new ExplanationStore(indexPaths(indexDir, await modelKey(model.decoder, indexDir), '').explanations);
   const total = store.import(explanations);
   console.log(`imported ${count(explanations.length)} explanations from ${count(files)} file${files === 1 ? '' : 's'} into ${store.path} (${count(total)} neurons explained in all)`);

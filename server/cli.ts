@@ -34,8 +34,9 @@ const usage = `Circuits XR engine CLI
             [--transcoders DIR]   over transcoder features (the replacement model) instead of neurons
   index     --model PATH [--tokenizer PATH] [--corpus PATH] [--tokens N] [--index-dir DIR]
             [--batch-contexts N] [--checkpoint-every BATCHES] [--checkpoint-seconds S]
+            [--transcoders DIR | --no-transcoders]   features indexed too (default: the model's own transcoders/)
   neuron    --model PATH [--tokenizer PATH] --layer L --index I [--corpus PATH] [--tokens N] [--index-dir DIR] --json
-  explanations --model PATH --import FILE_OR_DIR [--index-dir DIR]
+  explanations --model PATH --import FILE_OR_DIR [--index-dir DIR] [--transcoders DIR | --no-transcoders]
   transcoders --model PATH --transcoders DIR (--prompt TEXT | --tokens 1,2,3)   per-layer FVU and L0, JSON
 
 PATH is a model directory (Hugging Face layout) or a llama2.c .bin file.
@@ -80,6 +81,7 @@ const options = {
   'checkpoint-seconds': { type: 'string' },
   threads: { type: 'string' },
   transcoders: { type: 'string' },
+  'no-transcoders': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 

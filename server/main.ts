@@ -129,6 +129,7 @@ export async function startServer(options: StartOptions): Promise<{
   const host = new ModelHost(basename(options.model.replace(/\/+$/, '')), model, runner, transcoders);
   const neurons = new NeuronIndex(model, {
     indexDir: options.indexDir, corpus: options.corpus, tokens: options.indexTokens, build: { device: options.device, threads: options.threads, ...options.indexBuild },
+    transcoders, // their features are indexed with the neurons
   });
   logIndexStates(neurons, log);
   const serveFiles = staticHandler(clientDir, { '/xr-profiles/': xrProfilesDirectory(), ...browserEngineMounts(defaultModel) });

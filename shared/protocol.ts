@@ -164,10 +164,15 @@ export interface FeatureDetails {
   quantiles: { quantile: number; value: number; example: FeatureExample }[];
   /** An imported explanation of this feature (Neuronpedia-style import), when there is one. */
   explanation?: NeuronExplanation | null;
+  /** 'index': read from the stored corpus index (built with the neuron index over its whole
+   * budget; examples and quantiles are contexts, by their maximum); 'scan': scanned on demand
+   * over the first tokens of the corpus (examples and quantiles are tokens). */
+  source?: 'index' | 'scan';
 }
 
-/** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`. */
-export interface FeatureExample { tokens: TokenInfo[]; activations: number[]; max: number; at: number }
+/** A corpus context around a token: tokens, the feature's activation on each, the token's index `at`;
+ * from the stored index also which corpus context and the token's position in it. */
+export interface FeatureExample { tokens: TokenInfo[]; activations: number[]; max: number; at: number; context?: number; position?: number }
 
 /** A transcoder feature's effect on Δ: feature `index` of `layer` at position `pos`. */
 export interface FeatureEffect {

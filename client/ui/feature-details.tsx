@@ -34,6 +34,11 @@ export function FeatureDetailsView({ details }: { details: FeatureDetails }) {
       <p className="muted" data-testid="feature-stats">
         fires on {(details.activeShare * 100).toFixed(2)}% of {details.tokensScanned.toLocaleString('en')} tokens of {details.corpus}; max {details.maxActivation.toFixed(2)}, mean when firing {details.meanActive.toFixed(2)}
       </p>
+      {details.source && (
+        <p className="muted" data-testid="feature-source" data-source={details.source}>
+          {details.source === 'index' ? 'from the stored corpus index (examples: contexts by their maximum)' : 'scanned on demand (the corpus index does not cover this feature yet)'}
+        </p>
+      )}
       {details.explanation && (
         <p className="neuron-explanation" data-testid="feature-explanation">
           “{details.explanation.text}”{' '}

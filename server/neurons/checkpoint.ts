@@ -1,11 +1,13 @@
 /**
- * Checkpoints of an unfinished build: the whole streaming state (index-state.ts) at a batch
- * boundary, so a resumed build ends byte-identical to an uninterrupted one. Written atomically
- * (temporary file, fsync, rename); one that does not match the model, the corpus or the build
- * parameters, or fails its length or CRC check, is ignored and the build starts afresh.
+ * Checkpoints of an unfinished build: the whole streaming state (index-state.ts) of each of its
+ * parts (the MLP neurons, a transcoder set's features) at a batch boundary, so a resumed build
+ * ends byte-identical to an uninterrupted one. Written atomically (temporary file, fsync,
+ * rename), every part in one file so they never disagree on where the build is; one that does
+ * not match the model, the corpus, the parts (names, e.g. `features:<transcoder key>`) or the
+ * build parameters, or fails its length or CRC check, is ignored and the build starts afresh.
  *
  * Layout (little-endian): "CXRNCKP\0", u32 version, u32 header length, header JSON, then each
- * state array's bytes padded to 8, then u32 CRC-32 of everything before it.
+ * part's state arrays' bytes padded to 8, then u32 CRC-32 of everything before it.
  * Writing is asynchronous and yields between chunks: a GPT-2-small state is about 100 MB, whose
  * checksum and write took 0.7 s of the event loop (everyone's streams) when done in one go.
  */
@@ -15,12 +17,18 @@ import { bytesOf, crc32 } from './crc32.js';
 import { IndexState, type IndexParams } from './index-state.js';
 
 const MAGIC = 'CXRNCKP\0';
-const VERSION = 1;
+const VERSION = 2;
+
+/** One part of a build: its name ('neurons', `features:<key>`) and its state's parameters. */
+export interface CheckpointPart {
+  name: string;
+  params: IndexParams;
+}
 
 export interface CheckpointHeader {
   modelKey: string;
   corpusKey: string;
-  params: IndexParams;
+  parts: CheckpointPart[];
   contextsDone: number;
 }
 
@@ -29,27 +37,31 @@ const pad8 = (n: number) => (8 - (n % 8)) % 8;
 const CHUNK = 4 << 20;
 const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Writes the state atomically (temporary file, fsync, rename); the state must not change until
- * it resolves (the build awaits it between batches). */
-export async function writeCheckpoint(path: string, state: IndexState, keys: { modelKey: string; corpusKey: string }): Promise<void> {
-  const header: CheckpointHeader = { ...keys, params: state.params, contextsDone: state.contextsDone };
+/** Writes the parts' states (all at the same contextsDone) atomically (temporary file, fsync,
+ * rename); no state may change until it resolves (the build awaits it between batches). */
+export async function writeCheckpoint(
+  path: string, parts: { name: string; state: IndexState }[], keys: { modelKey: string; corpusKey: string },
+): Promise<void> {
+  const contextsDone = parts[0]!.state.contextsDone;
+  if (parts.some((p) => p.state.contextsDone !== contextsDone)) throw new Error('checkpoint: the parts disagree on the contexts done');
+  const header: CheckpointHeader = { ...keys, parts: parts.map((p) => ({ name: p.name, params: p.state.params })), contextsDone };
   const json = Buffer.from(JSON.stringify(header));
   const head = Buffer.alloc(16 + json.length + pad8(16 + json.length));
   head.write(MAGIC, 0, 'latin1');
   head.writeUInt32LE(VERSION, 8);
   head.writeUInt32LE(json.length, 12);
   json.copy(head, 16);
-  const parts: Uint8Array[] = [head];
-  for (const array of state.arrays()) {
-    parts.push(bytesOf(array));
+  const chunks: Uint8Array[] = [head];
+  for (const array of parts.flatMap((p) => p.state.arrays())) {
+    chunks.push(bytesOf(array));
     const padding = pad8(array.byteLength);
-    if (padding > 0) parts.push(new Uint8Array(padding));
+    if (padding > 0) chunks.push(new Uint8Array(padding));
   }
   const writer = await AtomicWriter.create(path);
   try {
     let crc = 0;
     let at = 0;
-    for (const part of parts) {
+    for (const part of chunks) {
       for (let offset = 0; offset < part.byteLength; offset += CHUNK) {
         const chunk = part.subarray(offset, Math.min(part.byteLength, offset + CHUNK));
         crc = crc32(chunk, crc);
@@ -68,8 +80,9 @@ export async function writeCheckpoint(path: string, state: IndexState, keys: { m
   }
 }
 
-/** The state saved at `path` when it is intact and belongs to this build, else null. */
-export function readCheckpoint(path: string, expected: { modelKey: string; corpusKey: string; params: IndexParams }): IndexState | null {
+/** The parts' states saved at `path` (in the order asked) when it is intact and belongs to this
+ * build (same keys, parts and parameters), else null. */
+export function readCheckpoint(path: string, expected: { modelKey: string; corpusKey: string; parts: CheckpointPart[] }): IndexState[] | null {
   if (!existsSync(path)) return null;
   let bytes: Buffer;
   try {
@@ -87,17 +100,17 @@ export function readCheckpoint(path: string, expected: { modelKey: string; corpu
     return null;
   }
   if (header.modelKey !== expected.modelKey || header.corpusKey !== expected.corpusKey) return null;
-  if (JSON.stringify(header.params) !== JSON.stringify(expected.params)) return null;
-  const state = new IndexState(expected.params);
+  if (JSON.stringify(header.parts) !== JSON.stringify(expected.parts)) return null;
+  const states = expected.parts.map((p) => new IndexState(p.params));
   let at = 16 + jsonLength + pad8(16 + jsonLength);
-  for (const array of state.arrays()) {
+  for (const array of states.flatMap((s) => s.arrays())) {
     if (at + array.byteLength > bytes.length - 4) return null;
     bytesOf(array).set(bytes.subarray(at, at + array.byteLength));
     at += array.byteLength + pad8(array.byteLength);
   }
   if (at !== bytes.length - 4) return null;
-  state.restored(header.contextsDone);
-  return state;
+  for (const state of states) state.restored(header.contextsDone);
+  return states;
 }
 
 /** Contexts an interrupted build's checkpoint holds, from its header alone (0 when none). */

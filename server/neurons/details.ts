@@ -22,7 +22,7 @@ export function toLogitEffects(effects: { token: number; value: number }[], text
   return effects.map((e) => ({ token: texts.token(e.token), value: e.value }));
 }
 
-function toExample(e: StoredExample, texts: TokenTexts): NeuronExample {
+export function toExample(e: StoredExample, texts: TokenTexts): NeuronExample {
   return {
     tokens: Array.from(e.tokens, (id) => texts.token(id)),
     activations: Array.from(e.codes, (code) => code * e.scale),
@@ -33,12 +33,16 @@ function toExample(e: StoredExample, texts: TokenTexts): NeuronExample {
   };
 }
 
+/** A stored histogram (bins of width 2^e from bin firstBin) with its edges. */
+export function toHistogram({ widthExponent, firstBin, counts }: StoredNeuron['histogram']): NeuronHistogram {
+  const width = 2 ** widthExponent;
+  return { edges: Array.from({ length: counts.length + 1 }, (_, j) => (firstBin + j) * width), counts: Array.from(counts) };
+}
+
 export function toIndexedNeuron(n: StoredNeuron, texts: TokenTexts): IndexedNeuron {
-  const width = 2 ** n.histogram.widthExponent;
-  const { firstBin, counts } = n.histogram;
   return {
     stats: { count: n.count, min: n.min, max: n.max, mean: n.mean, frequency: n.frequency },
-    histogram: { edges: Array.from({ length: counts.length + 1 }, (_, j) => (firstBin + j) * width), counts: Array.from(counts) },
+    histogram: toHistogram(n.histogram),
     topExamples: n.top.map((e) => toExample(e, texts)),
     quantileExamples: n.quantiles.map((q) => ({ quantile: q.quantile, example: toExample(q.example, texts) })),
   };

@@ -32,8 +32,9 @@ export interface ImportedExplanation extends NeuronExplanation {
   feature?: boolean;
 }
 
-/** `nFeatures`: features per layer of the loaded transcoders, when known (else only ≥ 0 is checked). */
-type Shape = { nLayers: number; dMlp: number; nFeatures?: number };
+/** `nFeatures`: features of the loaded transcoders, per layer or the same for all, when known
+ * (else only ≥ 0 is checked). */
+type Shape = { nLayers: number; dMlp: number; nFeatures?: number | number[] };
 const keyOf = (e: { layer: number; index: number; feature?: boolean }) => `${e.feature ? 'f' : 'n'}:${e.layer}:${e.index}`;
 
 function checkFeature(layer: unknown, index: unknown, shape: Shape, where: string): { layer: number; index: number } {
@@ -41,7 +42,9 @@ function checkFeature(layer: unknown, index: unknown, shape: Shape, where: strin
   const l = layer as number;
   const i = index as number;
   if (l < 0 || l >= shape.nLayers) throw new ModelError(`${where}: layer ${l} is out of range (the model has ${shape.nLayers} layers, 0..${shape.nLayers - 1})`);
-  if (i < 0 || (shape.nFeatures !== undefined && i >= shape.nFeatures)) throw new ModelError(`${where}: feature ${i} is out of range${shape.nFeatures !== undefined ? ` (the transcoders have ${shape.nFeatures} features per layer, 0..${shape.nFeatures - 1})` : ''}`);
+  const F = Array.isArray(shape.nFeatures) ? shape.nFeatures[l] : shape.nFeatures;
+  if (Array.isArray(shape.nFeatures) && F === undefined) throw new ModelError(`${where}: layer ${l} has no transcoder (the set covers layers 0..${shape.nFeatures.length - 1})`);
+  if (i < 0 || (F !== undefined && i >= F)) throw new ModelError(`${where}: feature ${i} is out of range${F !== undefined ? ` (the transcoders have ${F} features in layer ${l}, 0..${F - 1})` : ''}`);
   return { layer: l, index: i };
 }
 

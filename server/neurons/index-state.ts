@@ -29,6 +29,8 @@ const INITIAL_WIDTH_EXPONENT = -16;
 
 export interface IndexParams {
   nLayers: number;
+  /** Units per layer: d_mlp for MLP neurons, F for a transcoder set's features (the same state
+   * and store serve both; "neuron" below reads "unit"). */
   dMlp: number;
   contextLength: number;
   /** First scored position of every context (1 after a BOS). */

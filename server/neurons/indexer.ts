@@ -1,25 +1,31 @@
 /**
  * One index build, as a sequence of short steps (a scheduler runs one at a time, between
- * users' runs; the CLI runs them in a loop):
- *   1. corpus: one batch of contexts per step through a runner compiled for the MLP hooks alone
- *      (blocks.{l}.mlp.hook_post; no logits), folded into the streaming state; a checkpoint
- *      after the first batch (a build killed early keeps its start), then every 30 s of work
- *      (at most that much is lost) or every 64 batches, and when the corpus is done;
- *   2. records: per step a block of neurons gets its logit effects (ONNX, batched) and its
- *      record appended to the store file being written;
- *   3. finish: header and directory, fsync, rename into place; the checkpoint is deleted.
- * A build that finds a checkpoint of the same model, corpus and parameters resumes from it.
+ * users' runs; the CLI runs them in a loop). A build covers one or more *parts*, families of
+ * units read from the same corpus pass (IndexedUnits): the MLP neurons (neuronUnits) and, when
+ * transcoders are loaded, their features (transcoders/feature-index.ts), each with its own
+ * streaming state and store file:
+ *   1. corpus: one batch of contexts per step through a runner compiled for the parts' hooks
+ *      alone (blocks.{l}.mlp.hook_post, the transcoders' inputs; no logits), folded into each
+ *      part's streaming state; a checkpoint of every part (one file) after the first batch (a
+ *      build killed early keeps its start), then every 30 s of work (at most that much is lost)
+ *      or every 64 batches, and when the corpus is done;
+ *   2. records: per step a block of units gets its logit effects (ONNX, batched; the unit's
+ *      write direction folded through the final norm) and its record appended to its part's
+ *      store file being written;
+ *   3. finish: per part, header and directory, fsync, rename into place; then the checkpoint is
+ *      deleted.
+ * A build that finds a checkpoint of the same model, corpus, parts and parameters resumes from it.
  *
- * Legend: L layers, N neurons per layer, G = L × N, C positions per context, B contexts per batch.
+ * Legend: L layers, N units per layer, G = L × N, C positions per context, B contexts per batch.
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decoder, DecoderSpec } from '../../shared/engine/decoder.js';
+import type { Decoder, DecoderSpec, Tensor } from '../../shared/engine/decoder.js';
 import { hookName } from '../../shared/engine/hooks.js';
 import { ModelRunner, type Device } from '../../shared/engine/runner.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { CorpusContexts } from './contexts.js';
-import { HISTOGRAM_HALF, IndexState, WINDOW, type IndexParams } from './index-state.js';
+import { HISTOGRAM_HALF, IndexState, WINDOW, type ExampleSlots, type IndexParams } from './index-state.js';
 import { BulkLogitEffects, foldedRow, type TokenEffects } from './logit-effects.js';
 import type { StoredExample, StoredNeuron } from './record.js';
 import { StoreWriter, type StoreHeader } from './store.js';
@@ -42,11 +48,54 @@ export interface BuildOptions {
   threads?: number;
 }
 
-/** Where a model's index files live: `<indexDir>/<model key>/`. */
-export function indexPaths(indexDir: string, modelKey: string, corpusKey: string) {
+/** Where a model's index files live: `<indexDir>/<model key>/`; with a transcoder set's key, its
+ * feature store (`<corpus>.<transcoders>.fidx`) and the checkpoint of a build that covers it. */
+export function indexPaths(indexDir: string, modelKey: string, corpusKey: string, transcodersKey?: string) {
   const dir = join(indexDir, modelKey.slice(0, 16));
   const base = join(dir, corpusKey.slice(0, 16));
-  return { dir, store: `${base}.nidx`, checkpoint: `${base}.checkpoint`, explanations: join(dir, 'explanations.json') };
+  const withFeatures = transcodersKey ? `${base}.${transcodersKey.slice(0, 16)}` : null;
+  return {
+    dir, store: `${base}.nidx`, checkpoint: `${base}.checkpoint`, explanations: join(dir, 'explanations.json'),
+    features: withFeatures ? `${withFeatures}.fidx` : null, featureCheckpoint: withFeatures ? `${withFeatures}.checkpoint` : null,
+  };
+}
+
+/** One family of units an index build covers: L layers × N units. */
+export interface IndexedUnits {
+  /** 'neurons', or `features:<transcoder key>` (the checkpoint's part name). */
+  name: string;
+  /** Shown in progress messages: 'neurons', 'features'. */
+  noun: string;
+  nLayers: number;
+  perLayer: number;
+  /** Where its store is written. */
+  store: string;
+  /** Header fields besides the build's (a feature store's transcoder key). */
+  header?: Partial<StoreHeader>;
+  /** Hooks the corpus runner must return for it. */
+  hooks: string[];
+  /** Layer l's activations [B, C, N] from a batch's cache (hooks above). */
+  activations(cache: Record<string, Tensor>, layer: number): Promise<Float32Array>;
+  /** fold(what unit (layer, index) writes per unit of activation) into `out` [d] (logit-effects.ts). */
+  foldedRow(layer: number, index: number, out: Float32Array): Float32Array;
+}
+
+/** The MLP neurons: blocks.{l}.mlp.hook_post, writing their W_out rows. */
+export function neuronUnits(decoder: Decoder, store: string): IndexedUnits {
+  const { nLayers, dMlp } = decoder.spec;
+  const hooks = Array.from({ length: nLayers }, (_, l) => hookName.mlpPost(l));
+  return {
+    name: 'neurons', noun: 'neurons', nLayers, perLayer: dMlp, store, hooks,
+    activations: async (cache, layer) => cache[hooks[layer]!]!.data,
+    foldedRow: (layer, index, out) => foldedRow(decoder, layer, index, out),
+  };
+}
+
+interface Part {
+  units: IndexedUnits;
+  state: IndexState;
+  writer: StoreWriter | null;
+  finished: boolean;
 }
 
 /** Forward FLOPs of one position, without the unembedding (an estimate for batch sizing). */
@@ -66,8 +115,8 @@ export class IndexBuild {
   /** Whether this run has written a checkpoint yet (its first comes after its first batch). */
   private checkpointed = false;
   private effects: BulkLogitEffects | null = null;
-  private writer: StoreWriter | null = null;
   private finished = false;
+  private readonly hooks: string[];
   /** Contexts the build started from (a resumed build's checkpoint). */
   readonly resumedFrom: number;
 
@@ -76,62 +125,93 @@ export class IndexBuild {
     private readonly vocabSize: number,
     readonly contexts: CorpusContexts,
     private readonly keys: { modelKey: string; corpusKey: string },
-    readonly paths: ReturnType<typeof indexPaths>,
+    /** Where the checkpoint of this build (of these parts) goes. */
+    readonly checkpointPath: string,
     private readonly runner: ModelRunner,
-    readonly state: IndexState,
+    private readonly parts: Part[],
     readonly batchContexts: number,
     private readonly options: BuildOptions,
   ) {
-    this.resumedFrom = state.contextsDone;
+    this.hooks = [...new Set(parts.flatMap((p) => p.units.hooks))];
+    this.resumedFrom = this.contextsDone;
   }
 
+  /** A build of `units` (one part each, in this order) over `contexts`, resumed from the
+   * checkpoint at `checkpointPath` when it holds exactly these parts. */
   static async prepare(
-    decoder: Decoder, vocabSize: number, contexts: CorpusContexts, modelKey: string, indexDir: string, options: BuildOptions = {},
+    decoder: Decoder, vocabSize: number, contexts: CorpusContexts, modelKey: string, units: IndexedUnits[], checkpointPath: string,
+    options: BuildOptions = {},
   ): Promise<IndexBuild> {
+    if (units.length === 0) throw new Error('index build: nothing to index');
     const { spec } = decoder;
-    const params: IndexParams = {
-      nLayers: spec.nLayers, dMlp: spec.dMlp, contextLength: contexts.contextLength, scoredStart: contexts.scoredStart,
+    const paramsOf = (u: IndexedUnits): IndexParams => ({
+      nLayers: u.nLayers, dMlp: u.perLayer, contextLength: contexts.contextLength, scoredStart: contexts.scoredStart,
       topK: options.topK ?? DEFAULT_TOP_K, sampleSize: options.sampleSize ?? DEFAULT_SAMPLE_SIZE,
-    };
+    });
     const keys = { modelKey, corpusKey: contexts.key };
-    const paths = indexPaths(indexDir, modelKey, contexts.key);
-    const state = readCheckpoint(paths.checkpoint, { ...keys, params }) ?? new IndexState(params);
-    const hooks = Array.from({ length: spec.nLayers }, (_, l) => hookName.mlpPost(l));
+    const expected = units.map((u) => ({ name: u.name, params: paramsOf(u) }));
+    const states = readCheckpoint(checkpointPath, { ...keys, parts: expected }) ?? expected.map((p) => new IndexState(p.params));
+    const parts = units.map((u, k) => ({ units: u, state: states[k]!, writer: null, finished: false }));
+    const hooks = [...new Set(units.flatMap((u) => u.hooks))];
     const runner = await ModelRunner.create(decoder, { device: options.device, threads: options.threads, outputs: hooks, onNotice: () => {} });
     const batch = options.batchContexts ?? defaultBatchContexts(spec, contexts.contextLength);
-    return new IndexBuild(decoder, vocabSize, contexts, keys, paths, runner, state, batch, options);
+    return new IndexBuild(decoder, vocabSize, contexts, keys, checkpointPath, runner, parts, batch, options);
+  }
+
+  /** Contexts folded in so far (every part is at the same one). */
+  get contextsDone(): number {
+    return this.parts[0]!.state.contextsDone;
+  }
+
+  /** Units of every part (records to write). */
+  get units(): number {
+    return this.parts.reduce((n, p) => n + p.state.neurons, 0);
+  }
+
+  /** What the parts index, in words ('neurons and features'). */
+  get nouns(): string {
+    return this.parts.map((p) => p.units.noun).join(' and ');
+  }
+
+  /** The parts' store paths, in order. */
+  get stores(): string[] {
+    return this.parts.map((p) => p.units.store);
   }
 
   /** Tokens run so far and in all (contexts × C). */
   get done(): number {
-    return this.state.contextsDone * this.contexts.contextLength;
+    return this.contextsDone * this.contexts.contextLength;
   }
 
   get total(): number {
     return this.contexts.count * this.contexts.contextLength;
   }
 
-  /** Neurons whose records are written (phase 2), of G. */
+  /** Units whose records are written (phase 2), of `units`. */
   get recordsDone(): number {
-    return this.writer?.added ?? 0;
+    return this.parts.reduce((n, p) => n + (p.finished ? p.state.neurons : p.writer?.added ?? 0), 0);
   }
 
-  /** Runs one step; resolves false when the store is in place. */
+  /** Runs one step; resolves false when every part's store is in place. */
   async step(): Promise<boolean> {
     if (this.finished) return false;
-    if (this.state.contextsDone < this.contexts.count) {
+    if (this.contextsDone < this.contexts.count) {
       await this.batch();
-      if (this.state.contextsDone === this.contexts.count) await this.checkpoint();
+      if (this.contextsDone === this.contexts.count) await this.checkpoint();
       return true;
     }
-    const G = this.state.neurons;
-    if (!this.writer) this.writer = await StoreWriter.create(this.paths.store, this.header());
-    if (this.writer.added < G) {
-      await this.records(this.writer);
-      return true;
+    for (const part of this.parts) {
+      if (part.finished) continue;
+      part.writer ??= await StoreWriter.create(part.units.store, this.header(part.units));
+      if (part.writer.added < part.state.neurons) {
+        await this.records(part);
+        return true;
+      }
+      await part.writer.finish();
+      part.writer = null;
+      part.finished = true;
     }
-    await this.writer.finish();
-    rmSync(this.paths.checkpoint, { force: true });
+    rmSync(this.checkpointPath, { force: true });
     this.finished = true;
     await this.dispose();
     return false;
@@ -140,63 +220,66 @@ export class IndexBuild {
   /** Saves the streaming state now (at a batch boundary: between steps; no step may run until
    * it resolves). */
   async checkpoint(): Promise<void> {
-    await writeCheckpoint(this.paths.checkpoint, this.state, this.keys);
+    await writeCheckpoint(this.checkpointPath, this.parts.map((p) => ({ name: p.units.name, state: p.state })), this.keys);
     this.lastCheckpoint = performance.now();
     this.batchesSinceCheckpoint = 0;
     this.checkpointed = true;
   }
 
-  /** Releases the sessions and drops an unfinished store file; the checkpoint stays. */
+  /** Releases the sessions and drops unfinished store files; the checkpoint stays. */
   async dispose(): Promise<void> {
-    if (this.writer && !this.finished) await this.writer.abort();
-    this.writer = null;
+    for (const part of this.parts) {
+      if (part.writer && !part.finished) await part.writer.abort();
+      part.writer = null;
+    }
     await this.effects?.dispose();
     this.effects = null;
     await this.runner.dispose().catch(() => {});
   }
 
   private async batch(): Promise<void> {
-    const { state, contexts } = this;
+    const { contexts } = this;
     const C = contexts.contextLength;
-    const first = state.contextsDone;
+    const first = this.contextsDone;
     const B = Math.min(this.batchContexts, contexts.count - first);
     const rows = Array.from({ length: B }, (_, b) => Array.from(contexts.tokens.subarray((first + b) * C, (first + b + 1) * C)));
-    const hooks = Array.from({ length: state.params.nLayers }, (_, l) => hookName.mlpPost(l));
-    const cache = await this.runner.runHooks(rows, hooks);
-    for (let l = 0; l < hooks.length; l++) state.addLayer(l, cache[hooks[l]!]!.data, first, B); // [B, C, N]
-    state.advance(B);
+    const cache = await this.runner.runHooks(rows, this.hooks);
+    for (const { units, state } of this.parts) {
+      for (let l = 0; l < units.nLayers; l++) state.addLayer(l, await units.activations(cache, l), first, B); // [B, C, N]
+    }
+    for (const { state } of this.parts) state.advance(B);
     this.batchesSinceCheckpoint++;
     const everyBatches = this.options.checkpointEveryBatches ?? 64;
     const everyMs = (this.options.checkpointEverySeconds ?? 30) * 1000;
     const due = !this.checkpointed || this.batchesSinceCheckpoint >= everyBatches || performance.now() - this.lastCheckpoint >= everyMs;
-    if (due && state.contextsDone < contexts.count) await this.checkpoint(); // the last batch's comes from step()
+    if (due && this.contextsDone < contexts.count) await this.checkpoint(); // the last batch's comes from step()
   }
 
-  private header(): StoreHeader {
-    const { params } = this.state;
+  private header(units: IndexedUnits): StoreHeader {
+    const { topK, sampleSize, scoredStart } = this.parts[0]!.state.params;
     const C = this.contexts.contextLength;
     return {
       modelKey: this.keys.modelKey, corpusKey: this.keys.corpusKey, corpus: this.contexts.name,
-      nLayers: params.nLayers, dMlp: params.dMlp, contextLength: C, contexts: this.contexts.count,
-      tokens: this.contexts.count * (C - params.scoredStart), topK: params.topK, sampleSize: params.sampleSize,
-      quantiles: QUANTILES, tokenBytes: this.decoder.spec.vocabSize <= 65536 ? 2 : 4,
+      nLayers: units.nLayers, dMlp: units.perLayer, contextLength: C, contexts: this.contexts.count,
+      tokens: this.contexts.count * (C - scoredStart), topK, sampleSize,
+      quantiles: QUANTILES, tokenBytes: this.decoder.spec.vocabSize <= 65536 ? 2 : 4, ...units.header,
     };
   }
 
-  /** Logit effects and records of the next block of neurons. */
-  private async records(writer: StoreWriter): Promise<void> {
+  /** Logit effects and records of the part's next block of units. */
+  private async records({ units, state, writer }: Part): Promise<void> {
     this.effects ??= await BulkLogitEffects.create(this.decoder, this.vocabSize);
-    const { dMlp: N } = this.state.params;
+    const N = units.perLayer;
     const d = this.decoder.spec.dModel;
-    const first = writer.added;
-    const n = Math.min(this.effects.batch, this.state.neurons - first);
+    const first = writer!.added;
+    const n = Math.min(this.effects.batch, state.neurons - first);
     const rows = new Float32Array(n * d);
-    for (let r = 0; r < n; r++) foldedRow(this.decoder, Math.floor((first + r) / N), (first + r) % N, rows.subarray(r * d, (r + 1) * d));
+    for (let r = 0; r < n; r++) units.foldedRow(Math.floor((first + r) / N), (first + r) % N, rows.subarray(r * d, (r + 1) * d));
     const effects = await this.effects.compute(rows, n, d);
-    for (let r = 0; r < n; r++) await writer.add(this.neuron(first + r, effects[r]!));
+    for (let r = 0; r < n; r++) await writer!.add(this.record(state, first + r, effects[r]!));
   }
 
-  private example(slots: IndexState['top'], slot: number): StoredExample {
+  private example(slots: ExampleSlots, slot: number): StoredExample {
     const C = this.contexts.contextLength;
     const context = slots.context[slot]!;
     const start = slots.windowStart[slot]!;
@@ -209,9 +292,8 @@ export class IndexBuild {
     };
   }
 
-  /** Neuron g's record from the streaming state. */
-  private neuron(g: number, effects: TokenEffects): StoredNeuron {
-    const { state } = this;
+  /** Unit g's record from its part's streaming state. */
+  private record(state: IndexState, g: number, effects: TokenEffects): StoredNeuron {
     const { sampleSize: S, contextLength: C, scoredStart } = state.params;
     const count = this.contexts.count * (C - scoredStart);
     const best = state.top.sorted(g);

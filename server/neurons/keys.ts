@@ -2,6 +2,8 @@
  * What an index is keyed by, and small caches so a restart does not redo expensive work:
  *   - the model key: sha256 over the decoder's spec and weight bytes (every canonical tensor in
  *     name order), cached by the weight files' path + size + mtime so gigabytes are hashed once;
+ *   - a transcoder set's key (transcoders/feature-index.ts): sha256 over its activation, input hook
+ *     and every layer's tensors, cached the same way by its layer files;
  *   - the corpus key (contexts.ts) is a hash of the token stream, which takes seconds to
  *     tokenize: it is cached by the corpus files' path + size + mtime, a fingerprint of the
  *     tokenizer (every token's text and a probe encoding), C and the budget.
@@ -10,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decoder, Tokenizer } from '../../shared/engine/decoder.js';
+import type { Decoder, Tensor, Tokenizer } from '../../shared/engine/decoder.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { CONTEXTS_VERSION } from './contexts.js';
 
@@ -65,11 +67,16 @@ function weightFiles(decoder: Decoder): string[] | null {
 
 /** sha256 of the spec and every weight's name, shape and bytes; pauses between tensors. */
 export async function hashWeights(decoder: Decoder, pause?: () => Promise<void>): Promise<string> {
+  return hashTensors(decoder.spec, decoder.weights, pause);
+}
+
+/** sha256 of `head` (as JSON) and every tensor's name, shape and bytes, in name order. */
+export async function hashTensors(head: unknown, tensors: Record<string, Tensor>, pause?: () => Promise<void>): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify(decoder.spec));
+  hash.update(JSON.stringify(head));
   const chunk = 64 << 20;
-  for (const name of Object.keys(decoder.weights).sort()) {
-    const { shape, data } = decoder.weights[name]!;
+  for (const name of Object.keys(tensors).sort()) {
+    const { shape, data } = tensors[name]!;
     hash.update(`${name}:${shape.join(',')};`);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     for (let at = 0; at < bytes.byteLength; at += chunk) {
@@ -82,12 +89,17 @@ export async function hashWeights(decoder: Decoder, pause?: () => Promise<void>)
 
 /** The model key, from the cache when the weight files are unchanged. */
 export async function modelKey(decoder: Decoder, indexDir: string, pause?: () => Promise<void>): Promise<string> {
-  const files = weightFiles(decoder);
+  return cachedHash(indexDir, weightFiles(decoder), decoder.spec, () => hashWeights(decoder, pause));
+}
+
+/** A content hash (`compute`) cached by the files it is read from (path, size, mtime) and `salt`,
+ * so it is computed once per change of the files; never cached without files. */
+export async function cachedHash(indexDir: string, files: string[] | null, salt: unknown, compute: () => Promise<string>): Promise<string> {
   const cache = new JsonCache<string>(join(indexDir, 'weights-hashes.json'));
-  const stamp = files ? sha256(JSON.stringify({ spec: decoder.spec, files: files.map(fileStamp) })) : null;
+  const stamp = files ? sha256(JSON.stringify({ spec: salt, files: files.map(fileStamp) })) : null;
   const cached = stamp ? cache.get(stamp) : undefined;
   if (cached) return cached;
-  const key = await hashWeights(decoder, pause);
+  const key = await compute();
   if (stamp) cache.set(stamp, key);
   return key;
 }

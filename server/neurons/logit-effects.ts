@@ -28,12 +28,11 @@ export interface TokenEffects {
   suppressed: { token: number; value: number }[];
 }
 
-/** fold(W_out[index, :]) into `out` [d]. */
-export function foldedRow(decoder: Decoder, layer: number, index: number, out = new Float32Array(decoder.spec.dModel)): Float32Array {
+/** fold(row) into `out` [d]: what a write direction `row` [d] adds to each logit, per unit, before
+ * the unembedding (centred for LayerNorm, times ln_final's γ). */
+export function foldRow(decoder: Decoder, row: ArrayLike<number>, out: Float32Array = new Float32Array(decoder.spec.dModel)): Float32Array {
   const { dModel: d, norm } = decoder.spec;
-  const W_out = decoder.weights[`blocks.${layer}.mlp.W_out`]!.data; // [d_mlp, d]
   const gamma = decoder.weights['ln_final.w']!.data; // [d]
-  const row = W_out.subarray(index * d, (index + 1) * d);
   let mean = 0;
   if (norm.kind === 'layernorm') {
     for (let j = 0; j < d; j++) mean += row[j]!;
@@ -41,6 +40,13 @@ export function foldedRow(decoder: Decoder, layer: number, index: number, out = 
   }
   for (let j = 0; j < d; j++) out[j] = (row[j]! - mean) * gamma[j]!;
   return out;
+}
+
+/** fold(W_out[index, :]) into `out` [d]. */
+export function foldedRow(decoder: Decoder, layer: number, index: number, out: Float32Array = new Float32Array(decoder.spec.dModel)): Float32Array {
+  const d = decoder.spec.dModel;
+  const W_out = decoder.weights[`blocks.${layer}.mlp.W_out`]!.data; // [d_mlp, d]
+  return foldRow(decoder, W_out.subarray(index * d, (index + 1) * d), out);
 }
 
 /** The K largest and K smallest of values[0..V) (ties: the lower token id first). */
@@ -63,9 +69,13 @@ export function extremes(values: ArrayLike<number>, V: number, K = LOGIT_EFFECTS
 
 /** One neuron's effects in plain loops (float64 sums): the reference, and the CLI's path. */
 export function logitEffectsOf(decoder: Decoder, vocabSize: number, layer: number, index: number, K = LOGIT_EFFECTS): TokenEffects {
+  return foldedEffects(decoder, vocabSize, foldedRow(decoder, layer, index), K);
+}
+
+/** The effects of a folded row [d] in plain loops (float64 sums). */
+export function foldedEffects(decoder: Decoder, vocabSize: number, row: Float32Array, K = LOGIT_EFFECTS): TokenEffects {
   const { dModel: d, vocabSize: modelV } = decoder.spec;
   const W_U = decoder.weights['unembed.W_U']!.data; // [d, V_model]
-  const row = foldedRow(decoder, layer, index);
   const V = Math.min(vocabSize, modelV);
   const effect = new Float64Array(V);
   for (let j = 0; j < d; j++) {

@@ -3,23 +3,28 @@
  * corpus) through the key caches, builds it (resuming a checkpoint) as a sequence of steps the
  * caller runs (the server through its scheduler, the CLI in a loop), answers neuron details
  * (from the store when ready, else logit effects computed on demand) and reports its status.
- * A corrupt store is moved aside and never served. Knows nothing of sockets.
+ * With transcoders (options.transcoders) the same build also indexes their features into a
+ * store of their own beside the neuron store, keyed by the set (transcoders/feature-index.ts);
+ * the index is ready when both are, and a build covers whichever is missing. A corrupt store is
+ * moved aside and never served. Knows nothing of sockets.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelError, type LoadedModel } from '../../shared/engine/decoder.js';
 import { hookName } from '../../shared/engine/hooks.js';
 import type { IndexStatus, NeuronDetails, NeuronExplanation } from '../../shared/neuron-index.js';
+import type { FeatureDetails } from '../../shared/protocol.js';
+import { featureIndexUnsupported, featureUnits, storedFeatureDetails, transcodersKey, type IndexTranscoders } from '../transcoders/feature-index.js';
 import { removeStaleTemps } from './atomic-file.js';
 import { checkpointContexts } from './checkpoint.js';
 import { openCorpus, type CorpusDocuments } from './corpus.js';
 import { buildContexts, contextLengthFor, DEFAULT_TOKEN_BUDGET, type CorpusContexts } from './contexts.js';
 import { TokenTexts, toIndexedNeuron, toLogitEffects } from './details.js';
 import { ExplanationStore } from './explanations.js';
-import { IndexBuild, indexPaths, quarantine, type BuildOptions } from './indexer.js';
+import { IndexBuild, indexPaths, neuronUnits, quarantine, type BuildOptions, type IndexedUnits } from './indexer.js';
 import { CorpusKeyCache, modelKey, tokenizerFingerprint, type CachedCorpus } from './keys.js';
 import { BulkLogitEffects, foldedRow, logitEffectsOf, type TokenEffects } from './logit-effects.js';
-import { NeuronStore, StoreCorruptError } from './store.js';
+import { NeuronStore, StoreCorruptError, type StoreHeader } from './store.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 export const defaultIndexDir = join(root, '.cache/neuron-index');
@@ -32,6 +37,8 @@ export interface NeuronIndexOptions {
   /** Token budget (default 1,000,000, or the whole corpus when smaller). */
   tokens?: number;
   build?: BuildOptions;
+  /** Transcoders whose features the index covers too (null/absent: neurons only). */
+  transcoders?: IndexTranscoders | null;
 }
 
 /** A build as steps: run `step` until it resolves false. */
@@ -52,6 +59,9 @@ export class NeuronIndex {
   private corpusStamp = '';
   private contexts: CorpusContexts | null = null;
   private store: NeuronStore | null = null;
+  /** The loaded transcoders' feature store, and their key (null until located, or without them). */
+  private featureStore: NeuronStore | null = null;
+  private featureKey: string | null = null;
   private explanations: ExplanationStore | null = null;
   private build: IndexBuild | null = null;
   private building = false;
@@ -96,12 +106,38 @@ export class NeuronIndex {
   async start(autoBuild: boolean): Promise<void> {
     this.autoBuild = autoBuild;
     await this.locate(autoBuild);
-    if (!this.store && autoBuild) await this.startBuild();
+    if (!this.complete && autoBuild) await this.startBuild();
   }
 
   /** The store's path for this model and corpus (null until the corpus key is known). */
   get storePath(): string | null {
-    return this.model && this.corpusInfo ? indexPaths(this.indexDir, this.model, this.corpusInfo.key).store : null;
+    return this.paths()?.store ?? null;
+  }
+
+  /** The feature store's path (null without transcoders, or until the keys are known). */
+  get featureStorePath(): string | null {
+    return this.paths()?.features ?? null;
+  }
+
+  private paths(): ReturnType<typeof indexPaths> | null {
+    return this.model && this.corpusInfo ? indexPaths(this.indexDir, this.model, this.corpusInfo.key, this.featureKey ?? undefined) : null;
+  }
+
+  /** Whether the index covers the loaded transcoders' features (a set whose layers differ in
+   * size is explained on demand only). */
+  get indexesFeatures(): boolean {
+    const t = this.options.transcoders;
+    return !!t && featureIndexUnsupported(t.set) === null;
+  }
+
+  /** Every store this index should have is open. */
+  private get complete(): boolean {
+    return this.store !== null && (!this.indexesFeatures || this.featureStore !== null);
+  }
+
+  /** The checkpoint of a build of what is missing (a build with features has its own). */
+  private checkpointPath(paths: ReturnType<typeof indexPaths>): string {
+    return this.indexesFeatures ? paths.featureCheckpoint! : paths.checkpoint;
   }
 
   get modelKey(): string | null {
@@ -112,6 +148,7 @@ export class NeuronIndex {
   async locate(tokenize: boolean): Promise<void> {
     const { decoder, tokenizer } = this.loaded;
     this.model ??= await modelKey(decoder, this.indexDir, pause);
+    if (this.indexesFeatures) this.featureKey ??= await transcodersKey(this.options.transcoders!.set, this.indexDir, pause);
     if (!this.explanations) {
       const { dir, explanations } = indexPaths(this.indexDir, this.model, '');
       removeStaleTemps(dir);
@@ -128,20 +165,33 @@ export class NeuronIndex {
     }
     if (!this.corpusInfo) return;
     const total = this.corpusInfo.count * C;
-    const paths = indexPaths(this.indexDir, this.model, this.corpusInfo.key);
-    if (!this.store && existsSync(paths.store)) {
+    const paths = this.paths()!;
+    const keys = { modelKey: this.model, corpusKey: this.corpusInfo.key };
+    let movedAside = false;
+    const open = (path: string, expected: Partial<StoreHeader>): NeuronStore | null => {
+      if (!existsSync(path)) return null;
       try {
-        this.store = NeuronStore.open(paths.store, { modelKey: this.model, corpusKey: this.corpusInfo.key, nLayers: decoder.spec.nLayers, dMlp: decoder.spec.dMlp });
-        this.setStatus({ state: 'ready', corpus: this.corpusInfo.name, done: total, total, tokensPerSecond: 0, etaSeconds: null });
-        return;
+        return NeuronStore.open(path, expected);
       } catch (error) {
         if (!(error instanceof StoreCorruptError)) throw error;
-        quarantine(paths.store);
-        this.setStatus({ state: 'absent', corpus: this.corpusInfo.name, done: 0, total, message: `${error.message}; moved aside to ${paths.store}.corrupt, to be rebuilt` });
-        return;
+        quarantine(path);
+        movedAside = true;
+        this.setStatus({ state: 'absent', corpus: this.corpusInfo!.name, done: 0, total, message: `${error.message}; moved aside to ${path}.corrupt, to be rebuilt` });
+        return null;
       }
+    };
+    this.store ??= open(paths.store, { ...keys, nLayers: decoder.spec.nLayers, dMlp: decoder.spec.dMlp });
+    if (this.indexesFeatures) {
+      const { set } = this.options.transcoders!;
+      this.featureStore ??= open(paths.features!, { ...keys, transcodersKey: this.featureKey!, nLayers: set.layers.length, dMlp: set.layers[0]!.nFeatures });
     }
-    if (!this.building) this.setStatus({ corpus: this.corpusInfo.name, done: checkpointContexts(paths.checkpoint) * C, total, message: this.current.message });
+    if (this.complete) {
+      this.setStatus({ state: 'ready', corpus: this.corpusInfo.name, done: total, total, tokensPerSecond: 0, etaSeconds: null });
+      return;
+    }
+    if (movedAside) return;
+    const message = this.store ? 'the neurons are indexed; the features of the loaded transcoders are not yet' : this.current.message;
+    if (!this.building) this.setStatus({ corpus: this.corpusInfo.name, done: checkpointContexts(this.checkpointPath(paths)) * C, total, message });
   }
 
   /**
@@ -195,7 +245,7 @@ export class NeuronIndex {
   async startBuild(): Promise<IndexStatus> {
     // A build asked to stop may still be preparing or in its last step: let it stop first.
     while (this.building && this.cancelRequested) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    if (this.store || this.building) return this.status();
+    if (this.complete || this.building) return this.status();
     // Preparing (tokenizing the corpus) takes seconds: answer now, run the steps when ready.
     this.prepareBuild().then((steps) => {
       if (steps && this.submit) this.submit(steps);
@@ -206,14 +256,14 @@ export class NeuronIndex {
 
   /** Prepares a build (tokenizing the corpus if needed); null when the index is ready. */
   async prepareBuild(): Promise<BuildSteps | null> {
-    if (this.store) return null;
+    if (this.complete) return null;
     if (this.building) throw new Error('neuron index: a build is already running');
     this.building = true;
     this.cancelRequested = false;
     this.setStatus({ state: 'building', tokensPerSecond: 0, etaSeconds: null, message: 'tokenizing the corpus' });
     try {
       await this.locate(true);
-      if (this.store) {
+      if (this.complete) {
         this.idle();
         return null;
       }
@@ -224,12 +274,17 @@ export class NeuronIndex {
         // the tokens just read are the truth, and their store may exist already.
         this.rememberCorpus(this.contexts);
         await this.locate(false);
-        if (this.store) {
+        if (this.complete) {
           this.idle();
           return null;
         }
       }
-      this.build = await IndexBuild.prepare(decoder, tokenizer.vocabSize, this.contexts, this.model!, this.indexDir, this.options.build);
+      // Whatever is missing: the neurons, the features, or both in one pass over the corpus.
+      const paths = this.paths()!;
+      const parts: IndexedUnits[] = [];
+      if (!this.store) parts.push(neuronUnits(decoder, paths.store));
+      if (this.indexesFeatures && !this.featureStore) parts.push(featureUnits(decoder, this.options.transcoders!, this.featureKey!, paths.features!));
+      this.build = await IndexBuild.prepare(decoder, tokenizer.vocabSize, this.contexts, this.model!, parts, this.checkpointPath(paths), this.options.build);
     } catch (error) {
       this.idle();
       this.setStatus({ state: 'error', message: (error as Error).message });
@@ -246,7 +301,7 @@ export class NeuronIndex {
     const seconds = (performance.now() - this.rate.since) / 1000;
     const tokensPerSecond = seconds > 0.5 ? (build.done - this.rate.from) / seconds : 0;
     const left = build.total - build.done;
-    const message = left === 0 ? `logit effects and records: ${build.recordsDone} of ${build.state.neurons} neurons` : undefined;
+    const message = left === 0 ? `logit effects and records: ${build.recordsDone} of ${build.units} ${build.nouns}` : undefined;
     this.setStatus({
       state: 'building', corpus: build.contexts.name, done: build.done, total: build.total, tokensPerSecond,
       etaSeconds: left === 0 ? null : tokensPerSecond > 0 ? left / tokensPerSecond : null, message,
@@ -262,7 +317,9 @@ export class NeuronIndex {
       if (!more) {
         this.build = null;
         this.idle();
-        this.store = NeuronStore.open(build.paths.store);
+        const paths = this.paths()!;
+        this.store ??= NeuronStore.open(paths.store);
+        if (this.indexesFeatures) this.featureStore ??= NeuronStore.open(paths.features!);
         this.setStatus({ state: 'ready', done: build.total, total: build.total, tokensPerSecond: 0, etaSeconds: null });
         return false;
       }
@@ -298,7 +355,7 @@ export class NeuronIndex {
       this.build = null;
       let message = 'cancelled; a new build resumes where this one stopped';
       try {
-        const done = build?.state.contextsDone ?? 0;
+        const done = build?.contextsDone ?? 0;
         if (build && done > 0 && done < build.contexts.count) await build.checkpoint(); // the corpus's end was checkpointed already
       } catch (error) {
         message = `cancelled, but its checkpoint could not be written (${(error as Error).message}); a new build resumes from the last good checkpoint`;
@@ -332,6 +389,20 @@ export class NeuronIndex {
       promoted: toLogitEffects(effects.promoted, this.texts), suppressed: toLogitEffects(effects.suppressed, this.texts),
       indexed, explanation: this.explanations?.get(layer, index) ?? null,
     };
+  }
+
+  /** Feature `index` of `layer` of the loaded transcoders from the feature store, or null when
+   * the store is not ready (the caller scans on demand). */
+  featureDetails(layer: number, index: number): FeatureDetails | null {
+    const store = this.featureStore;
+    if (!store || layer < 0 || layer >= store.header.nLayers || index < 0 || index >= store.header.dMlp) return null;
+    try {
+      return storedFeatureDetails(store.read(layer, index), layer, index, this.texts, store.header.corpus);
+    } catch (error) {
+      if (!(error instanceof StoreCorruptError)) throw error;
+      this.corrupt(error, 'features');
+      return null;
+    }
   }
 
   /** A transcoder feature's imported explanation (explanations.json's `features`), or null. */
@@ -378,9 +449,10 @@ export class NeuronIndex {
   }
 
   /** A store that failed a read: closed, moved aside, rebuilt when building automatically. */
-  private corrupt(error: StoreCorruptError): void {
-    const store = this.store!;
-    this.store = null;
+  private corrupt(error: StoreCorruptError, which: 'neurons' | 'features' = 'neurons'): void {
+    const store = (which === 'neurons' ? this.store : this.featureStore)!;
+    if (which === 'neurons') this.store = null;
+    else this.featureStore = null;
     store.close();
     quarantine(store.path);
     this.setStatus({ state: 'absent', done: 0, message: `${error.message}; moved aside to ${store.path}.corrupt, to be rebuilt` });
@@ -394,6 +466,8 @@ export class NeuronIndex {
     if (this.stopping) await this.stopping;
     this.store?.close();
     this.store = null;
+    this.featureStore?.close();
+    this.featureStore = null;
     const session = this.onDemandSession;
     this.onDemandSession = null;
     if (session) await session.then((s) => s.dispose(), () => {});

@@ -41,6 +41,9 @@ export interface StoreHeader {
   quantiles: number[];
   /** Bytes per stored token id: 2 when the vocabulary fits, else 4. */
   tokenBytes: 2 | 4;
+  /** A feature store's transcoder set (transcoders/feature-index.ts); then dMlp is F, and
+   * "neuron" below reads "feature". Absent from neuron stores. */
+  transcodersKey?: string;
 }
 
 export class StoreCorruptError extends Error {

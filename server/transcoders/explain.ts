@@ -11,7 +11,7 @@
 import type { Decoder, LoadedModel, Tensor } from '../../shared/engine/decoder.js';
 import { ModelRunner } from '../../shared/engine/runner.js';
 import type { Steps } from '../../shared/analysis/steps.js';
-import { extremes } from '../neurons/logit-effects.js';
+import { foldedEffects, foldRow, type TokenEffects } from '../neurons/logit-effects.js';
 import { binaryHistogram } from '../neurons/details.js';
 import { QUANTILES } from '../neurons/indexer.js';
 import type { CorpusContexts } from '../neurons/contexts.js';
@@ -30,20 +30,12 @@ export interface ExplainOptions {
   after?: number;
 }
 
-/** What feature `index` of `layer` writes, per unit of activation, into each token's logit. */
-export function featureLogitEffects(decoder: Decoder, set: TranscoderSet, layer: number, index: number, K = 10): ReturnType<typeof extremes> {
-  const { dModel: d, vocabSize: V, norm } = decoder.spec;
-  const W_U = decoder.weights['unembed.W_U']!.data; // [d, V]
-  const gamma = decoder.weights['ln_final.w']!.data;
+/** What feature `index` of `layer` writes, per unit of activation, into each token's logit:
+ * fold(W_dec[f]) through the unembedding (logit-effects.ts, as for a neuron's W_out row). */
+export function featureLogitEffects(decoder: Decoder, set: TranscoderSet, layer: number, index: number, K = 10): TokenEffects {
+  const d = decoder.spec.dModel;
   const row = set.layers[layer]!.W_dec.data.subarray(index * d, (index + 1) * d);
-  let mean = 0;
-  if (norm.kind === 'layernorm') mean = row.reduce((a, b) => a + b, 0) / d;
-  const effect = new Float64Array(V);
-  for (let j = 0; j < d; j++) {
-    const w = (row[j]! - mean) * gamma[j]!;
-    for (let v = 0; v < V; v++) effect[v]! += w * W_U[j * V + v]!;
-  }
-  return extremes(effect, V, K);
+  return foldedEffects(decoder, decoder.spec.vocabSize, foldRow(decoder, row), K);
 }
 
 /**
@@ -183,6 +175,6 @@ export async function* featureDetailsSteps(
     suppressed: effects.suppressed.map((e) => ({ token: token(e.token), value: e.value })),
     corpus: contexts.name, tokensScanned: scanned, activeShare: scanned > 0 ? active / scanned : 0,
     maxActivation: max, meanActive: active > 0 ? sum / active : 0, examples,
-    histogram: binaryHistogram(values), quantiles,
+    histogram: binaryHistogram(values), quantiles, source: 'scan',
   };
 }

@@ -3,9 +3,11 @@
  * - 'features:subscribe': true makes this client's later run and generate frames carry every
  *   layer's active transcoder features (socket-server.ts reads socket.data.features); false (the
  *   default) keeps its frames neuron-only, byte for byte;
- * - 'feature:details': one feature explained on demand (transcoders/explain.ts), a scheduler job
- *   scanning the first FEATURE_SCAN_TOKENS tokens of the neuron index's corpus, with progress
- *   and cancellation like the analyses.
+ * - 'feature:details': one feature from the corpus index when it covers the loaded transcoders
+ *   (source 'index', one read of its stored record), else explained on demand
+ *   (transcoders/explain.ts, source 'scan'), a scheduler job scanning the first
+ *   FEATURE_SCAN_TOKENS tokens of the neuron index's corpus, with progress and cancellation like
+ *   the analyses.
  * A server without transcoders answers both in words.
  */
 import type { CorpusDocuments } from '../neurons/corpus.js';
@@ -55,6 +57,12 @@ export function registerFeatureHandlers(kit: HandlerKit, host: ModelHost, corpus
     });
     const F = transcoders.set.layers[request.layer]!.nFeatures;
     if (request.index >= F) throw new PayloadError(`feature:details: layer ${request.layer} has ${F} features (0..${F - 1}), asked for ${request.index}`);
+    const stored = neurons?.featureDetails(request.layer, request.index);
+    if (stored) {
+      void neurons!.featureExplanation(request.layer, request.index).catch(() => null)
+        .then((explanation) => ack!({ ok: true, value: { ...stored, explanation } }));
+      return;
+    }
     const runId = kit.newRunId('feature');
     async function* steps() {
       const contexts = await contextsFor(host, corpus);

@@ -226,6 +226,10 @@ describe('transcoder features in the browser', () => {
     expect(Number(await shown.getAttribute('data-index'))).toBe(raising[0]!.index);
     expect(await browser.page.locator('[data-testid=feature-examples] li').count()).toBeGreaterThan(0);
     expect(await browser.page.textContent('[data-testid=feature-stats]')).toMatch(/fires on \d+\.\d+% of [\d,]+ tokens/);
+    // Where the answer came from, in a short line: the stored index when it covers the feature, else the scan.
+    const source = await state<string>(`${features}.view.getState().details.source`);
+    expect(['index', 'scan']).toContain(source);
+    expect(await browser.page.getAttribute('[data-testid=feature-source]', 'data-source')).toBe(source);
     expect((await browser.page.textContent('[data-testid=feature-promoted]'))!.trim().length).toBeGreaterThan(0);
     // Histogram and quantile examples, drawn as the neuron panel draws them.
     const sent = await state<{ histogram: { counts: number[] }; quantiles: unknown[] }>(`${features}.view.getState().details`);

@@ -10,18 +10,11 @@ import { describe, expect, it } from 'vitest';
 import type { NeuronDetails } from '../../shared/neuron-index.js';
 import { startServer } from '../../server/main.js';
 import { bundledModel, smallCorpus, tempDir } from './neurons/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { expectCleanFailure, runCli } from '../helpers/cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
 const cli = runCli;
-
-function expectCleanFailure(result: { code: number; stderr: string }, pattern: RegExp) {
-  expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/^error: /m);
-  expect(result.stderr).toMatch(pattern);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-}
 
 describe('neuron index CLI', () => {
   it('imports explanations, indexes a corpus and answers a neuron\'s details; before an index, indexed is null; rejects bad input', async () => {

@@ -54,7 +54,7 @@ describe('neuron index store', () => {
   it('resumes a build killed after its first checkpoint and ends byte-identical to an uninterrupted one', async () => {
     const dir = tempDir('store-killed');
     const child = spawn('npx', ['tsx', 'server/cli.ts', 'index', '--model', bundledModel, '--corpus', corpus, '--tokens', String(TOKENS),
-      '--index-dir', dir, '--batch-contexts', String(BATCH), '--checkpoint-every', '3'], { cwd: root, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+      '--index-dir', dir, '--no-transcoders', '--batch-contexts', String(BATCH), '--checkpoint-every', '3'], { cwd: root, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -94,7 +94,7 @@ describe('neuron index store', () => {
     const dir = tempDir('store-time-killed');
     // Batch-count checkpoints are off (every 100,000 batches): after the first batch's, only the clock writes them.
     const child = spawn('npx', ['tsx', 'server/cli.ts', 'index', '--model', bundledModel, '--corpus', big, '--tokens', String(TIME_TOKENS),
-      '--index-dir', dir, '--batch-contexts', String(BATCH), '--checkpoint-every', '100000', '--checkpoint-seconds', '0.1'],
+      '--index-dir', dir, '--no-transcoders', '--batch-contexts', String(BATCH), '--checkpoint-every', '100000', '--checkpoint-seconds', '0.1'],
     { cwd: root, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });

@@ -4,6 +4,9 @@
  * layer's full transcoder forward over the same corpus contexts, sorted and counted directly).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startServer } from '../../../server/main.js';
@@ -19,7 +22,8 @@ let server: Awaited<ReturnType<typeof startServer>>;
 let socket: Client;
 
 beforeAll(async () => {
-  server = await startServer({ model, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false, log: () => {} });
+  // A fresh index folder: the on-demand scan answers (an index built in .cache would answer instead).
+  server = await startServer({ model, port: 0, host: '127.0.0.1', device: 'cpu', https: false, serveClient: false, index: false, indexDir: mkdtempSync(join(tmpdir(), 'feature-stats-')), log: () => {} });
   socket = connect(server.url, { transports: ['websocket'], forceNew: true });
   await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
 }, 120_000);
@@ -39,6 +43,7 @@ describe('feature explanations: histogram and quantiles', () => {
     const response = await socket.emitWithAck('feature:details', { layer: asked, index });
     if (!response.ok) throw new Error(response.error.message);
     const details = response.value;
+    expect(details.source).toBe('scan');
 
     // Brute force: every scored token of the same contexts through the layer's whole transcoder.
     const { host } = server;

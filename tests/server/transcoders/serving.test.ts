@@ -37,7 +37,8 @@ async function client(url = server.url): Promise<Client> {
   return socket;
 }
 
-const options = { model, port: 0, host: '127.0.0.1', device: 'cpu' as const, https: false, serveClient: false, index: false, log: () => {} };
+// A fresh index folder: feature:details scans on demand here (an index built in .cache would answer instead).
+const options = { model, port: 0, host: '127.0.0.1', device: 'cpu' as const, https: false, serveClient: false, index: false, indexDir: tmp, log: () => {} };
 
 beforeAll(async () => {
   // No `transcoders` option: the model's own transcoders/ folder is loaded.
