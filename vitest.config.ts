@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     exclude: ['tests/e2e/**', 'node_modules/**'],
+    // The engine's runtime (onnxruntime-node) for tests that build runners without loading a model.
+    setupFiles: ['tests/setup/node-runtime.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: keep parallelism modest so ONNX Runtime sessions do not fight.

@@ -2,12 +2,12 @@
  * Analysis benchmark on GPT-2-small shapes (random weights): direct + total effects, and a
  * 16-token attribution graph batched vs a naive one-vector-at-a-time baseline, in one run.
  */
-import { AnalysisContext } from '../server/analysis/context.js';
-import { computeEffects } from '../server/analysis/effects.js';
-import { buildAttributionGraph } from '../server/analysis/attribution.js';
-import type { ResolvedQuestion } from '../server/analysis/question.js';
-import { gpt2SmallSpec, randomDecoder } from '../server/engine/random-decoder.js';
-import { ModelRunner } from '../server/engine/runner.js';
+import { AnalysisContext } from '../shared/analysis/context.js';
+import { computeEffects } from '../shared/analysis/effects.js';
+import { buildAttributionGraph } from '../shared/analysis/attribution.js';
+import type { ResolvedQuestion } from '../shared/analysis/question.js';
+import { gpt2SmallSpec, randomDecoder } from '../shared/engine/random-decoder.js';
+import { ModelRunner } from '../shared/engine/runner.js';
 import { row, type BenchRow } from './report.js';
 
 export async function benchAnalysis(): Promise<BenchRow[]> {

@@ -3,9 +3,9 @@
  * prefill with every hook captured vs logits only, incremental decoding with the full MLP
  * activation frame per token, and peak memory.
  */
-import { allHookNames, hookName } from '../server/engine/hooks.js';
-import { gpt2SmallSpec, randomDecoder } from '../server/engine/random-decoder.js';
-import { ModelRunner } from '../server/engine/runner.js';
+import { allHookNames, hookName } from '../shared/engine/hooks.js';
+import { gpt2SmallSpec, randomDecoder } from '../shared/engine/random-decoder.js';
+import { ModelRunner } from '../shared/engine/runner.js';
 import { median, row, type BenchRow } from './report.js';
 
 export async function benchEngine(): Promise<BenchRow[]> {

@@ -3,6 +3,7 @@
  * Machine details are printed first so a table can be compared with another machine's.
  * `npm run bench -- sharing analysis` runs only the named sections.
  */
+import '../server/runtime.js'; // onnxruntime-node and worker-thread pruning under the shared engine
 import { cpus, totalmem } from 'node:os';
 import { benchAnalysis } from './analysis.js';
 import { benchBrowser } from './browser.js';

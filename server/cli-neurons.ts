@@ -10,9 +10,9 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ModelError, type LoadedModel } from './engine/decoder.js';
+import { ModelError, type LoadedModel } from '../shared/engine/decoder.js';
 import { loadModel } from './engine/load.js';
-import { devices, type Device } from './engine/runner.js';
+import { devices, type Device } from '../shared/engine/runner.js';
 import type { IndexStatus } from '../shared/neuron-index.js';
 import { ExplanationStore, readExplanations } from './neurons/explanations.js';
 import { indexPaths } from './neurons/indexer.js';

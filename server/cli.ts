@@ -5,15 +5,15 @@
  * Errors a user can fix print one clear line on stderr and exit 1, without a stack trace.
  */
 import { parseArgs } from 'node:util';
-import { ModelError, type LoadedModel, type Tensor } from './engine/decoder.js';
-import { allHookNames } from './engine/hooks.js';
+import { ModelError, type LoadedModel, type Tensor } from '../shared/engine/decoder.js';
+import { allHookNames } from '../shared/engine/hooks.js';
 import { describeModel, loadModel } from './engine/load.js';
-import { devices, ModelRunner, type Device } from './engine/runner.js';
-import { generate } from './engine/generate.js';
-import { AnalysisContext } from './analysis/context.js';
-import { computeEffects } from './analysis/effects.js';
-import { resolveQuestion, type Question } from './analysis/question.js';
-import { attributionGraph } from './analysis/graph.js';
+import { devices, ModelRunner, type Device } from '../shared/engine/runner.js';
+import { generate } from '../shared/engine/generate.js';
+import { AnalysisContext } from '../shared/analysis/context.js';
+import { computeEffects } from '../shared/analysis/effects.js';
+import { resolveQuestion, type Question } from '../shared/analysis/question.js';
+import { attributionGraph } from '../shared/analysis/graph.js';
 import { applyPrune, pruneGraph } from '../shared/graph/prune.js';
 import { exportGraph } from '../shared/graph/io.js';
 import { writeFileSync } from 'node:fs';

@@ -15,10 +15,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { assemblePattern, inductionScore, previousTokenScore } from '../client/analysis/state/attention-pattern.js';
-import { seededRandom } from '../server/engine/generate.js';
-import { hookName } from '../server/engine/hooks.js';
+import { seededRandom } from '../shared/engine/generate.js';
+import { hookName } from '../shared/engine/hooks.js';
 import { loadModel } from '../server/engine/load.js';
-import { ModelRunner } from '../server/engine/runner.js';
+import { ModelRunner } from '../shared/engine/runner.js';
 
 export interface HeadScores {
   nLayers: number;

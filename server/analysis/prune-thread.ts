@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { PrunedGraph, PruneRequest } from './graph-prune.js';
+import { setPruneRunner } from '../../shared/analysis/graph.js';
+import type { PrunedGraph, PruneRequest } from '../../shared/analysis/graph-prune.js';
 
 const entry = new URL('./prune-worker.ts', import.meta.url).href;
 const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
@@ -37,3 +38,5 @@ export function pruneInWorker(request: PruneRequest): { result: Promise<PrunedGr
   });
   return { result, terminate: () => void worker.terminate() };
 }
+
+setPruneRunner(pruneInWorker);

@@ -3,7 +3,7 @@
  * Receives a PruneRequest as workerData, posts back { ok, value } or { ok: false, error }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { prunedGraphText, type PruneRequest } from './graph-prune.js';
+import { prunedGraphText, type PruneRequest } from '../../shared/analysis/graph-prune.js';
 
 try {
   parentPort!.postMessage({ ok: true, value: prunedGraphText(workerData as PruneRequest) });

@@ -7,18 +7,20 @@
  * A model without any tokenizer still loads (token ids work); encoding text then says what to pass.
  * Everything a user can get wrong is a ModelError with a message that says what and where.
  */
+import '../runtime.js'; // onnxruntime-node and worker-thread pruning under the shared engine
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ModelError, type Decoder, type DecoderSpec, type LoadedModel, type Tokenizer } from './decoder.js';
+import { ModelError, type Decoder, type DecoderSpec, type LoadedModel, type Tokenizer } from '../../shared/engine/decoder.js';
 import { openSafetensorsDir } from './safetensors.js';
-import { readConfig, type HfConfig } from './loaders/common.js';
-import { GPT2_ARCHITECTURES, gpt2SpecFromConfig, loadGpt2Hf } from './loaders/gpt2-hf.js';
-import { LLAMA_ARCHITECTURES, llamaSpecFromConfig, loadLlamaHf } from './loaders/llama-hf.js';
+import { folderFiles } from './files.js';
+import { readConfig, type HfConfig } from '../../shared/engine/loaders/common.js';
+import { GPT2_ARCHITECTURES, gpt2SpecFromConfig, loadGpt2Hf } from '../../shared/engine/loaders/gpt2-hf.js';
+import { LLAMA_ARCHITECTURES, llamaSpecFromConfig, loadLlamaHf } from '../../shared/engine/loaders/llama-hf.js';
 import { loadLlama2c } from './loaders/llama2c.js';
-import { Gpt2BuiltinTokenizer } from './tokenizers/gpt2-builtin.js';
+import { Gpt2BuiltinTokenizer } from '../../shared/engine/tokenizers/gpt2-builtin.js';
 import { openTokenizer, tokenizerInDirectory } from './tokenizers/open.js';
 import { Llama2cTokenizer } from './tokenizers/llama2c.js';
-import { MissingTokenizer } from './tokenizers/missing.js';
+import { MissingTokenizer } from '../../shared/engine/tokenizers/missing.js';
 
 export interface LoadOptions {
   /** A tokenizer file or directory to use instead of the one found beside the model. */
@@ -51,7 +53,7 @@ function familyOf(config: HfConfig, dir: string): Family {
 }
 
 async function loadHfDirectory(dir: string, options: LoadOptions): Promise<LoadedModel> {
-  const config = readConfig(dir);
+  const config = readConfig(folderFiles(dir));
   const family = familyOf(config, dir);
   // Validate the config (and find the tokenizer) before reading gigabytes of weights.
   const spec = family === 'gpt2' ? gpt2SpecFromConfig(config, dir) : llamaSpecFromConfig(config, dir);

@@ -14,16 +14,10 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import type { EngineSession } from '../../shared/engine/session.js';
 
 /** What the engine needs of a session: the part of ort.InferenceSession it uses. */
-export interface EngineSession {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  /** `reuse`: names of feeds whose arrays the caller passes again, unchanged, on later calls
-   * (a forward cache fed to many backward calls): a thread session sends each such array once. */
-  run(feeds: Record<string, ort.Tensor>, fetch?: readonly string[], options?: { reuse?: readonly string[] }): Promise<Record<string, ort.Tensor>>;
-  release(): Promise<void>;
-}
+export type { EngineSession } from '../../shared/engine/session.js';
 
 type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
 interface WireTensor { type: ort.Tensor.Type; dims: readonly number[]; data?: TensorData; keep?: number; ref?: number }

@@ -1,61 +1,26 @@
 /**
- * The one place an ONNX Runtime session is made from a graph the engine compiled (the forward
- * runner, the backward graphs, the bulk logit effects): the device with its CPU fallback and one
+ * The server's ONNX Runtime (onnxruntime-node), registered as the engine's runtime on import
+ * (shared/engine/session.ts): every session made from a graph the engine compiled (the forward
+ * runner, the backward graphs, the bulk logit effects, transcoders) comes from here: the device with its CPU fallback and one
  * clear message, the thread count, and weights written to an external-data file when the graph
  * would pass protobuf's 2 GB message limit.
- *
- * The settings a forward runner was made with are remembered per decoder, so the analysis and
- * index graphs of the same model run where its forward runner runs without every caller
- * passing them along (`sessionSettingsFor`).
  */
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Decoder } from './decoder.js';
-import type { GraphBuilder } from './onnx/graph-builder.js';
-import { encodeModel } from './onnx/proto.js';
-import { ThreadSession, type EngineSession } from './session-thread.js';
+import type { GraphBuilder } from '../../shared/engine/onnx/graph-builder.js';
+import { encodeModel } from '../../shared/engine/onnx/proto.js';
+import { setEngineRuntime, type CreatedSession, type Device, type EngineSession, type SessionSettings } from '../../shared/engine/session.js';
+import { ThreadSession } from './session-thread.js';
 
-export type { EngineSession } from './session-thread.js';
-
-export type Device = 'cpu' | 'cuda' | 'webgpu';
-export const devices: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
-
-export interface SessionSettings {
-  device?: Device;
-  /** Threads for one operator (ONNX Runtime's intra-op pool); default: ONNX Runtime's choice. */
-  threads?: number;
-  /** A graph whose estimated protobuf size passes this goes to an external-data file
-   * (protobuf refuses messages of 2 GB and more; the margin covers the estimate's error). */
-  externalDataThresholdBytes?: number;
-  /** Called with a one-line notice, e.g. when a device falls back to the CPU. */
-  onNotice?: (message: string) => void;
-  /** Run the session in its own worker thread (default), so a long call never blocks the event
-   * loop; false runs it on the calling thread (session-thread.ts). */
-  inThread?: boolean;
-  /** Use ONNX Runtime's CPU memory arena (default false). An arena keeps the most a call ever
-   * took: after one 128-token Explain on GPT-2-small shapes the server stayed 273 MiB above its
-   * idle level with it, 76 MiB without (and ran no slower). */
-  cpuMemArena?: boolean;
-}
+export { createSession, devices, rememberSessionSettings, sessionSettingsFor } from '../../shared/engine/session.js';
+export type { CreatedSession, Device, EngineSession, SessionSettings } from '../../shared/engine/session.js';
 
 /** protobuf's hard limit on one message (2 GiB − 1). */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 export const DEFAULT_EXTERNAL_THRESHOLD = 1.5 * 2 ** 30;
-
-const remembered = new WeakMap<Decoder, SessionSettings>();
-
-/** Records the settings a decoder's forward runner ended up with (its device after any fallback). */
-export function rememberSessionSettings(decoder: Decoder, settings: SessionSettings): void {
-  remembered.set(decoder, settings);
-}
-
-/** The settings for another graph of this decoder: its forward runner's, else the CPU. */
-export function sessionSettingsFor(decoder: Decoder): SessionSettings {
-  return remembered.get(decoder) ?? {};
-}
 
 /**
  * Bytes the graph's ModelProto would take: every initializer's payload plus the graph's
@@ -140,19 +105,13 @@ function writeWithExternalData(graph: GraphBuilder, dir: string): string {
   return modelPath;
 }
 
-export interface CreatedSession {
-  session: EngineSession;
-  /** Where it runs: the device asked for, or 'cpu' after a fallback. */
-  device: Device;
-  /** Whether its weights went through an external-data file. */
-  externalData: boolean;
-}
 
 /**
- * A session for `graph` with these settings. A device that is missing or fails to start falls
+ * A session for `graph` with these settings (the engine calls it through shared/engine/session.ts's
+ * `createSession`). A device that is missing or fails to start falls
  * back to the CPU with one notice. The graph is encoded once per attempt and not kept.
  */
-export async function createSession(graph: GraphBuilder, settings: SessionSettings = {}): Promise<CreatedSession> {
+async function createNodeSession(graph: GraphBuilder, settings: SessionSettings = {}): Promise<CreatedSession> {
   const notice = settings.onNotice ?? ((m: string) => console.warn(m));
   const external = needsExternalData(graph, settings.externalDataThresholdBytes);
   const options = (device: Device): ort.InferenceSession.SessionOptions => ({
@@ -198,3 +157,9 @@ function inProcess(session: ort.InferenceSession): EngineSession {
     release: () => session.release(),
   };
 }
+
+/** onnxruntime-node is the engine's runtime in this process (registered on import). */
+setEngineRuntime({
+  createSession: createNodeSession,
+  tensor: (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => new ort.Tensor(type, data as Float32Array, dims),
+} as never);

@@ -9,7 +9,7 @@
  * Legend: n contexts, C positions per context.
  */
 import { createHash } from 'node:crypto';
-import { ModelError, type DecoderSpec, type Tokenizer } from '../engine/decoder.js';
+import { ModelError, type DecoderSpec, type Tokenizer } from '../../shared/engine/decoder.js';
 import type { CorpusDocuments } from './corpus.js';
 
 export const DEFAULT_CONTEXT_LENGTH = 64;

@@ -12,7 +12,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { basename, join } from 'node:path';
-import { ModelError } from '../engine/decoder.js';
+import { ModelError } from '../../shared/engine/decoder.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 

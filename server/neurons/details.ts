@@ -2,7 +2,7 @@
  * A stored neuron record → the protocol's NeuronDetails pieces (tokens as {id, text}, window
  * activations decoded from int8, histogram edges from the bin width), with token texts cached.
  */
-import type { Tokenizer } from '../engine/decoder.js';
+import type { Tokenizer } from '../../shared/engine/decoder.js';
 import type { IndexedNeuron, LogitEffect, NeuronExample, NeuronHistogram } from '../../shared/neuron-index.js';
 import type { TokenInfo } from '../../shared/protocol.js';
 import type { StoredExample, StoredNeuron } from './record.js';

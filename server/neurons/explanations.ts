@@ -21,7 +21,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { ModelError } from '../engine/decoder.js';
+import { ModelError } from '../../shared/engine/decoder.js';
 import type { NeuronExplanation } from '../../shared/neuron-index.js';
 import { writeFileAtomic } from './atomic-file.js';
 

@@ -20,9 +20,9 @@
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decoder, DecoderSpec, Tensor } from '../engine/decoder.js';
-import { hookName } from '../engine/hooks.js';
-import { ModelRunner, type Device } from '../engine/runner.js';
+import type { Decoder, DecoderSpec, Tensor } from '../../shared/engine/decoder.js';
+import { hookName } from '../../shared/engine/hooks.js';
+import { ModelRunner, type Device } from '../../shared/engine/runner.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { CorpusContexts } from './contexts.js';
 import { HISTOGRAM_HALF, IndexState, WINDOW, type ExampleSlots, type IndexParams } from './index-state.js';

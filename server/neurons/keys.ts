@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decoder, Tensor, Tokenizer } from '../engine/decoder.js';
+import type { Decoder, Tensor, Tokenizer } from '../../shared/engine/decoder.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { CONTEXTS_VERSION } from './contexts.js';
 

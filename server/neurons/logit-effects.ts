@@ -14,9 +14,9 @@
  * n neurons per call, K effects kept on each side.
  */
 import * as ort from 'onnxruntime-node';
-import type { Decoder } from '../engine/decoder.js';
-import { GraphBuilder, attr } from '../engine/onnx/graph-builder.js';
-import { DataType } from '../engine/onnx/proto.js';
+import type { Decoder } from '../../shared/engine/decoder.js';
+import { GraphBuilder, attr } from '../../shared/engine/onnx/graph-builder.js';
+import { DataType } from '../../shared/engine/onnx/proto.js';
 import { createSession, sessionSettingsFor, type EngineSession, type SessionSettings } from '../engine/session.js';
 
 export const LOGIT_EFFECTS = 10;

@@ -10,8 +10,8 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelError, type LoadedModel } from '../engine/decoder.js';
-import { hookName } from '../engine/hooks.js';
+import { ModelError, type LoadedModel } from '../../shared/engine/decoder.js';
+import { hookName } from '../../shared/engine/hooks.js';
 import type { IndexStatus, NeuronDetails, NeuronExplanation } from '../../shared/neuron-index.js';
 import type { FeatureDetails } from '../../shared/protocol.js';
 import { featureIndexUnsupported, featureUnits, storedFeatureDetails, transcodersKey, type IndexTranscoders } from '../transcoders/feature-index.js';

@@ -19,7 +19,7 @@ import type {
   ClientToServerEvents, ErrorEvent, RoomJoined, RoomNetwork, RoomOpened, RoomState, ServerToClientEvents, InterServerEvents, SocketData,
 } from '../../shared/protocol.js';
 import { ForbiddenError } from '../transport/access.js';
-import { PayloadError } from '../transport/validate.js';
+import { PayloadError } from '../../shared/service/validate.js';
 import { RateLimiter } from './rate-limit.js';
 import { roomNetwork } from './network.js';
 import { checkCamera, checkPointer, mergeState } from './state.js';

@@ -4,7 +4,7 @@
  * so a follower never receives something the presenter's page could not have meant.
  */
 import type { CameraPose, PointerPose, RoomState } from '../../shared/protocol.js';
-import { PayloadError } from '../transport/validate.js';
+import { PayloadError } from '../../shared/service/validate.js';
 
 /** The merged snapshot's size limit (JSON bytes): a room's state is a view description, not data. */
 export const MAX_STATE_BYTES = 64 * 1024;

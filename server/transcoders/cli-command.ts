@@ -3,11 +3,11 @@
  * the model (`--transcoders DIR`), runs a prompt, and prints per-layer FVU and L0 as JSON.
  * Bad input fails with one clear line, as the other commands do.
  */
-import { ModelError } from '../engine/decoder.js';
+import { ModelError } from '../../shared/engine/decoder.js';
 import { loadModel } from '../engine/load.js';
-import { devices, ModelRunner, type Device } from '../engine/runner.js';
+import { devices, ModelRunner, type Device } from '../../shared/engine/runner.js';
 import { UsageError } from '../cli-neurons.js';
-import { TranscoderRunner } from './forward.js';
+import { TranscoderRunner } from '../../shared/transcoders/forward.js';
 import { loadTranscoderSet } from './load.js';
 import { measureTranscoders } from './measure.js';
 

@@ -8,16 +8,16 @@
  *
  * Legend: B contexts per batch, C positions per context, F features of the layer, d width, V vocabulary.
  */
-import type { Decoder, LoadedModel, Tensor } from '../engine/decoder.js';
-import { ModelRunner } from '../engine/runner.js';
-import type { Steps } from '../analysis/steps.js';
+import type { Decoder, LoadedModel, Tensor } from '../../shared/engine/decoder.js';
+import { ModelRunner } from '../../shared/engine/runner.js';
+import type { Steps } from '../../shared/analysis/steps.js';
 import { foldedEffects, foldRow, type TokenEffects } from '../neurons/logit-effects.js';
 import { binaryHistogram } from '../neurons/details.js';
 import { QUANTILES } from '../neurons/indexer.js';
 import type { CorpusContexts } from '../neurons/contexts.js';
 import type { FeatureDetails } from '../../shared/protocol.js';
-import type { TranscoderRunner } from './forward.js';
-import { transcoderHooks, transcoderInput } from './inputs.js';
+import type { TranscoderRunner } from '../../shared/transcoders/forward.js';
+import { transcoderHooks, transcoderInput } from '../../shared/transcoders/inputs.js';
 import type { TranscoderSet } from './load.js';
 
 export interface ExplainOptions {

@@ -10,15 +10,15 @@
  *
  * Legend: L layers, F features per layer, d model width.
  */
-import type { Decoder, Tensor } from '../engine/decoder.js';
+import type { Decoder, Tensor } from '../../shared/engine/decoder.js';
 import type { FeatureDetails, FeatureExample } from '../../shared/protocol.js';
 import { toExample, toHistogram, toLogitEffects, type TokenTexts } from '../neurons/details.js';
 import type { IndexedUnits } from '../neurons/indexer.js';
 import { cachedHash, hashTensors } from '../neurons/keys.js';
 import { foldRow } from '../neurons/logit-effects.js';
 import type { StoredExample, StoredNeuron } from '../neurons/record.js';
-import type { TranscoderRunner } from './forward.js';
-import { transcoderHooks, transcoderInput } from './inputs.js';
+import type { TranscoderRunner } from '../../shared/transcoders/forward.js';
+import { transcoderHooks, transcoderInput } from '../../shared/transcoders/inputs.js';
 import type { TranscoderSet } from './load.js';
 
 /** A loaded set and its forward, as the server holds them (HostedTranscoders) or the CLI makes them. */

@@ -7,11 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { exportGraph } from '../../shared/graph/io.js';
 import { applyPrune, pruneGraph } from '../../shared/graph/prune.js';
-import type { AnalysisContext } from '../analysis/context.js';
-import type { ResolvedQuestion } from '../analysis/question.js';
-import { TranscoderRunner } from './forward.js';
-import { exactnessError, buildFeatureGraph } from './graph.js';
-import { featureGraphJson } from './graph-export.js';
+import type { AnalysisContext } from '../../shared/analysis/context.js';
+import type { ResolvedQuestion } from '../../shared/analysis/question.js';
+import { TranscoderRunner } from '../../shared/transcoders/forward.js';
+import { exactnessError, buildFeatureGraph } from '../../shared/transcoders/graph.js';
+import { featureGraphJson } from '../../shared/transcoders/graph-export.js';
 import { loadTranscoderSet } from './load.js';
 
 export interface FeatureGraphArgs {

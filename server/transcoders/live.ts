@@ -9,11 +9,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decoder, Tensor } from '../engine/decoder.js';
+import type { Decoder, Tensor } from '../../shared/engine/decoder.js';
 import type { SparseFeatures } from '../../shared/frame-codec.js';
 import type { TranscoderInfo } from '../../shared/protocol.js';
-import { TranscoderRunner } from './forward.js';
-import { transcoderHooks, transcoderInput } from './inputs.js';
+import { TranscoderRunner } from '../../shared/transcoders/forward.js';
+import { transcoderHooks, transcoderInput } from '../../shared/transcoders/inputs.js';
 import { loadTranscoderSet, type TranscoderSet } from './load.js';
 
 /** Where a model's own transcoders live: `<model dir>/transcoders`, when that folder exists. */

@@ -17,8 +17,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { ModelError, type DecoderSpec, type Tensor } from '../engine/decoder.js';
-import { SafetensorsFile } from '../engine/safetensors.js';
+import { ModelError, type DecoderSpec, type Tensor } from '../../shared/engine/decoder.js';
+import { openSafetensorsFile, type SafetensorsFile } from '../engine/safetensors.js';
 import { parseYaml, YamlError, type YamlValue } from './yaml.js';
 
 export type TranscoderActivation = { kind: 'relu' } | { kind: 'jumprelu' } | { kind: 'topk'; k: number };
@@ -184,7 +184,7 @@ function defaultEntries(dir: string, nLayers: number): Entry[] {
 }
 
 function readLayer(entry: Entry, d: number): LayerTranscoder {
-  const file = SafetensorsFile.open(entry.path);
+  const file = openSafetensorsFile(entry.path);
   const where = entry.path;
   try {
     const read = (name: string, alias?: string): Tensor | null => {

@@ -6,10 +6,10 @@
  *
  * Legend: T positions, d model width, F features.
  */
-import type { Decoder } from '../engine/decoder.js';
-import type { ModelRunner } from '../engine/runner.js';
-import type { TranscoderRunner } from './forward.js';
-import { transcoderHooks, transcoderInput, transcoderTarget } from './inputs.js';
+import type { Decoder } from '../../shared/engine/decoder.js';
+import type { ModelRunner } from '../../shared/engine/runner.js';
+import type { TranscoderRunner } from '../../shared/transcoders/forward.js';
+import { transcoderHooks, transcoderInput, transcoderTarget } from '../../shared/transcoders/inputs.js';
 
 export interface LayerFit {
   layer: number;

@@ -13,11 +13,11 @@
 import type { CorpusDocuments } from '../neurons/corpus.js';
 import { buildContexts, type CorpusContexts } from '../neurons/contexts.js';
 import { featureDetailsSteps } from '../transcoders/explain.js';
-import type { ModelHost } from './model-host.js';
+import type { ModelHost } from '../../shared/service/model-host.js';
 import type { NeuronIndex } from '../neurons/service.js';
-import { checkObject, PayloadError } from './validate.js';
+import { checkObject, PayloadError } from '../../shared/service/validate.js';
 import type { HandlerKit } from './socket-server.js';
-import { stepsJob } from './analysis-handlers.js';
+import { stepsJob } from '../../shared/service/analysis-handlers.js';
 import { openCorpus } from '../neurons/corpus.js';
 
 /** Corpus tokens one feature explanation scans (512 contexts of 64 tokens). */

@@ -10,10 +10,10 @@ import type { Server } from 'socket.io';
 import type { IndexStatus, NeuronRequest } from '../../shared/neuron-index.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../shared/protocol.js';
 import type { NeuronIndex } from '../neurons/service.js';
-import type { ModelHost } from './model-host.js';
-import type { Scheduler } from './scheduler.js';
+import type { ModelHost } from '../../shared/service/model-host.js';
+import type { Scheduler } from '../../shared/service/scheduler.js';
 import type { HandlerKit } from './socket-server.js';
-import { checkObject, PayloadError } from './validate.js';
+import { checkObject, PayloadError } from '../../shared/service/validate.js';
 
 /** The scheduler client id of index builds (socket ids never look like this). */
 export const INDEX_CLIENT = 'neuron-index';

@@ -6,20 +6,20 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
-import { ModelError } from '../engine/decoder.js';
-import { seededRandom, pickToken } from '../engine/generate.js';
-import type { IncrementalRun } from '../engine/runner.js';
+import { ModelError } from '../../shared/engine/decoder.js';
+import { seededRandom, pickToken } from '../../shared/engine/generate.js';
+import type { IncrementalRun } from '../../shared/engine/runner.js';
 import type {
   ClientToServerEvents, ErrorEvent, GenerateRequest, InterServerEvents, RunRequest, ServerToClientEvents, SocketData,
 } from '../../shared/protocol.js';
-import { AnalysisContext } from '../analysis/context.js';
+import { AnalysisContext } from '../../shared/analysis/context.js';
 import type { NeuronIndex } from '../neurons/service.js';
-import { registerAnalysisHandlers } from './analysis-handlers.js';
+import { registerAnalysisHandlers } from '../../shared/service/analysis-handlers.js';
 import { registerFeatureHandlers } from './feature-handlers.js';
-import type { ModelHost } from './model-host.js';
+import type { ModelHost } from '../../shared/service/model-host.js';
 import { connectNeuronIndex, registerNeuronHandlers } from './neuron-handlers.js';
-import { Scheduler, BusyError, type Job } from './scheduler.js';
-import { checkIdList, checkObject, PayloadError } from './validate.js';
+import { Scheduler, BusyError, type Job } from '../../shared/service/scheduler.js';
+import { checkIdList, checkObject, PayloadError } from '../../shared/service/validate.js';
 import { attachAccessControl, clientAddress, ForbiddenError, type AccessOptions, type Role } from './access.js';
 import { requestLimits } from '../../shared/limits.js';
 import { Rooms, type RoomOptions } from '../rooms/rooms.js';

@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateTour, type Tour } from '../../client/state/tour-schema.js';
-import { hookName } from '../../server/engine/hooks.js';
+import { hookName } from '../../shared/engine/hooks.js';
 import { loadModel } from '../../server/engine/load.js';
-import { ModelRunner } from '../../server/engine/runner.js';
+import { ModelRunner } from '../../shared/engine/runner.js';
 import { defaultModelDir, headName, measureHeadScores, rankHeads, type HeadScores } from '../../tools/head-scores.js';
 
 const tourPath = fileURLToPath(new URL('../../assets/tours/induction.json', import.meta.url));

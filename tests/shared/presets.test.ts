@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../server/engine/load.js';
-import { ModelRunner } from '../../server/engine/runner.js';
+import { ModelRunner } from '../../shared/engine/runner.js';
 import { defaultPreset, presets } from '../../shared/presets.js';
 
 const dir = fileURLToPath(new URL('../../assets/models/brown-gpt2/', import.meta.url));

@@ -4,7 +4,7 @@
  * Training counts pre-tokens once and updates pair counts incrementally per merge.
  */
 
-import { bytesToUnicode } from '../../server/engine/tokenizers/printable.js';
+import { bytesToUnicode } from '../../shared/engine/tokenizers/printable.js';
 
 /** GPT-2's pre-tokeniser: contractions, letters, numbers, other runs, whitespace. */
 export const PRETOKEN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;

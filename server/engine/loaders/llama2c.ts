@@ -14,7 +14,7 @@
  * Legend: V vocabulary, d width, L layers, H heads, Hkv KV heads, dh head width, kv = Hkv·dh.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { ModelError, type Decoder, type DecoderSpec, type Tensor, type Weights } from '../decoder.js';
+import { ModelError, type Decoder, type DecoderSpec, type Tensor, type Weights } from '../../../shared/engine/decoder.js';
 
 const HEADER_BYTES = 7 * 4;
 /** Version ≥ 1 exports start with this magic ("ak42"), which the legacy reader must not misread. */

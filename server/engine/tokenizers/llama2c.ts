@@ -12,7 +12,7 @@
  * EOS print nothing; the bytes are UTF-8 decoded together (so split characters reassemble).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ModelError, type Tokenizer } from '../decoder.js';
+import { ModelError, type Tokenizer } from '../../../shared/engine/decoder.js';
 
 const UNK = 0;
 const BOS = 1;

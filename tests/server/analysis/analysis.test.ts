@@ -4,17 +4,17 @@
  * (Σ incoming edges + constants = each target's actual value).
  */
 import { describe, expect, it } from 'vitest';
-import type { Decoder, LoadedModel, Tokenizer } from '../../../server/engine/decoder.js';
-import { hookName } from '../../../server/engine/hooks.js';
-import { gpt2Spec, llamaSpec, randomDecoder } from '../../../server/engine/random-decoder.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { seededRandom } from '../../../server/engine/generate.js';
-import { AnalysisContext } from '../../../server/analysis/context.js';
-import { computeEffects, effectsSteps } from '../../../server/analysis/effects.js';
-import { runSteps } from '../../../server/analysis/steps.js';
-import { buildAttributionGraph } from '../../../server/analysis/attribution.js';
-import type { ResolvedQuestion } from '../../../server/analysis/question.js';
-import { attributionGraph } from '../../../server/analysis/graph.js';
+import type { Decoder, LoadedModel, Tokenizer } from '../../../shared/engine/decoder.js';
+import { hookName } from '../../../shared/engine/hooks.js';
+import { gpt2Spec, llamaSpec, randomDecoder } from '../../../shared/engine/random-decoder.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
+import { computeEffects, effectsSteps } from '../../../shared/analysis/effects.js';
+import { runSteps } from '../../../shared/analysis/steps.js';
+import { buildAttributionGraph } from '../../../shared/analysis/attribution.js';
+import type { ResolvedQuestion } from '../../../shared/analysis/question.js';
+import { attributionGraph } from '../../../shared/analysis/graph.js';
 import { exportGraph, importGraph } from '../../../shared/graph/io.js';
 import { pruneGraph } from '../../../shared/graph/prune.js';
 

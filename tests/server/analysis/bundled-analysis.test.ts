@@ -5,11 +5,11 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../server/engine/load.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { AnalysisContext } from '../../../server/analysis/context.js';
-import { computeEffects } from '../../../server/analysis/effects.js';
-import { buildAttributionGraph } from '../../../server/analysis/attribution.js';
-import { resolveQuestion } from '../../../server/analysis/question.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
+import { computeEffects } from '../../../shared/analysis/effects.js';
+import { buildAttributionGraph } from '../../../shared/analysis/attribution.js';
+import { resolveQuestion } from '../../../shared/analysis/question.js';
 
 const dir = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));
 

@@ -4,11 +4,11 @@
  * answering every later analysis with the old failure.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { LoadedModel, Tokenizer } from '../../../server/engine/decoder.js';
-import { BackwardRunner } from '../../../server/engine/backward-runner.js';
-import { gpt2Spec, randomDecoder } from '../../../server/engine/random-decoder.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { AnalysisContext } from '../../../server/analysis/context.js';
+import type { LoadedModel, Tokenizer } from '../../../shared/engine/decoder.js';
+import { BackwardRunner } from '../../../shared/engine/backward-runner.js';
+import { gpt2Spec, randomDecoder } from '../../../shared/engine/random-decoder.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
 
 const decoder = randomDecoder(gpt2Spec({ nLayers: 2, dModel: 16, nHeads: 2, vocabSize: 23, contextLength: 16 }), 5, 0.3);
 const tokenizer = { encode: () => [1], decode: () => '', tokenString: (id: number) => String(id), vocabSize: 23, bosId: null, eosId: null } as unknown as Tokenizer;

@@ -10,17 +10,17 @@
  * Also: the effects' top-k lists equal a brute-force sort of every component.
  */
 import { describe, expect, it } from 'vitest';
-import type { Decoder, LoadedModel, Tokenizer } from '../../../server/engine/decoder.js';
-import { hookName } from '../../../server/engine/hooks.js';
-import { gpt2Spec, llamaSpec, randomDecoder } from '../../../server/engine/random-decoder.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { AnalysisContext } from '../../../server/analysis/context.js';
-import { buildAttributionGraph, type RawGraph } from '../../../server/analysis/attribution.js';
-import { effectsSteps, extremeEffects } from '../../../server/analysis/effects.js';
-import { topIndices } from '../../../server/analysis/select.js';
-import { runSteps } from '../../../server/analysis/steps.js';
-import type { ResolvedQuestion } from '../../../server/analysis/question.js';
-import { seededRandom } from '../../../server/engine/generate.js';
+import type { Decoder, LoadedModel, Tokenizer } from '../../../shared/engine/decoder.js';
+import { hookName } from '../../../shared/engine/hooks.js';
+import { gpt2Spec, llamaSpec, randomDecoder } from '../../../shared/engine/random-decoder.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
+import { buildAttributionGraph, type RawGraph } from '../../../shared/analysis/attribution.js';
+import { effectsSteps, extremeEffects } from '../../../shared/analysis/effects.js';
+import { topIndices } from '../../../shared/analysis/select.js';
+import { runSteps } from '../../../shared/analysis/steps.js';
+import type { ResolvedQuestion } from '../../../shared/analysis/question.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
 
 const idTokenizer = (V: number): Tokenizer => ({
   encode: (text) => text.split(' ').map(Number), decode: (ids) => ids.join(' '), tokenString: (id) => String(id),

@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RawGraph, RawNode } from '../../../server/analysis/attribution.js';
-import { prunedGraphText, type PruneRequest } from '../../../server/analysis/graph-prune.js';
+import type { RawGraph, RawNode } from '../../../shared/analysis/attribution.js';
+import { prunedGraphText, type PruneRequest } from '../../../shared/analysis/graph-prune.js';
 import { pruneInWorker } from '../../../server/analysis/prune-thread.js';
 import { importGraph } from '../../../shared/graph/io.js';
-import { seededRandom } from '../../../server/engine/generate.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
 
 /** A layered random graph: Δ logit, neurons in 3 layers × 6 positions, aggregates, embeddings. */
 function syntheticGraph(): RawGraph {

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startServer } from '../../../server/main.js';
-import { BackwardRunner } from '../../../server/engine/backward-runner.js';
+import { BackwardRunner } from '../../../shared/engine/backward-runner.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
 import { importGraph } from '../../../shared/graph/io.js';
-import { LINK_BUDGET } from '../../../server/transport/analysis-handlers.js';
+import { LINK_BUDGET } from '../../../shared/service/analysis-handlers.js';
 
 const bundled = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -10,12 +10,12 @@
  * CIRCUITS_SLOW_TESTS=1.
  */
 import { describe, expect, it } from 'vitest';
-import type { Decoder, Tensor, Weights } from '../../../server/engine/decoder.js';
-import { hookName } from '../../../server/engine/hooks.js';
-import { BackwardRunner } from '../../../server/engine/backward-runner.js';
-import { backwardInputs, backwardName, buildBackwardGraph } from '../../../server/engine/onnx/compile-backward.js';
-import { seededRandom } from '../../../server/engine/generate.js';
-import { gpt2Spec } from '../../../server/engine/random-decoder.js';
+import type { Decoder, Tensor, Weights } from '../../../shared/engine/decoder.js';
+import { hookName } from '../../../shared/engine/hooks.js';
+import { BackwardRunner } from '../../../shared/engine/backward-runner.js';
+import { backwardInputs, backwardName, buildBackwardGraph } from '../../../shared/engine/onnx/compile-backward.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
+import { gpt2Spec } from '../../../shared/engine/random-decoder.js';
 import { PROTOBUF_LIMIT, protoBytesEstimate } from '../../../server/engine/session.js';
 import { underCi } from '../../helpers/shared-fixtures.js';
 

@@ -4,13 +4,13 @@
  * linearised model's completeness (Σ incoming edges + constants = the actual value).
  */
 import { describe, expect, it } from 'vitest';
-import type { Decoder, Tensor } from '../../../server/engine/decoder.js';
-import { allHookNames, hookName } from '../../../server/engine/hooks.js';
-import { BackwardRunner } from '../../../server/engine/backward-runner.js';
-import { backwardName } from '../../../server/engine/onnx/compile-backward.js';
-import { seededRandom } from '../../../server/engine/generate.js';
-import { gpt2Spec, llamaSpec, randomDecoder } from '../../../server/engine/random-decoder.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
+import type { Decoder, Tensor } from '../../../shared/engine/decoder.js';
+import { allHookNames, hookName } from '../../../shared/engine/hooks.js';
+import { BackwardRunner } from '../../../shared/engine/backward-runner.js';
+import { backwardName } from '../../../shared/engine/onnx/compile-backward.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
+import { gpt2Spec, llamaSpec, randomDecoder } from '../../../shared/engine/random-decoder.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
 
 const families: Record<string, Decoder> = {
   gpt2: randomDecoder(gpt2Spec({ nLayers: 3, dModel: 32, nHeads: 4, vocabSize: 61, contextLength: 32 }), 21, 0.25),

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../server/engine/load.js';
 import { readSafetensors } from '../../../server/engine/safetensors.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { allHookNames, hookName } from '../../../server/engine/hooks.js';
-import { seededRandom } from '../../../server/engine/generate.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { allHookNames, hookName } from '../../../shared/engine/hooks.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
 import { maxAbsDiff } from '../../helpers/compare.js';
 
 const dir = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));

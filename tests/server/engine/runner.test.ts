@@ -7,13 +7,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as ortWeb from 'onnxruntime-web';
-import type { Decoder, Tensor } from '../../../server/engine/decoder.js';
-import { allHookNames, hookName } from '../../../server/engine/hooks.js';
-import { buildDecoderGraph } from '../../../server/engine/onnx/compile.js';
-import { encodeModel } from '../../../server/engine/onnx/proto.js';
-import { gpt2Spec, llamaSpec, randomDecoder } from '../../../server/engine/random-decoder.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { generate } from '../../../server/engine/generate.js';
+import type { Decoder, Tensor } from '../../../shared/engine/decoder.js';
+import { allHookNames, hookName } from '../../../shared/engine/hooks.js';
+import { buildDecoderGraph } from '../../../shared/engine/onnx/compile.js';
+import { encodeModel } from '../../../shared/engine/onnx/proto.js';
+import { gpt2Spec, llamaSpec, randomDecoder } from '../../../shared/engine/random-decoder.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { generate } from '../../../shared/engine/generate.js';
 
 const families: Record<string, Decoder> = {
   gpt2: randomDecoder(gpt2Spec({ nLayers: 3, dModel: 32, nHeads: 4, vocabSize: 97, contextLength: 64 }), 11, 0.15),

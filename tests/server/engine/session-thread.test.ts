@@ -5,9 +5,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../../../server/engine/onnx/graph-builder.js';
-import { DataType } from '../../../server/engine/onnx/proto.js';
-import { seededRandom } from '../../../server/engine/generate.js';
+import { GraphBuilder } from '../../../shared/engine/onnx/graph-builder.js';
+import { DataType } from '../../../shared/engine/onnx/proto.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
 import { createSession } from '../../../server/engine/session.js';
 
 /** y = tanh(x W)^(chain) and s = Σ x over columns: two outputs of different shapes. */

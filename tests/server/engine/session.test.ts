@@ -11,17 +11,17 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Decoder, DecoderSpec, Tensor, Weights } from '../../../server/engine/decoder.js';
-import { allHookNames } from '../../../server/engine/hooks.js';
-import { BackwardRunner } from '../../../server/engine/backward-runner.js';
-import { backwardName, buildBackwardGraph, type BackwardMode } from '../../../server/engine/onnx/compile-backward.js';
-import { buildDecoderGraph } from '../../../server/engine/onnx/compile.js';
-import { encodeModel } from '../../../server/engine/onnx/proto.js';
-import { gpt2SmallSpec, gpt2Spec, llamaSpec, randomDecoder } from '../../../server/engine/random-decoder.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
+import type { Decoder, DecoderSpec, Tensor, Weights } from '../../../shared/engine/decoder.js';
+import { allHookNames } from '../../../shared/engine/hooks.js';
+import { BackwardRunner } from '../../../shared/engine/backward-runner.js';
+import { backwardName, buildBackwardGraph, type BackwardMode } from '../../../shared/engine/onnx/compile-backward.js';
+import { buildDecoderGraph } from '../../../shared/engine/onnx/compile.js';
+import { encodeModel } from '../../../shared/engine/onnx/proto.js';
+import { gpt2SmallSpec, gpt2Spec, llamaSpec, randomDecoder } from '../../../shared/engine/random-decoder.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
 import { needsExternalData, PROTOBUF_LIMIT, protoBytesEstimate, sessionSettingsFor } from '../../../server/engine/session.js';
 import { BulkLogitEffects } from '../../../server/neurons/logit-effects.js';
-import { seededRandom } from '../../../server/engine/generate.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
 
 const families: Record<string, Decoder> = {
   gpt2: randomDecoder(gpt2Spec({ nLayers: 2, dModel: 32, nHeads: 4, vocabSize: 61, contextLength: 32 }), 31, 0.25),

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { needSharedFixtures, stories260K } from '../../helpers/shared-fixtures.js';
 import { loadModel } from '../../../server/engine/load.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { generate } from '../../../server/engine/generate.js';
-import { hookName } from '../../../server/engine/hooks.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { generate } from '../../../shared/engine/generate.js';
+import { hookName } from '../../../shared/engine/hooks.js';
 import { llama2cLogits, readLlama2c } from '../../reference/llama2c.js';
 import { maxAbsDiff } from '../../helpers/compare.js';
 

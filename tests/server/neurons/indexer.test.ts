@@ -10,9 +10,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { needSharedFixtures, stories260K } from '../../helpers/shared-fixtures.js';
 import { loadModel } from '../../../server/engine/load.js';
-import { hookName } from '../../../server/engine/hooks.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import type { LoadedModel } from '../../../server/engine/decoder.js';
+import { hookName } from '../../../shared/engine/hooks.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import type { LoadedModel } from '../../../shared/engine/decoder.js';
 import { NeuronIndex } from '../../../server/neurons/service.js';
 import type { NeuronDetails } from '../../../shared/neuron-index.js';
 import { bundledModel, smallCorpus, tempDir } from './fixtures.js';

@@ -7,7 +7,7 @@
  * index exists (one neuron at a time on ONNX Runtime, the unembedding fed as an input).
  */
 import { describe, expect, it } from 'vitest';
-import type { LoadedModel } from '../../../server/engine/decoder.js';
+import type { LoadedModel } from '../../../shared/engine/decoder.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { BulkLogitEffects, foldedRow, logitEffectsOf, type TokenEffects } from '../../../server/neurons/logit-effects.js';
 import { NeuronIndex } from '../../../server/neurons/service.js';

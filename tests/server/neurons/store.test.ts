@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LoadedModel } from '../../../server/engine/decoder.js';
+import type { LoadedModel } from '../../../shared/engine/decoder.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { removeStaleTemps } from '../../../server/neurons/atomic-file.js';
 import { checkpointContexts } from '../../../server/neurons/checkpoint.js';

@@ -6,14 +6,14 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalysisContext } from '../../../server/analysis/context.js';
-import { resolveQuestion } from '../../../server/analysis/question.js';
-import { hookName } from '../../../server/engine/hooks.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
+import { resolveQuestion } from '../../../shared/analysis/question.js';
+import { hookName } from '../../../shared/engine/hooks.js';
 import { loadModel } from '../../../server/engine/load.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { featureDirectEffects } from '../../../server/transcoders/effects.js';
-import { TranscoderRunner } from '../../../server/transcoders/forward.js';
-import { transcoderHooks, transcoderInput } from '../../../server/transcoders/inputs.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { featureDirectEffects } from '../../../shared/transcoders/effects.js';
+import { TranscoderRunner } from '../../../shared/transcoders/forward.js';
+import { transcoderHooks, transcoderInput } from '../../../shared/transcoders/inputs.js';
 import { loadTranscoderSet, type TranscoderSet } from '../../../server/transcoders/load.js';
 
 const modelDir = join(new URL('../../../', import.meta.url).pathname, 'assets/models/brown-gpt2');

@@ -13,7 +13,7 @@ import { startServer } from '../../../server/main.js';
 import { buildContexts } from '../../../server/neurons/contexts.js';
 import { openCorpus } from '../../../server/neurons/corpus.js';
 import { FEATURE_SCAN_TOKENS } from '../../../server/transport/feature-handlers.js';
-import { transcoderHooks, transcoderInput } from '../../../server/transcoders/inputs.js';
+import { transcoderHooks, transcoderInput } from '../../../shared/transcoders/inputs.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
 
 const model = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));

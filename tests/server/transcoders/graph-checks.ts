@@ -4,11 +4,11 @@
  * graph-reference.ts.
  */
 import { expect } from 'vitest';
-import type { Decoder } from '../../../server/engine/decoder.js';
-import { hookName } from '../../../server/engine/hooks.js';
-import type { ModelRunner } from '../../../server/engine/runner.js';
-import { seededRandom } from '../../../server/engine/generate.js';
-import type { FeatureGraph } from '../../../server/transcoders/graph.js';
+import type { Decoder } from '../../../shared/engine/decoder.js';
+import { hookName } from '../../../shared/engine/hooks.js';
+import type { ModelRunner } from '../../../shared/engine/runner.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
+import type { FeatureGraph } from '../../../shared/transcoders/graph.js';
 import { referenceEdge, type ReferenceModel, type ReferenceWeights } from './graph-reference.js';
 
 /** Σ incoming + constant against each target's actual value (features: pre-activation; logit: Δ). */

@@ -7,7 +7,7 @@
  * target feature's encoder row through ln2, or by the Δ direction through ln_final.
  * Shares no code with server/transcoders/.
  */
-import type { Decoder, Tensor } from '../../../server/engine/decoder.js';
+import type { Decoder, Tensor } from '../../../shared/engine/decoder.js';
 
 export interface ReferenceWeights {
   W_enc: Float32Array; // [F, d]

@@ -6,13 +6,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalysisContext } from '../../../server/analysis/context.js';
-import { resolveQuestion } from '../../../server/analysis/question.js';
-import { runSteps } from '../../../server/analysis/steps.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
+import { resolveQuestion } from '../../../shared/analysis/question.js';
+import { runSteps } from '../../../shared/analysis/steps.js';
 import { loadModel } from '../../../server/engine/load.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { TranscoderRunner } from '../../../server/transcoders/forward.js';
-import { featureTraceSteps } from '../../../server/transcoders/graph-steps.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { TranscoderRunner } from '../../../shared/transcoders/forward.js';
+import { featureTraceSteps } from '../../../shared/transcoders/graph-steps.js';
 import { loadTranscoderSet, type TranscoderSet } from '../../../server/transcoders/load.js';
 import { importGraph } from '../../../shared/graph/io.js';
 import { nodeKind } from '../../../shared/graph/schema.js';

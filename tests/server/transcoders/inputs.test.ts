@@ -6,8 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../server/engine/load.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { transcoderHooks, transcoderInput, transcoderTarget } from '../../../server/transcoders/inputs.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { transcoderHooks, transcoderInput, transcoderTarget } from '../../../shared/transcoders/inputs.js';
 import { maxAbsDiff } from '../../helpers/compare.js';
 
 const modelDir = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));

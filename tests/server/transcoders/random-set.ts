@@ -5,8 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DecoderSpec } from '../../../server/engine/decoder.js';
-import { seededRandom } from '../../../server/engine/generate.js';
+import type { DecoderSpec } from '../../../shared/engine/decoder.js';
+import { seededRandom } from '../../../shared/engine/generate.js';
 import { encodeSafetensors, roundTo, type Dtype, type HfTensor, type TensorMap } from '../../helpers/safetensors.js';
 
 export type Kind = 'relu' | 'jumprelu' | 'topk';

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startServer } from '../../../server/main.js';
-import { transcoderHooks, transcoderInput } from '../../../server/transcoders/inputs.js';
+import { transcoderHooks, transcoderInput } from '../../../shared/transcoders/inputs.js';
 import { decodeFrame, frameByteLength } from '../../../shared/frame-codec.js';
 import { importGraph } from '../../../shared/graph/io.js';
 import { nodeKind } from '../../../shared/graph/schema.js';

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../../server/engine/load.js';
-import { ModelRunner } from '../../../server/engine/runner.js';
-import { TranscoderRunner } from '../../../server/transcoders/forward.js';
-import { transcoderHooks, transcoderInput, transcoderTarget } from '../../../server/transcoders/inputs.js';
+import { ModelRunner } from '../../../shared/engine/runner.js';
+import { TranscoderRunner } from '../../../shared/transcoders/forward.js';
+import { transcoderHooks, transcoderInput, transcoderTarget } from '../../../shared/transcoders/inputs.js';
 import { loadTranscoderSet } from '../../../server/transcoders/load.js';
 
 const modelDir = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));

@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startServer } from '../../../server/main.js';
-import { AnalysisContext } from '../../../server/analysis/context.js';
-import { logitDirection } from '../../../server/analysis/logit-direction.js';
-import { hookName } from '../../../server/engine/hooks.js';
-import { backwardName } from '../../../server/engine/onnx/compile-backward.js';
-import { transcoderHooks, transcoderInput } from '../../../server/transcoders/inputs.js';
+import { AnalysisContext } from '../../../shared/analysis/context.js';
+import { logitDirection } from '../../../shared/analysis/logit-direction.js';
+import { hookName } from '../../../shared/engine/hooks.js';
+import { backwardName } from '../../../shared/engine/onnx/compile-backward.js';
+import { transcoderHooks, transcoderInput } from '../../../shared/transcoders/inputs.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
 
 const model = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));
@@ -96,7 +96,7 @@ describe('total effects of transcoder features', () => {
     }
     // Finite differences on the real forward: scale the feature's write a W_dec[f] at its layer's
     // MLP output and position by 1 ± ε (an intervention on hook_mlp_out) and read Δ.
-    const { ModelRunner } = await import('../../../server/engine/runner.js');
+    const { ModelRunner } = await import('../../../shared/engine/runner.js');
     const forward = await ModelRunner.create(decoder, { interventions: set.layers.map((t) => hookName.mlpOut(t.layer)) });
     const V = decoder.spec.vocabSize;
     const eps = 1e-2;

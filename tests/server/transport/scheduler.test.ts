@@ -4,7 +4,7 @@
  * per interval; round robin between users is unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { BusyError, Scheduler, type Job } from '../../../server/transport/scheduler.js';
+import { BusyError, Scheduler, type Job } from '../../../shared/service/scheduler.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

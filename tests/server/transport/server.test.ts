@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startServer } from '../../../server/main.js';
-import { hookName } from '../../../server/engine/hooks.js';
+import { hookName } from '../../../shared/engine/hooks.js';
 import { decodeFrame } from '../../../shared/frame-codec.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../shared/protocol.js';
 import { importGraph } from '../../../shared/graph/io.js';

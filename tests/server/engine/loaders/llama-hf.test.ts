@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './temp-dir.js';
-import { ModelError, type Tensor } from '../../../../server/engine/decoder.js';
+import { ModelError, type Tensor } from '../../../../shared/engine/decoder.js';
 import { describeModel, loadModel } from '../../../../server/engine/load.js';
 import { writeSafetensors } from '../../../../server/engine/safetensors.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from './temp-dir.js';
-import { ModelError, type Tensor } from '../../../../server/engine/decoder.js';
+import { ModelError, type Tensor } from '../../../../shared/engine/decoder.js';
 import { describeModel, loadModel } from '../../../../server/engine/load.js';
 import { loadLlama2c, rotateHalfOrder } from '../../../../server/engine/loaders/llama2c.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from './temp-dir.js';
-import { ModelError } from '../../../../server/engine/decoder.js';
+import { ModelError } from '../../../../shared/engine/decoder.js';
 import { describeModel, loadModel } from '../../../../server/engine/load.js';
 import { writeSafetensors } from '../../../../server/engine/safetensors.js';
 

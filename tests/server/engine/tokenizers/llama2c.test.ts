@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from '../loaders/temp-dir.js';
-import { ModelError } from '../../../../server/engine/decoder.js';
+import { ModelError } from '../../../../shared/engine/decoder.js';
 import { Llama2cTokenizer } from '../../../../server/engine/tokenizers/llama2c.js';
 
 const fixtures = stories260K;

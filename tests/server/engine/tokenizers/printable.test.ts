@@ -1,7 +1,7 @@
 /** Tokens that hold part of a UTF-8 character print their bytes, never U+FFFD. */
 import { describe, expect, it } from 'vitest';
-import { byteLevelTokenBytes, printableBytes } from '../../../../server/engine/tokenizers/printable.js';
-import { Gpt2BuiltinTokenizer } from '../../../../server/engine/tokenizers/gpt2-builtin.js';
+import { byteLevelTokenBytes, printableBytes } from '../../../../shared/engine/tokenizers/printable.js';
+import { Gpt2BuiltinTokenizer } from '../../../../shared/engine/tokenizers/gpt2-builtin.js';
 import { loadModel } from '../../../../server/engine/load.js';
 
 describe('printable tokens', () => {

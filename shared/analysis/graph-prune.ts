@@ -6,9 +6,9 @@
  * same rule. Pure and synchronous: it runs in a worker thread (prune-worker.ts) so a graph of
  * millions of links never stalls the event loop.
  */
-import { applyPrune, pruneGraph, type PruneResult } from '../../shared/graph/prune.js';
-import { exportGraph, type GraphIndex } from '../../shared/graph/io.js';
-import { nodeKind } from '../../shared/graph/schema.js';
+import { applyPrune, pruneGraph, type PruneResult } from '../graph/prune.js';
+import { exportGraph, type GraphIndex } from '../graph/io.js';
+import { nodeKind } from '../graph/schema.js';
 import type { RawGraph } from './attribution.js';
 import { toGraphJson, type ExportOptions } from './graph-export.js';
 import type { FeatureGraph } from '../transcoders/graph.js';

@@ -4,12 +4,11 @@
  * The session comes from the engine's one factory (session.ts): by default on the device, with
  * the threads and external-data rule, of the model's forward runner.
  */
-import * as ort from 'onnxruntime-node';
 import type { Decoder, DecoderSpec, Tensor } from './decoder.js';
 import { backwardInputs, buildBackwardGraph, type BackwardMode } from './onnx/compile-backward.js';
 import { graphInput } from './onnx/compile.js';
 import { rotaryTables } from './rotary.js';
-import { createSession, sessionSettingsFor, type Device, type EngineSession, type SessionSettings } from './session.js';
+import { createSession, ortTensor, sessionSettingsFor, type Device, type EngineSession, type OrtTensor, type SessionSettings } from './session.js';
 
 export class BackwardRunner {
   private constructor(
@@ -40,22 +39,22 @@ export class BackwardRunner {
     const gradFinal = cotangents['grad.ln_final.out'];
     if (!gradFinal) throw new Error('backward: the cotangent grad.ln_final.out is required');
     const [N, T] = gradFinal.shape as [number, number, number];
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, OrtTensor> = {};
     for (const name of this.requiredHooks()) {
       const tensor = cache[name];
       if (!tensor) throw new Error(`backward: the forward hook ${name} is missing from the cache`);
-      feeds[name] = new ort.Tensor('float32', tensor.data, tensor.shape);
+      feeds[name] = ortTensor('float32', tensor.data, tensor.shape);
     }
-    feeds['grad.ln_final.out'] = new ort.Tensor('float32', gradFinal.data, gradFinal.shape);
+    feeds['grad.ln_final.out'] = ortTensor('float32', gradFinal.data, gradFinal.shape);
     if (this.mode !== 'full') {
       for (let l = 0; l < nLayers; l++) {
         const inject = cotangents[`inject.${l}`];
-        feeds[`inject.${l}`] = new ort.Tensor('float32', inject?.data ?? new Float32Array(N * T * d), [N, T, d]);
+        feeds[`inject.${l}`] = ortTensor('float32', inject?.data ?? new Float32Array(N * T * d), [N, T, d]);
       }
     } else if (this.spec.positional.kind === 'rotary') {
       const { cos, sin } = rotaryTables([Array.from({ length: T }, (_, t) => t)], this.spec.dHead, this.spec.positional.theta);
-      feeds[graphInput.ropeCos] = new ort.Tensor('float32', cos, [1, T, 1, this.spec.dHead]);
-      feeds[graphInput.ropeSin] = new ort.Tensor('float32', sin, [1, T, 1, this.spec.dHead]);
+      feeds[graphInput.ropeCos] = ortTensor('float32', cos, [1, T, 1, this.spec.dHead]);
+      feeds[graphInput.ropeSin] = ortTensor('float32', sin, [1, T, 1, this.spec.dHead]);
     }
     // The forward cache is the same on every call of one analysis: the worker keeps it.
     const outputs = await this.session.run(feeds, fetch, { reuse: this.requiredHooks() });

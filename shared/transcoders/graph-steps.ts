@@ -5,7 +5,7 @@
  * when its links fit the budget, else pruned at the thresholds (edge threshold lowered to fit) in
  * the pruning worker, polled in short steps. Cancelling closes the steps at the next one.
  */
-import { exportGraph } from '../../shared/graph/io.js';
+import { exportGraph } from '../graph/io.js';
 import type { AnalysisContext } from '../analysis/context.js';
 import { pruneSteps, type GraphOutcome } from '../analysis/graph.js';
 import type { PruneRequest } from '../analysis/graph-prune.js';
@@ -14,7 +14,7 @@ import type { StepProgress, Steps } from '../analysis/steps.js';
 import type { TranscoderRunner } from './forward.js';
 import { featureGraphSteps, type FeatureGraph } from './graph.js';
 import { featureGraphJson, featureNodeId, type FeatureExportOptions } from './graph-export.js';
-import type { TranscoderSet } from './load.js';
+import type { TranscoderSet } from '../../server/transcoders/load.js';
 
 export interface FeatureTraceRequest {
   scan: string;

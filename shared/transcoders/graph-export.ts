@@ -5,7 +5,7 @@
  * reconstruction error", as in circuit-tracer's published fixture), embeddings `E_{token}_{pos}`,
  * the Δ logit `{L+1}_{target}_{P}`; the replacement and completeness scores in the metadata.
  */
-import { graphNodeId, type AttributionGraph } from '../../shared/graph/schema.js';
+import { graphNodeId, type AttributionGraph } from '../graph/schema.js';
 import { exportAttributionGraph, type TokenTexts, type UnitVocabulary } from '../analysis/graph-export.js';
 import type { FeatureGraph, FeatureNode } from './graph.js';
 

@@ -2,16 +2,16 @@
  * The attribution graph as users get it: build (attribution.ts) and export in the Neuronpedia
  * JSON shape (graph-export.ts). `attributionGraph` returns the whole graph (CLI, tests);
  * `graphSteps` is the server's scheduler job: the build's steps, then, for a graph with more
- * links than the budget, pruning and export in a worker thread (graph-prune.ts), polled in
- * short steps so other clients' work runs meanwhile.
+ * links than the budget, pruning and export (graph-prune.ts) through the platform's prune runner
+ * (a worker thread on the server, server/analysis/prune-thread.ts), polled in short steps so
+ * other clients' work runs meanwhile.
  */
-import type { AttributionGraph } from '../../shared/graph/schema.js';
-import { exportGraph } from '../../shared/graph/io.js';
+import type { AttributionGraph } from '../graph/schema.js';
+import { exportGraph } from '../graph/io.js';
 import { attributionSteps, buildAttributionGraph, type AttributionOptions, type RawGraph } from './attribution.js';
 import type { AnalysisContext } from './context.js';
 import { toGraphJson, type ExportOptions } from './graph-export.js';
-import type { PruneRequest } from './graph-prune.js';
-import { pruneInWorker } from './prune-thread.js';
+import { prunedGraphText, type PrunedGraph, type PruneRequest } from './graph-prune.js';
 import type { ResolvedQuestion } from './question.js';
 import type { StepProgress, Steps } from './steps.js';
 
@@ -81,14 +81,26 @@ export async function* graphSteps(
   return { raw, text, sent };
 }
 
+/** Runs one pruning off the calling thread where the platform can; `terminate` abandons it. */
+export type PruneRunner = (request: PruneRequest) => { result: Promise<PrunedGraph>; terminate: () => void };
+
+/** In place, on this thread: the default (the page's engine worker is already off the page's thread). */
+const pruneHere: PruneRunner = (request) => ({ result: Promise.resolve().then(() => prunedGraphText(request)), terminate: () => {} });
+let pruneRunner: PruneRunner = pruneHere;
+
+/** The server registers its worker-thread runner (server/analysis/prune-thread.ts). */
+export function setPruneRunner(runner: PruneRunner): void {
+  pruneRunner = runner;
+}
+
 /**
- * Prunes and exports a graph over the link budget in the pruning worker; polling steps hand the
+ * Prunes and exports a graph over the link budget with the prune runner; polling steps hand the
  * scheduler back while it works, and `finished` counts their progress after the build.
  */
 export async function* pruneSteps(
   pruneRequest: PruneRequest, finished: (phase: string, units: number) => StepProgress,
 ): Steps<Pick<GraphOutcome, 'text' | 'sent'>> {
-  const worker = pruneInWorker(pruneRequest);
+  const worker = pruneRunner(pruneRequest);
   let settled = false;
   worker.result.then(() => { settled = true; }, () => { settled = true; });
   try {

@@ -1,16 +1,15 @@
 /**
- * Runs a compiled decoder on ONNX Runtime (onnxruntime-node): full runs over a batch of
+ * Runs a compiled decoder on the registered ONNX Runtime (session.ts: onnxruntime-node on the server, -web in the page): full runs over a batch of
  * prompts and incremental decoding with a KV cache, returning `{ logits, cache }` with only
  * the hooks asked for, like TransformerLens's `run_with_cache`.
  *
  * Legend: B batch, T positions of this call, P past positions, V vocabulary.
  */
-import * as ort from 'onnxruntime-node';
 import { ModelError, type DecoderSpec, type Decoder, type Tensor } from './decoder.js';
 import { hookName } from './hooks.js';
 import { buildDecoderGraph, graphInput, hookShapes } from './onnx/compile.js';
 import { rotaryTables } from './rotary.js';
-import { createSession, rememberSessionSettings, type Device, type EngineSession, type SessionSettings } from './session.js';
+import { createSession, ortTensor, rememberSessionSettings, type Device, type EngineSession, type OrtTensor, type SessionSettings } from './session.js';
 
 export { devices, type Device } from './session.js';
 
@@ -39,7 +38,7 @@ export interface RunResult {
   cache: Record<string, Tensor>;
 }
 
-function toTensor(value: ort.Tensor): Tensor {
+function toTensor(value: OrtTensor): Tensor {
   return { shape: [...value.dims], data: value.data as Float32Array };
 }
 
@@ -82,26 +81,26 @@ export class ModelRunner {
   }
 
   /** Feeds for the positional scheme: learned position ids, or rotary cos/sin tables. */
-  private positionFeeds(positions: number[][], T: number): Record<string, ort.Tensor> {
+  private positionFeeds(positions: number[][], T: number): Record<string, OrtTensor> {
     const B = positions.length;
     if (this.spec.positional.kind === 'learned') {
       const ids = new BigInt64Array(B * T);
       positions.forEach((row, b) => row.forEach((p, t) => { ids[b * T + t] = BigInt(p); }));
-      return { [graphInput.positionIds]: new ort.Tensor('int64', ids, [B, T]) };
+      return { [graphInput.positionIds]: ortTensor('int64', ids, [B, T]) };
     }
     const { cos, sin } = rotaryTables(positions, this.spec.dHead, this.spec.positional.theta);
     const shape = [B, T, 1, this.spec.dHead];
     return {
-      [graphInput.ropeCos]: new ort.Tensor('float32', cos, shape),
-      [graphInput.ropeSin]: new ort.Tensor('float32', sin, shape),
+      [graphInput.ropeCos]: ortTensor('float32', cos, shape),
+      [graphInput.ropeSin]: ortTensor('float32', sin, shape),
     };
   }
 
   /** Executes the graph for T new positions after P cached ones. */
   async execute(
-    tokens: number[][], past: { keys: ort.Tensor[]; values: ort.Tensor[] } | null, pastLength: number,
+    tokens: number[][], past: { keys: OrtTensor[]; values: OrtTensor[] } | null, pastLength: number,
     fetch: string[], deltas: Record<string, Tensor> = {},
-  ): Promise<Record<string, ort.Tensor>> {
+  ): Promise<Record<string, OrtTensor>> {
     const { nLayers, nKvHeads: Hkv, dHead: dh, vocabSize, contextLength } = this.spec;
     const B = tokens.length;
     const T = Math.max(...tokens.map((row) => row.length));
@@ -125,12 +124,12 @@ export class ModelRunner {
       }
     }
     const positions = tokens.map(() => Array.from({ length: T }, (_, t) => pastLength + t));
-    const feeds: Record<string, ort.Tensor> = {
-      [graphInput.inputIds]: new ort.Tensor('int64', ids, [B, T]),
-      [graphInput.attentionBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
+    const feeds: Record<string, OrtTensor> = {
+      [graphInput.inputIds]: ortTensor('int64', ids, [B, T]),
+      [graphInput.attentionBias]: ortTensor('float32', bias, [B, 1, T, S]),
       ...this.positionFeeds(positions, T),
     };
-    const empty = new ort.Tensor('float32', new Float32Array(0), [B, Hkv, 0, dh]);
+    const empty = ortTensor('float32', new Float32Array(0), [B, Hkv, 0, dh]);
     for (let l = 0; l < nLayers; l++) {
       feeds[graphInput.pastKey(l)] = past?.keys[l] ?? empty;
       feeds[graphInput.pastValue(l)] = past?.values[l] ?? empty;
@@ -142,7 +141,7 @@ export class ModelRunner {
       if (delta && delta.data.length !== shape.reduce((a, b) => a * b, 1)) {
         throw new ModelError(`delta for ${name} has shape [${delta.shape}], expected [${shape}].`);
       }
-      feeds[`delta.${name}`] = new ort.Tensor('float32', delta?.data ?? new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+      feeds[`delta.${name}`] = ortTensor('float32', delta?.data ?? new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
     }
     // A graph compiled with `outputs` may have lost inputs it no longer needs (later layers' caches).
     const inputs = new Set(this.session.inputNames);
@@ -193,8 +192,8 @@ export function lastPositions(logits: Tensor, lengths: number[]): Tensor {
 
 /** One sequence decoded position by position; each feed costs O(new × past), not a full re-run. */
 export class IncrementalRun {
-  private keys: ort.Tensor[] | null = null;
-  private values: ort.Tensor[] | null = null;
+  private keys: OrtTensor[] | null = null;
+  private values: OrtTensor[] | null = null;
   length = 0;
 
   constructor(private readonly runner: ModelRunner) {}

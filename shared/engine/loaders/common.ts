@@ -3,19 +3,18 @@
  * small matrix reshuffles every family needs (transpose, column slices).
  * Matrices are row-major; "[rows, cols]" below.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ModelError, type Activation, type Tensor } from '../decoder.js';
 import type { TensorStore } from '../safetensors.js';
+import type { ModelFiles } from '../files.js';
 
 export type HfConfig = Record<string, unknown>;
 
-/** Parses `dir/config.json`, with a ModelError when it is missing or not JSON. */
-export function readConfig(dir: string): HfConfig {
-  const path = join(dir, 'config.json');
-  if (!existsSync(path)) throw new ModelError(`${dir}: no config.json (expected a Hugging Face model directory or a llama2.c .bin file)`);
+/** Parses the model's config.json, with a ModelError when it is missing or not JSON. */
+export function readConfig(files: ModelFiles): HfConfig {
+  const path = files.path('config.json');
+  if (!files.exists('config.json')) throw new ModelError(`${files.root}: no config.json (expected a Hugging Face model directory or a llama2.c .bin file)`);
   try {
-    const config = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const config = JSON.parse(files.text('config.json')) as unknown;
     if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error('expected a JSON object');
     return config as HfConfig;
   } catch (error) {

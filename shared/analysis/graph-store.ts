@@ -3,7 +3,7 @@
  * in typed arrays, answering "every edge of this node" on demand. At most `MAX_HELD` graphs
  * are held server-wide; beyond that the oldest is released and a query about it says so.
  */
-import type { GraphNodeEdges } from '../../shared/protocol.js';
+import type { GraphNodeEdges } from '../protocol.js';
 import type { RawGraph } from './attribution.js';
 import { nodeId } from './graph-export.js';
 

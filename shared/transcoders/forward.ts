@@ -12,12 +12,11 @@
  *
  * Legend: N positions, F features, d model width.
  */
-import * as ort from 'onnxruntime-node';
 import { ModelError, type Tensor } from '../engine/decoder.js';
 import { attr, GraphBuilder } from '../engine/onnx/graph-builder.js';
 import { DataType } from '../engine/onnx/proto.js';
-import { createSession, type EngineSession } from '../engine/session.js';
-import type { LayerTranscoder, TranscoderActivation, TranscoderSet } from './load.js';
+import { createSession, ortTensor, type EngineSession, type OrtTensor } from '../engine/session.js';
+import type { LayerTranscoder, TranscoderActivation, TranscoderSet } from '../../server/transcoders/load.js';
 
 export interface TranscoderOutput {
   features: Tensor; // [N, F]
@@ -78,8 +77,8 @@ export class TranscoderRunner {
     if (!session) throw new ModelError(`No transcoder for layer ${layer} (the set has ${this.sessions.length}).`);
     const d = this.set.dModel;
     if (x.shape.length !== 2 || x.shape[1] !== d) throw new ModelError(`transcoder input for layer ${layer} has shape [${x.shape}], expected [N, ${d}]`);
-    const out = await session.run({ x: new ort.Tensor('float32', x.data, x.shape) });
-    const toTensor = (v: ort.Tensor): Tensor => ({ shape: [...v.dims], data: v.data as Float32Array });
+    const out = await session.run({ x: ortTensor('float32', x.data, x.shape) });
+    const toTensor = (v: OrtTensor): Tensor => ({ shape: [...v.dims], data: v.data as Float32Array });
     return {
       features: toTensor(out.features!),
       reconstruction: toTensor(out.reconstruction!),

@@ -4,7 +4,7 @@
  * `{L+1}_{target}_{P}`, and the exact aggregate of the neurons not kept at (layer, pos) as an
  * error-style node `{layer}_-1_{pos}` (feature −1, "mlp reconstruction error").
  */
-import { graphNodeId, type AttributionGraph, type GraphNode, type NodeIdKind } from '../../shared/graph/schema.js';
+import { graphNodeId, type AttributionGraph, type GraphNode, type NodeIdKind } from '../graph/schema.js';
 import type { Tokenizer } from '../engine/decoder.js';
 
 /** What the export needs of a tokenizer (a worker gets a table of the few ids it shows). */

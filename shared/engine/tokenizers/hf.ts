@@ -7,10 +7,9 @@
  * tokenizer's own post-processor prepends it (Llama's TemplateProcessing does, GPT-2's does not).
  * Nothing is ever appended (no EOS after a prompt). Decoding drops special tokens.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Tokenizer as LibraryTokenizer } from '@huggingface/tokenizers';
 import { ModelError, type Tokenizer } from '../decoder.js';
+import { readJsonObject, type ModelFiles } from '../files.js';
 import { byteLevelTokenBytes, printableBytes } from './printable.js';
 
 type JsonObject = Record<string, unknown>;
@@ -22,20 +21,9 @@ function tokenName(value: unknown): string | null {
   return null;
 }
 
-function readJson(path: string): JsonObject {
-  try {
-    const value = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
-    return value as JsonObject;
-  } catch (error) {
-    throw new ModelError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-}
-
-/** `dir/tokenizer_config.json`, or {} when there is none. */
-function configBeside(dir: string): JsonObject {
-  const path = join(dir, 'tokenizer_config.json');
-  return existsSync(path) ? readJson(path) : {};
+/** `tokenizer_config.json` beside the tokenizer, or {} when there is none. */
+function configBeside(files: ModelFiles): JsonObject {
+  return files.exists('tokenizer_config.json') ? readJsonObject(files, 'tokenizer_config.json') : {};
 }
 
 export interface HfTokenizerOptions {
@@ -81,23 +69,23 @@ export class HfTokenizer implements Tokenizer {
     this.eosId = idOf('eos');
   }
 
-  /** Reads `tokenizer.json` (and `tokenizer_config.json` beside it, when present). */
-  static fromTokenizerJson(path: string, options: HfTokenizerOptions = {}): HfTokenizer {
-    if (!existsSync(path)) throw new ModelError(`Tokenizer file not found: ${path}`);
-    return new HfTokenizer(readJson(path), configBeside(dirname(path)), path, options);
+  /** Reads `name` (default tokenizer.json) of a model's files, and `tokenizer_config.json`
+   * beside it when present. */
+  static fromTokenizerJson(files: ModelFiles, name = 'tokenizer.json', options: HfTokenizerOptions = {}): HfTokenizer {
+    if (!files.exists(name)) throw new ModelError(`Tokenizer file not found: ${files.path(name)}`);
+    return new HfTokenizer(readJsonObject(files, name), configBeside(files), files.path(name), options);
   }
 
   /** Builds a GPT-2 byte-level BPE tokenizer from `vocab.json` + `merges.txt` in `dir`. */
-  static fromVocabAndMerges(dir: string, options: HfTokenizerOptions = {}): HfTokenizer {
-    const vocabPath = join(dir, 'vocab.json');
-    const mergesPath = join(dir, 'merges.txt');
-    for (const p of [vocabPath, mergesPath]) if (!existsSync(p)) throw new ModelError(`Tokenizer file not found: ${p}`);
-    const vocab = readJson(vocabPath) as Record<string, number>;
-    const merges = readFileSync(mergesPath, 'utf8')
+  static fromVocabAndMerges(files: ModelFiles, options: HfTokenizerOptions = {}): HfTokenizer {
+    for (const name of ['vocab.json', 'merges.txt']) if (!files.exists(name)) throw new ModelError(`Tokenizer file not found: ${files.path(name)}`);
+    const vocabPath = files.path('vocab.json');
+    const vocab = readJsonObject(files, 'vocab.json') as Record<string, number>;
+    const merges = files.text('merges.txt')
       .split('\n')
       .map((line) => line.replace(/\r$/, ''))
       .filter((line) => line.length > 0 && !line.startsWith('#version'));
-    const config = configBeside(dir);
+    const config = configBeside(files);
     return new HfTokenizer(byteLevelBpeJson(vocab, merges, config), config, `${vocabPath} + merges.txt`, options);
   }
 

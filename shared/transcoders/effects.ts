@@ -19,10 +19,10 @@ import { backwardName } from '../engine/onnx/compile-backward.js';
 import type { AnalysisContext } from '../analysis/context.js';
 import { logitDirection } from '../analysis/logit-direction.js';
 import type { ResolvedQuestion } from '../analysis/question.js';
-import type { FeatureEffect } from '../../shared/protocol.js';
+import type { FeatureEffect } from '../protocol.js';
 import type { TranscoderRunner } from './forward.js';
 import { transcoderHooks, transcoderInput } from './inputs.js';
-import type { TranscoderSet } from './load.js';
+import type { TranscoderSet } from '../../server/transcoders/load.js';
 
 export interface FeatureDirectEffects {
   /** Every active feature at P with its direct effect, strongest |effect| first. */

@@ -11,14 +11,14 @@ import { graphSteps } from '../analysis/graph.js';
 import { HeldGraph, holdGraph, releaseGraph } from '../analysis/graph-store.js';
 import { resolveQuestion } from '../analysis/question.js';
 import type { StepProgress, Steps } from '../analysis/steps.js';
-import type { EffectsResult, ErrorEvent, GraphNodeRequest, GraphRequest, GraphResult, QuestionRequest } from '../../shared/protocol.js';
+import type { EffectsResult, ErrorEvent, GraphNodeRequest, GraphRequest, GraphResult, QuestionRequest } from '../protocol.js';
 import type { ModelHost } from './model-host.js';
 import type { Job } from './scheduler.js';
 import { checkObject, PayloadError } from './validate.js';
 import { featureTraceSteps } from '../transcoders/graph-steps.js';
 import { featureDirectEffects, type FeatureDirectEffects } from '../transcoders/effects.js';
 import type { EffectArrays } from '../analysis/effects.js';
-import type { HandlerKit } from './socket-server.js';
+import type { HandlerKit } from '../../server/transport/socket-server.js';
 
 const questionShape = {
   prompt: { kind: 'string', nonEmpty: true, max: 8000 },

@@ -7,9 +7,9 @@
 import type { LoadedModel, Tensor } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
 import type { ModelRunner } from '../engine/runner.js';
-import { encodeFrame, type SparseFeatures } from '../../shared/frame-codec.js';
-import type { HostedTranscoders } from '../transcoders/live.js';
-import type { ModelInfo, Prediction, TokenInfo } from '../../shared/protocol.js';
+import { encodeFrame, type SparseFeatures } from '../frame-codec.js';
+import type { HostedTranscoders } from '../../server/transcoders/live.js';
+import type { ModelInfo, Prediction, TokenInfo } from '../protocol.js';
 
 export class ModelHost {
   /** Hooks a frame needs: every layer's MLP activations and attention pattern. */
