@@ -4,20 +4,9 @@
  * Inference setting kept in the ui prefs across a reload.
  */
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from '../helpers/memory-storage.js';
 import { chooseEngine, isStaticBuild } from '../../client/state/engine-choice.js';
 import { createUiPrefsStore } from '../../client/state/ui-prefs.js';
-
-function memoryStorage(): Storage {
-  const data = new Map<string, string>();
-  return {
-    get length() { return data.size; },
-    clear: () => data.clear(),
-    getItem: (key) => data.get(key) ?? null,
-    key: (i) => [...data.keys()][i] ?? null,
-    removeItem: (key) => void data.delete(key),
-    setItem: (key, value) => void data.set(key, String(value)),
-  };
-}
 
 describe('engine choice', () => {
   it('uses the worker only, with the reason for server features, in the static build', () => {

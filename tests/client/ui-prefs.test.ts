@@ -4,19 +4,8 @@
  * dismissed once, and broken saved data falling back to the defaults.
  */
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from '../helpers/memory-storage.js';
 import { createUiPrefsStore, defaultUiPrefs, uiPrefsKey } from '../../client/state/ui-prefs.js';
-
-function memoryStorage(): Storage {
-  const data = new Map<string, string>();
-  return {
-    get length() { return data.size; },
-    clear: () => data.clear(),
-    getItem: (key) => data.get(key) ?? null,
-    key: (i) => [...data.keys()][i] ?? null,
-    removeItem: (key) => void data.delete(key),
-    setItem: (key, value) => void data.set(key, String(value)),
-  };
-}
 
 describe('ui prefs', () => {
   it('survives a reload and opens the guide only until it was dismissed', () => {
