@@ -161,5 +161,5 @@ function inProcess(session: ort.InferenceSession): EngineSession {
 /** onnxruntime-node is the engine's runtime in this process (registered on import). */
 setEngineRuntime({
   createSession: createNodeSession,
-  tensor: (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => new ort.Tensor(type, data as Float32Array, dims),
-} as never);
+  tensor: (type, data, dims) => new ort.Tensor(type, data, dims),
+});

@@ -346,9 +346,10 @@ export function encodeSafetensors(
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length * width] };
     offset += t.data.length * width;
   }
-  let headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  const pad = (8 - ((8 + headerBytes.length) % 8)) % 8; // data 8-byte aligned, as the Python library does
-  headerBytes = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(pad));
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (8 - ((8 + json.length) % 8)) % 8; // data 8-byte aligned, as the Python library does
+  const headerBytes = new Uint8Array(json.length + pad).fill(0x20); // spaces
+  headerBytes.set(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(headerBytes.length), true);

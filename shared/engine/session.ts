@@ -14,7 +14,7 @@ import type { GraphBuilder } from './onnx/graph-builder.js';
 
 export type { OrtTensor };
 
-export type Device = 'cpu' | 'cuda' | 'webgpu' | 'wasm';
+export type Device = 'cpu' | 'cuda' | 'webgpu';
 export const devices: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
 
 export interface SessionSettings {
@@ -55,8 +55,7 @@ export interface CreatedSession {
 /** What a platform provides: sessions for compiled graphs, and tensors those sessions accept. */
 export interface EngineRuntime {
   createSession(graph: GraphBuilder, settings: SessionSettings): Promise<CreatedSession>;
-  tensor(type: 'float32', data: Float32Array, dims: readonly number[]): OrtTensor;
-  tensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): OrtTensor;
+  tensor(type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]): OrtTensor;
 }
 
 let runtime: EngineRuntime | null = null;
@@ -79,10 +78,8 @@ export function createSession(graph: GraphBuilder, settings: SessionSettings = {
 }
 
 /** A tensor the registered runtime's sessions accept. */
-export function ortTensor(type: 'float32', data: Float32Array, dims: readonly number[]): OrtTensor;
-export function ortTensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): OrtTensor;
 export function ortTensor(type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]): OrtTensor {
-  return current().tensor(type as 'float32', data as Float32Array, dims);
+  return current().tensor(type, data, dims);
 }
 
 export type SessionOptions = InferenceSession.SessionOptions;
