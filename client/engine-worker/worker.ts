@@ -8,6 +8,7 @@
 import { modelUrl } from './asset-urls.js';
 import { workerPortSocket } from './port-socket.js';
 import type { Ack, ModelInfo } from '../../shared/protocol.js';
+import type { IndexStatus } from '../../shared/neuron-index.js';
 
 const socket = workerPortSocket();
 
@@ -28,6 +29,9 @@ void modelFilesWords().then((files) => {
   const threads = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 'WASM threads available' : 'WASM threads unavailable: the page is not cross-origin isolated';
   const words = `the in-browser engine is not built yet (${files}; ${threads})`;
   socket.on('model:info', (ack: Ack<ModelInfo>) => ack({ ok: false, error: { code: 'bad_request', message: words } }));
+  // The corpus index is the server's: say so in the neuron panel rather than an unknown-event error.
+  const noIndex: IndexStatus = { state: 'absent', corpus: '', done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null, message: 'the corpus index is built by npm start; the in-browser engine has none' };
+  socket.on('index:status', (ack: Ack<IndexStatus>) => ack({ ok: true, value: noIndex }));
   socket.open();
   socket.emit('server:status', { state: 'error', message: words });
 });
