@@ -10,14 +10,10 @@
 import '../runtime.js'; // onnxruntime-node and worker-thread pruning under the shared engine
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ModelError, type Decoder, type DecoderSpec, type LoadedModel, type Tokenizer } from '../../shared/engine/decoder.js';
-import { openSafetensorsDir } from './safetensors.js';
+import { ModelError, type Decoder, type DecoderSpec, type LoadedModel } from '../../shared/engine/decoder.js';
 import { folderFiles } from './files.js';
-import { readConfig, type HfConfig } from '../../shared/engine/loaders/common.js';
-import { GPT2_ARCHITECTURES, gpt2SpecFromConfig, loadGpt2Hf } from '../../shared/engine/loaders/gpt2-hf.js';
-import { LLAMA_ARCHITECTURES, llamaSpecFromConfig, loadLlamaHf } from '../../shared/engine/loaders/llama-hf.js';
+import { checkedModel, HF_ARCHITECTURES, loadHfFiles } from '../../shared/engine/loaders/hf.js';
 import { loadLlama2c } from './loaders/llama2c.js';
-import { Gpt2BuiltinTokenizer } from '../../shared/engine/tokenizers/gpt2-builtin.js';
 import { openTokenizer, tokenizerInDirectory } from './tokenizers/open.js';
 import { Llama2cTokenizer } from './tokenizers/llama2c.js';
 import { MissingTokenizer } from '../../shared/engine/tokenizers/missing.js';
@@ -27,7 +23,7 @@ export interface LoadOptions {
   tokenizerPath?: string;
 }
 
-const SUPPORTED = `${[...GPT2_ARCHITECTURES, ...LLAMA_ARCHITECTURES].join(', ')} (Hugging Face directories with safetensors) and llama2.c version-0 .bin checkpoints`;
+const SUPPORTED = `${HF_ARCHITECTURES.join(', ')} (Hugging Face directories with safetensors) and llama2.c version-0 .bin checkpoints`;
 
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   if (!existsSync(path)) throw new ModelError(`Model path not found: ${path}`);
@@ -39,56 +35,25 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   throw new ModelError(`${path}: unknown model format; supported: ${SUPPORTED}`);
 }
 
-type Family = 'gpt2' | 'llama';
-
-function familyOf(config: HfConfig, dir: string): Family {
-  const architectures = Array.isArray(config.architectures) ? (config.architectures as string[]) : [];
-  const modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
-  if (architectures.some((a) => GPT2_ARCHITECTURES.includes(a))) return 'gpt2';
-  if (architectures.some((a) => LLAMA_ARCHITECTURES.includes(a))) return 'llama';
-  if (architectures.length === 0 && modelType === 'gpt2') return 'gpt2';
-  if (architectures.length === 0 && ['llama', 'mistral', 'qwen2'].includes(modelType ?? '')) return 'llama';
-  const named = architectures.length > 0 ? `"${architectures.join(', ')}"` : `model_type "${modelType ?? '(none)'}"`;
-  throw new ModelError(`${join(dir, 'config.json')}: unsupported architecture ${named}; supported: ${SUPPORTED}`);
-}
-
+/** A Hugging Face folder (shared/engine/loaders/hf.ts); its tokenizer may also be a llama2.c
+ * tokenizer.bin beside it, or the one the user named. */
 async function loadHfDirectory(dir: string, options: LoadOptions): Promise<LoadedModel> {
-  const config = readConfig(folderFiles(dir));
-  const family = familyOf(config, dir);
-  // Validate the config (and find the tokenizer) before reading gigabytes of weights.
-  const spec = family === 'gpt2' ? gpt2SpecFromConfig(config, dir) : llamaSpecFromConfig(config, dir);
-  const tokenizer = options.tokenizerPath
-    ? openTokenizer(options.tokenizerPath, { modelConfig: config })
-    : tokenizerInDirectory(dir, { modelConfig: config }) ?? fallbackTokenizer(family, spec, config, dir);
-  const store = openSafetensorsDir(dir);
-  let decoder: Decoder;
-  try {
-    decoder = family === 'gpt2' ? loadGpt2Hf(store, config, dir) : loadLlamaHf(store, config, dir);
-  } finally {
-    store.close();
-  }
-  return checked({ decoder, tokenizer });
-}
-
-/**
- * Without tokenizer files: GPT-2 with the standard vocabulary uses the built-in GPT-2 BPE;
- * anything else loads with a stand-in that takes token ids only and explains on encode.
- */
-function fallbackTokenizer(family: Family, spec: DecoderSpec, config: HfConfig, dir: string): Tokenizer {
-  if (family === 'gpt2' && spec.vocabSize === 50257) return new Gpt2BuiltinTokenizer();
-  const eos = Array.isArray(config.eos_token_id) ? config.eos_token_id[0] : config.eos_token_id;
-  const eosId = typeof eos === 'number' && Number.isInteger(eos) ? eos : null;
-  return new MissingTokenizer(spec.vocabSize, eosId, `${dir}: no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt)`);
+  return loadHfFiles(folderFiles(dir), {
+    supported: SUPPORTED,
+    tokenizer: (config) => (options.tokenizerPath
+      ? openTokenizer(options.tokenizerPath, { modelConfig: config })
+      : tokenizerInDirectory(dir, { modelConfig: config })),
+  });
 }
 
 async function loadLlama2cFile(path: string, options: LoadOptions): Promise<LoadedModel> {
   const decoder = loadLlama2c(path);
-  if (options.tokenizerPath) return checked({ decoder, tokenizer: openTokenizer(options.tokenizerPath) });
+  if (options.tokenizerPath) return checkedModel({ decoder, tokenizer: openTokenizer(options.tokenizerPath) });
   const beside = llama2cTokenizerBeside(path, decoder.spec.vocabSize);
   const tokenizer = beside
     ? Llama2cTokenizer.fromFile(beside)
     : new MissingTokenizer(decoder.spec.vocabSize, null, `${path}: no tokenizer found beside it (looked for tokenizer.bin, tok*.bin)`);
-  return checked({ decoder, tokenizer });
+  return checkedModel({ decoder, tokenizer });
 }
 
 /** `tokenizer.bin` beside the checkpoint, else `tok{V}.bin`, else the only other `tok*.bin`, else null. */
@@ -98,14 +63,6 @@ function llama2cTokenizerBeside(modelPath: string, vocabSize: number): string | 
   const candidates = readdirSync(dir).filter((f) => /^tok.*\.bin$/.test(f) && join(dir, f) !== modelPath);
   if (candidates.length > 1) throw new ModelError(`${modelPath}: several tokenizers beside it (${candidates.join(', ')}); choose one with --tokenizer PATH`);
   return candidates.length === 1 ? join(dir, candidates[0]!) : null;
-}
-
-function checked(model: LoadedModel): LoadedModel {
-  const { tokenizer, decoder } = model;
-  if (tokenizer.vocabSize > decoder.spec.vocabSize) {
-    throw new ModelError(`${decoder.source}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${decoder.spec.vocabSize}; wrong tokenizer?`);
-  }
-  return model;
 }
 
 // ----------------------------------------------------------------------------------------------

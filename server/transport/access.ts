@@ -19,7 +19,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Server, Socket } from 'socket.io';
 
-export type Role = 'operator' | 'viewer';
+import type { Role } from '../../shared/service/handlers.js';
+export type { Role };
 
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 32;
 
@@ -172,10 +173,5 @@ export function attachAccessControl(io: Server, options: AccessOptions): { roleO
   return { roleOf: (socket) => roles.get(socket) ?? 'viewer', maxConnectionsPerAddress: cap };
 }
 
-/** A request only the operator (the access token's holder) may make. */
-export class ForbiddenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ForbiddenError';
-  }
-}
+/** A request only the operator (the access token's holder) may make (shared with the worker's engine). */
+export { ForbiddenError } from '../../shared/service/validate.js';

@@ -16,7 +16,7 @@ import { featureDetailsSteps } from '../transcoders/explain.js';
 import type { ModelHost } from '../../shared/service/model-host.js';
 import type { NeuronIndex } from '../neurons/service.js';
 import { checkObject, PayloadError } from '../../shared/service/validate.js';
-import type { HandlerKit } from './socket-server.js';
+import type { HandlerKit } from '../../shared/service/handlers.js';
 import { stepsJob } from '../../shared/service/analysis-handlers.js';
 import { openCorpus } from '../neurons/corpus.js';
 

@@ -12,7 +12,7 @@ import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, Soc
 import type { NeuronIndex } from '../neurons/service.js';
 import type { ModelHost } from '../../shared/service/model-host.js';
 import type { Scheduler } from '../../shared/service/scheduler.js';
-import type { HandlerKit } from './socket-server.js';
+import type { HandlerKit } from '../../shared/service/handlers.js';
 import { checkObject, PayloadError } from '../../shared/service/validate.js';
 
 /** The scheduler client id of index builds (socket ids never look like this). */

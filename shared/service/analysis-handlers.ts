@@ -18,7 +18,7 @@ import { checkObject, PayloadError } from './validate.js';
 import { featureTraceSteps } from '../transcoders/graph-steps.js';
 import { featureDirectEffects, type FeatureDirectEffects } from '../transcoders/effects.js';
 import type { EffectArrays } from '../analysis/effects.js';
-import type { HandlerKit } from '../../server/transport/socket-server.js';
+import type { HandlerKit } from './handlers.js';
 
 const questionShape = {
   prompt: { kind: 'string', nonEmpty: true, max: 8000 },

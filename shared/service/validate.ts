@@ -10,6 +10,14 @@ export class PayloadError extends Error {
   }
 }
 
+/** A request only the operator (the access token's holder) may make. */
+export class ForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
 type Shape = Record<string, { kind: 'string' | 'integer' | 'number'; optional?: boolean; min?: number; max?: number; nonEmpty?: boolean }>;
 
 /** Checks a plain object against a flat shape; unknown fields are an error (they usually mean a typo). */
