@@ -24,6 +24,10 @@ export interface ModelInfo {
   neuronHook: string;
   /** The transcoders the server loaded (trace over features, live features), or absent. */
   transcoders?: TranscoderInfo | null;
+  /** Where the model runs when that is not the server: e.g. "in this browser: WASM, 4 threads". */
+  runtime?: string;
+  /** Why it runs there rather than where asked (e.g. WebGPU fell back to WASM), in words. */
+  runtimeNotice?: string | null;
 }
 
 /** A loaded transcoder set, as `model:info` describes it. */

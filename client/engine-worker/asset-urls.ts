@@ -6,7 +6,10 @@
  * `npm start` serves them at the same paths. The worker's own script lies one folder below the
  * root both built (assets/worker-*.js) and under Vite dev (/engine-worker/worker.ts).
  */
-const here = import.meta.url; // (a variable, so Vite does not take new URL(…, import.meta.url) for an asset)
+const here = import.meta.url;
+
+/** The model the app bundles (assets/models/, copied by build:static, served by npm start). */
+export const BUNDLED_MODEL = 'brown-gpt2'; // (a variable, so Vite does not take new URL(…, import.meta.url) for an asset)
 
 /** The app's root URL, seen from the worker. */
 export function appRoot(): URL {

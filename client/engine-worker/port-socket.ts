@@ -29,6 +29,8 @@ export class PortSocket {
     on: (_event: 'drain' | 'packet', _handler: (...args: any[]) => void) => this.conn,
   };
   private readonly handlers = new Map<string, Handler[]>();
+  /** Takes the events no handler takes (`(event, ...args, ack?)`), instead of the unknown-event error. */
+  private unhandled: ((event: string, ...args: any[]) => unknown) | null = null;
   private waiting: PageMessage[] | null = [];
   private readonly onMessage = (event: MessageEvent) => this.receive(event.data as PageMessage);
 
@@ -43,6 +45,12 @@ export class PortSocket {
 
   on(event: string, handler: Handler): this {
     this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
+    return this;
+  }
+
+  /** Answers every event that has no handler of its own (e.g. with why the engine could not start). */
+  onUnhandled(handler: (event: string, ...args: any[]) => unknown): this {
+    this.unhandled = handler;
     return this;
   }
 
@@ -112,7 +120,10 @@ export class PortSocket {
       if (ack && !answered) ack({ ok: false, error });
       else this.emit('error', error);
     };
-    const handlers = reserved.has(event) ? [] : this.handlers.get(event) ?? [];
+    const own = reserved.has(event) ? [] : this.handlers.get(event) ?? [];
+    const handlers: Handler[] = own.length === 0 && this.unhandled && !reserved.has(event)
+      ? [(...rest: unknown[]) => this.unhandled!(event, ...rest)]
+      : own;
     if (handlers.length === 0) {
       fail({ code: 'bad_request', message: `${event}: the in-browser engine does not know this event` });
       return;

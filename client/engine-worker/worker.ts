@@ -1,37 +1,81 @@
 /**
- * The in-browser engine's Web Worker (created by client/state/engine-choice.ts). PLACEHOLDER until
- * the engine host lands: it sets up the transport (port-socket.ts), checks what the real engine
- * will need (the bundled model's files where asset-urls.ts says, WASM threads), and then says in
- * words that the engine is not built yet: as the server's status (the status bar shows it) and as
- * the answer to 'model:info'. So the whole path from the page to here runs and is tested.
+ * The in-browser engine's Web Worker (created by client/state/engine-choice.ts): loads the
+ * bundled model from the app's own files (asset-urls.ts), registers onnxruntime-web as the
+ * engine's runtime (web-runtime.ts), then serves the page the same events as the server
+ * (engine-host.ts) over postMessage (port-socket.ts). Loading takes a few seconds: the status
+ * bar says "Loading model…" until the hello; a failure is said in words, as the server's status
+ * and as the answer to every request.
+ *
+ * The page passes its options in the worker's name: `circuits-engine {"device":"wasm"}`.
  */
-import { modelUrl } from './asset-urls.js';
+import { ModelError } from '../../shared/engine/decoder.js';
+import { memoryFiles } from '../../shared/engine/files.js';
+import { loadHfFiles } from '../../shared/engine/loaders/hf.js';
+import type { ErrorEvent } from '../../shared/protocol.js';
+import { BUNDLED_MODEL, modelUrl, ortWasmUrl } from './asset-urls.js';
+import { serveModel } from './engine-host.js';
 import { workerPortSocket } from './port-socket.js';
-import type { Ack, ModelInfo } from '../../shared/protocol.js';
-import type { IndexStatus } from '../../shared/neuron-index.js';
+import { registerWebRuntime, type DevicePreference } from './web-runtime.js';
 
 const socket = workerPortSocket();
 
-/** Whether the bundled model's config is reachable from the worker, in words. */
-async function modelFilesWords(): Promise<string> {
-  const url = new URL('config.json', modelUrl('brown-gpt2'));
+/** Options the page put in the worker's name (see engine-choice.ts). */
+function workerOptions(): { device: DevicePreference } {
+  const name = (globalThis as { name?: string }).name ?? '';
+  const json = name.slice(name.indexOf(' ') + 1);
   try {
-    const response = await fetch(url);
-    if (!response.ok) return `model files not found at ${url.pathname} (HTTP ${response.status})`;
-    const config = (await response.json()) as { n_layer?: number };
-    return `model files found at ${url.pathname}, ${config.n_layer ?? '?'} layers`;
-  } catch (error) {
-    return `model files not reachable at ${url.pathname} (${(error as Error).message})`;
+    const parsed = name.includes(' ') ? (JSON.parse(json) as { device?: string }) : {};
+    const device = parsed.device === 'wasm' || parsed.device === 'webgpu' ? parsed.device : 'auto';
+    return { device };
+  } catch {
+    return { device: 'auto' };
   }
 }
 
-void modelFilesWords().then((files) => {
-  const threads = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 'WASM threads available' : 'WASM threads unavailable: the page is not cross-origin isolated';
-  const words = `the in-browser engine is not built yet (${files}; ${threads})`;
-  socket.on('model:info', (ack: Ack<ModelInfo>) => ack({ ok: false, error: { code: 'bad_request', message: words } }));
-  // The corpus index is the server's: say so in the neuron panel rather than an unknown-event error.
-  const noIndex: IndexStatus = { state: 'absent', corpus: '', done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null, message: 'the corpus index is built by npm start; the in-browser engine has none' };
-  socket.on('index:status', (ack: Ack<IndexStatus>) => ack({ ok: true, value: noIndex }));
+/** A model folder's files, fetched: the required ones must exist, the optional ones may not. */
+async function fetchModelFiles(folder: URL, required: string[], optional: string[]): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  await Promise.all([...required, ...optional].map(async (name) => {
+    const url = new URL(name, folder);
+    let response: Response;
+    try {
+      response = await fetch(url);
+    } catch (error) {
+      throw new ModelError(`${url.pathname}: could not be fetched (${(error as Error).message})`);
+    }
+    if (!response.ok) {
+      if (optional.includes(name) && response.status === 404) return;
+      throw new ModelError(`${url.pathname}: HTTP ${response.status} ${response.statusText} (the in-browser engine needs this file; is the app served with its models/ folder?)`);
+    }
+    files.set(name, new Uint8Array(await response.arrayBuffer()));
+  }));
+  return files;
+}
+
+async function start(): Promise<void> {
+  const notices: string[] = [];
+  const onNotice = (message: string) => {
+    notices.push(message);
+    socket.emit('error', { code: 'internal', message });
+  };
+  const runtime = await registerWebRuntime(ortWasmUrl(), workerOptions().device, onNotice);
+  const folder = modelUrl(BUNDLED_MODEL);
+  const fetched = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']);
+  const model = loadHfFiles(memoryFiles(folder.pathname.replace(/\/$/, ''), fetched));
+  fetched.clear(); // the decoder holds its own Float32Arrays
+  await serveModel(socket, BUNDLED_MODEL, model, runtime, onNotice);
+  socket.open();
+  socket.emit('server:status', { state: 'ready' });
+}
+
+start().catch((error: unknown) => {
+  const words = `the in-browser engine could not start: ${(error as Error)?.message ?? String(error)}`;
+  const answer: ErrorEvent = { code: 'internal', message: words };
+  // Every request (model:info first) hears why; the status bar shows it.
+  socket.onUnhandled((_event, ...args: unknown[]) => {
+    const ack = args[args.length - 1];
+    if (typeof ack === 'function') (ack as (response: unknown) => void)({ ok: false, error: answer });
+  });
   socket.open();
   socket.emit('server:status', { state: 'error', message: words });
 });

@@ -54,9 +54,17 @@ export function setCurrentEngine(choice: EngineChoice): void {
   current = choice;
 }
 
-/** The engine worker of this page, as a Backend. */
+/** The in-browser engine's device for this page: `?device=wasm|webgpu`, else WebGPU when the
+ * browser has it (client/engine-worker/web-runtime.ts). */
+export function browserDevice(search: string): 'auto' | 'wasm' | 'webgpu' {
+  const asked = new URLSearchParams(search).get('device');
+  return asked === 'wasm' || asked === 'webgpu' ? asked : 'auto';
+}
+
+/** The engine worker of this page, as a Backend (its options travel in the worker's name). */
 export function createBrowserBackend(): Backend {
-  const worker = new Worker(new URL('../engine-worker/worker.ts', import.meta.url), { type: 'module', name: 'circuits-engine' });
+  const options = { device: browserDevice(typeof location === 'undefined' ? '' : location.search) };
+  const worker = new Worker(new URL('../engine-worker/worker.ts', import.meta.url), { type: 'module', name: `circuits-engine ${JSON.stringify(options)}` });
   return createWorkerBackend(worker);
 }
 

@@ -31,7 +31,7 @@ export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButt
   else if (serverState === 'loading' || !model) [text, tone] = ['Loading model…', 'busy'];
   else if (runStatus === 'running') [text, tone] = [`Running… ${framesReady} positions`, 'busy'];
   else if (runStatus === 'generating') [text, tone] = [`Generating… ${framesReady} positions`, 'busy'];
-  else [text, tone] = [`${model.name}: ${model.nLayers} layers × ${model.neuronsPerLayer} neurons`, 'ok'];
+  else [text, tone] = [`${model.name}: ${model.nLayers} layers × ${model.neuronsPerLayer} neurons${model.runtime ? ' · in browser' : ''}`, 'ok'];
 
   const copyLink = async () => {
     const link = viewLink(services, analysis);
@@ -51,7 +51,7 @@ export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButt
     <div className="panel status-bar" data-testid="status" data-state={tone} data-run={runStatus} data-connection={connection}>
       <div className="status-line">
         <span className={`dot ${tone}`} />
-        <span className="status-text">{text}</span>
+        <span className="status-text" title={model?.runtime} data-runtime={model?.runtime}>{text}</span>
         {foldButton}
       </div>
       <div className="tools">
@@ -62,6 +62,7 @@ export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButt
         <EngineSelect />
       </div>
       {connectionError && <span className="error" data-testid="error">{connectionError}</span>}
+      {model?.runtimeNotice && <span className="muted" data-testid="engine-notice">{model.runtimeNotice}</span>}
     </div>
   );
 }
