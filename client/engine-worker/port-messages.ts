@@ -9,10 +9,17 @@
  *                `{ kind: 'ack', ackId, response }`         the answer to the emit with `ackId`.
  *                `{ kind: 'hello', id }`                    the engine listens now (the page's 'connect').
  *
+ * page → worker  `{ kind: 'model-files', name, files }`     the model to load, sent once right after
+ *                the worker starts when its options say `model: 'files'` (a folder dropped onto
+ *                the page): file name → bytes. The engine reads it before the port opens.
+ *
  * ArrayBuffers among the arguments (activation frames) are transferred, not copied: the sender
  * must not use them afterwards. Typed-array views are cloned (their buffer may be shared).
  */
 export type PageMessage = { kind: 'emit'; event: string; args: unknown[]; ackId?: number };
+
+/** A model's files for the engine (see above); not an event. */
+export type ModelFilesMessage = { kind: 'model-files'; name: string; files: Record<string, ArrayBuffer> };
 
 export type WorkerMessage =
   | { kind: 'event'; event: string; args: unknown[] }

@@ -101,6 +101,8 @@ export class PortSocket {
   }
 
   private receive(message: PageMessage): void {
+    // The worker's own start-up message (the model's files): read by worker.ts, not an event.
+    if ((message as { kind?: unknown } | null)?.kind === 'model-files') return;
     if (message === null || typeof message !== 'object' || message.kind !== 'emit' || typeof message.event !== 'string' || !Array.isArray(message.args)) {
       this.emit('error', { code: 'bad_request', message: 'the in-browser engine received a message that is not an event' });
       return;

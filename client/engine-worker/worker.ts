@@ -6,30 +6,52 @@
  * bar says "Loading model…" until the hello; a failure is said in words, as the server's status
  * and as the answer to every request.
  *
- * The page passes its options in the worker's name: `circuits-engine {"device":"wasm"}`.
+ * The page passes its options in the worker's name: `circuits-engine {"device":"wasm"}`; with
+ * `"model":"files"` the model comes from the page instead (a dropped folder), in the first
+ * message (port-messages.ts, 'model-files').
  */
 import { ModelError } from '../../shared/engine/decoder.js';
 import { memoryFiles } from '../../shared/engine/files.js';
-import { loadHfFiles } from '../../shared/engine/loaders/hf.js';
+import { loadModelFiles } from '../../shared/engine/loaders/model-files.js';
 import type { ErrorEvent } from '../../shared/protocol.js';
 import { BUNDLED_MODEL, modelUrl, ortWasmUrl } from './asset-urls.js';
 import { serveModel } from './engine-host.js';
+import type { ModelFilesMessage } from './port-messages.js';
 import { workerPortSocket } from './port-socket.js';
 import { registerWebRuntime, type DevicePreference } from './web-runtime.js';
 
 const socket = workerPortSocket();
 
+export interface WorkerOptions {
+  device: DevicePreference;
+  /** The bundled model (fetched from the app's files), or files the page sends. */
+  model: 'bundled' | 'files';
+}
+
 /** Options the page put in the worker's name (see engine-choice.ts). */
-function workerOptions(): { device: DevicePreference } {
+function workerOptions(): WorkerOptions {
   const name = (globalThis as { name?: string }).name ?? '';
-  const json = name.slice(name.indexOf(' ') + 1);
+  let parsed: { device?: string; model?: string } = {};
   try {
-    const parsed = name.includes(' ') ? (JSON.parse(json) as { device?: string }) : {};
-    const device = parsed.device === 'wasm' || parsed.device === 'webgpu' ? parsed.device : 'auto';
-    return { device };
-  } catch {
-    return { device: 'auto' };
-  }
+    if (name.includes(' ')) parsed = JSON.parse(name.slice(name.indexOf(' ') + 1)) as typeof parsed;
+  } catch { /* a plain name: the defaults */ }
+  return {
+    device: parsed.device === 'wasm' || parsed.device === 'webgpu' ? parsed.device : 'auto',
+    model: parsed.model === 'files' ? 'files' : 'bundled',
+  };
+}
+
+/** The page's 'model-files' message (sent right after it made this worker). */
+function modelFilesFromPage(): Promise<ModelFilesMessage> {
+  return new Promise((resolve) => {
+    const listener = (event: MessageEvent) => {
+      const message = event.data as ModelFilesMessage | null;
+      if (message?.kind !== 'model-files') return;
+      globalThis.removeEventListener('message', listener);
+      resolve(message);
+    };
+    globalThis.addEventListener('message', listener);
+  });
 }
 
 /** A model folder's files, fetched: the required ones must exist, the optional ones may not. */
@@ -58,12 +80,25 @@ async function start(): Promise<void> {
     notices.push(message);
     socket.emit('error', { code: 'internal', message });
   };
-  const runtime = await registerWebRuntime(ortWasmUrl(), workerOptions().device, onNotice);
-  const folder = modelUrl(BUNDLED_MODEL);
-  const fetched = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']);
-  const model = loadHfFiles(memoryFiles(folder.pathname.replace(/\/$/, ''), fetched));
-  fetched.clear(); // the decoder holds its own Float32Arrays
-  await serveModel(socket, BUNDLED_MODEL, model, runtime, onNotice);
+  const options = workerOptions();
+  const runtime = await registerWebRuntime(ortWasmUrl(), options.device, onNotice);
+  let name: string;
+  let files: Map<string, Uint8Array>;
+  let root: string;
+  if (options.model === 'files') {
+    const message = await modelFilesFromPage();
+    name = message.name;
+    root = message.name;
+    files = new Map(Object.entries(message.files).map(([file, bytes]) => [file, new Uint8Array(bytes)]));
+  } else {
+    const folder = modelUrl(BUNDLED_MODEL);
+    name = BUNDLED_MODEL;
+    root = folder.pathname.replace(/\/$/, '');
+    files = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']);
+  }
+  const model = loadModelFiles(memoryFiles(root, files), [...files.keys()]);
+  files.clear(); // the decoder holds its own Float32Arrays
+  await serveModel(socket, name, model, runtime, onNotice);
   socket.open();
   socket.emit('server:status', { state: 'ready' });
 }

@@ -15,6 +15,7 @@
 import type { Backend, BackendKind } from './backend.js';
 import { createSocketBackend } from './connection.js';
 import { createWorkerBackend } from './worker-backend.js';
+import type { ModelFilesMessage } from '../engine-worker/port-messages.js';
 
 /** True in the static build (dist-static/): no server exists. */
 export function isStaticBuild(): boolean {
@@ -61,14 +62,24 @@ export function browserDevice(search: string): 'auto' | 'wasm' | 'webgpu' {
   return asked === 'wasm' || asked === 'webgpu' ? asked : 'auto';
 }
 
-/** The engine worker of this page, as a Backend (its options travel in the worker's name). */
-export function createBrowserBackend(): Backend {
-  const options = { device: browserDevice(typeof location === 'undefined' ? '' : location.search) };
+/** A model the page hands the engine instead of the bundled one (a dropped folder): file name → bytes. */
+export interface PageModel {
+  name: string;
+  files: Record<string, ArrayBuffer>;
+}
+
+/**
+ * The engine worker of this page, as a Backend (its options travel in the worker's name). With
+ * `model`, the worker loads those files (transferred: the page must not use them afterwards).
+ */
+export function createBrowserBackend(model?: PageModel): Backend {
+  const options = { device: browserDevice(typeof location === 'undefined' ? '' : location.search), model: model ? 'files' : 'bundled' };
   const worker = new Worker(new URL('../engine-worker/worker.ts', import.meta.url), { type: 'module', name: `circuits-engine ${JSON.stringify(options)}` });
+  if (model) worker.postMessage({ kind: 'model-files', name: model.name, files: model.files } satisfies ModelFilesMessage, Object.values(model.files));
   return createWorkerBackend(worker);
 }
 
 /** The backend for a choice (a factory for createConnection). */
 export function backendFor(choice: EngineChoice): () => Backend {
-  return choice.kind === 'browser' ? createBrowserBackend : () => createSocketBackend();
+  return choice.kind === 'browser' ? () => createBrowserBackend() : () => createSocketBackend();
 }

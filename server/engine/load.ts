@@ -15,7 +15,7 @@ import { folderFiles } from './files.js';
 import { checkedModel, HF_ARCHITECTURES, loadHfFiles } from '../../shared/engine/loaders/hf.js';
 import { loadLlama2c } from './loaders/llama2c.js';
 import { openTokenizer, tokenizerInDirectory } from './tokenizers/open.js';
-import { Llama2cTokenizer } from './tokenizers/llama2c.js';
+import { readLlama2cTokenizer } from './tokenizers/llama2c.js';
 import { MissingTokenizer } from '../../shared/engine/tokenizers/missing.js';
 
 export interface LoadOptions {
@@ -51,7 +51,7 @@ async function loadLlama2cFile(path: string, options: LoadOptions): Promise<Load
   if (options.tokenizerPath) return checkedModel({ decoder, tokenizer: openTokenizer(options.tokenizerPath) });
   const beside = llama2cTokenizerBeside(path, decoder.spec.vocabSize);
   const tokenizer = beside
-    ? Llama2cTokenizer.fromFile(beside)
+    ? readLlama2cTokenizer(beside)
     : new MissingTokenizer(decoder.spec.vocabSize, null, `${path}: no tokenizer found beside it (looked for tokenizer.bin, tok*.bin)`);
   return checkedModel({ decoder, tokenizer });
 }

@@ -6,14 +6,14 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ModelError, type Tokenizer } from '../../../shared/engine/decoder.js';
 import { HfTokenizer, type HfTokenizerOptions } from '../../../shared/engine/tokenizers/hf.js';
-import { Llama2cTokenizer } from './llama2c.js';
+import { readLlama2cTokenizer } from './llama2c.js';
 import { folderFiles } from '../files.js';
 
 /** The tokenizer files in `dir`, or null when it holds none. */
 export function tokenizerInDirectory(dir: string, options: HfTokenizerOptions = {}): Tokenizer | null {
   if (existsSync(join(dir, 'tokenizer.json'))) return HfTokenizer.fromTokenizerJson(folderFiles(dir), 'tokenizer.json', options);
   if (existsSync(join(dir, 'vocab.json')) && existsSync(join(dir, 'merges.txt'))) return HfTokenizer.fromVocabAndMerges(folderFiles(dir), options);
-  if (existsSync(join(dir, 'tokenizer.bin'))) return Llama2cTokenizer.fromFile(join(dir, 'tokenizer.bin'));
+  if (existsSync(join(dir, 'tokenizer.bin'))) return readLlama2cTokenizer(join(dir, 'tokenizer.bin'));
   return null;
 }
 
@@ -28,6 +28,6 @@ export function openTokenizer(path: string, options: HfTokenizerOptions = {}): T
   const name = basename(path);
   if (name === 'vocab.json' || name === 'merges.txt') return HfTokenizer.fromVocabAndMerges(folderFiles(dirname(path)), options);
   if (name.endsWith('.json')) return HfTokenizer.fromTokenizerJson(folderFiles(dirname(path)), basename(path), options);
-  if (name.endsWith('.bin')) return Llama2cTokenizer.fromFile(path);
+  if (name.endsWith('.bin')) return readLlama2cTokenizer(path);
   throw new ModelError(`${path}: unknown tokenizer format (give a tokenizer.json, a vocab.json beside merges.txt, a llama2.c tokenizer .bin, or a directory holding one)`);
 }

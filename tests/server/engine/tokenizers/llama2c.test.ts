@@ -21,13 +21,13 @@ import { describe, expect, it } from 'vitest';
 import { needSharedFixtures, stories260K } from '../../../helpers/shared-fixtures.js';
 import { tempDir } from '../loaders/temp-dir.js';
 import { ModelError } from '../../../../shared/engine/decoder.js';
-import { Llama2cTokenizer } from '../../../../server/engine/tokenizers/llama2c.js';
+import { readLlama2cTokenizer } from '../../../../server/engine/tokenizers/llama2c.js';
 
 const fixtures = stories260K;
 const present = needSharedFixtures('the stories260K tokenizer tests', join(fixtures, 'tok512.bin'));
 
 describe.skipIf(!present)('llama2.c tokenizer on stories260K tok512.bin', () => {
-  const tok = () => Llama2cTokenizer.fromFile(join(fixtures, 'tok512.bin'));
+  const tok = () => readLlama2cTokenizer(join(fixtures, 'tok512.bin'));
 
   it('reads 512 tokens with <unk>, BOS, EOS and the byte tokens', () => {
     const t = tok();
@@ -113,7 +113,7 @@ describe('llama2.c tokenizer on a tiny file written here', () => {
   writeTokenizer(path, pieces);
 
   it('merges the highest-scoring pair first, leftmost on ties', () => {
-    const t = Llama2cTokenizer.fromFile(path);
+    const t = readLlama2cTokenizer(path);
     expect(t.vocabSize).toBe(268);
     // " ab": pairs " a"(−2), "ab"(−1) → "ab" first → [" ", "ab"] → " ab"(−3).
     expect(t.encode('ab')).toEqual([1, 264]);
@@ -131,8 +131,8 @@ describe('llama2.c tokenizer on a tiny file written here', () => {
     writeTokenizer(bad, pieces);
     const full = readFileSync(bad);
     writeFileSync(bad, full.subarray(0, full.length - 2));
-    expect(() => Llama2cTokenizer.fromFile(bad)).toThrow(ModelError);
-    expect(() => Llama2cTokenizer.fromFile(bad)).toThrow(/token 267 has byte length 2/);
-    expect(() => Llama2cTokenizer.fromFile(join(dir, 'absent.bin'))).toThrow(/not found/);
+    expect(() => readLlama2cTokenizer(bad)).toThrow(ModelError);
+    expect(() => readLlama2cTokenizer(bad)).toThrow(/token 267 has byte length 2/);
+    expect(() => readLlama2cTokenizer(join(dir, 'absent.bin'))).toThrow(/not found/);
   });
 });
