@@ -56,6 +56,13 @@ export default defineConfig(({ mode }) => ({
   // The static build works from any folder of any host (all its URLs are relative).
   base: mode === 'static' ? './' : '/',
   plugins: [react(), localXrProfiles()],
+  resolve: {
+    // onnxruntime-web's build without its wasm bundled in: the engine loads ort-wasm-*.{mjs,wasm}
+    // from /ort/ (ort.env.wasm.wasmPaths; npm start and dist-static serve them there), so the
+    // 28 MB wasm is not emitted a second time into assets/, and WASM threads start from that
+    // .mjs rather than from the engine worker's own script.
+    alias: [{ find: /^onnxruntime-web$/, replacement: join(dirname(require.resolve('onnxruntime-web')), 'ort.min.mjs') }],
+  },
   // The engine worker is a module worker (it imports onnxruntime-web, which loads its .mjs itself).
   worker: { format: 'es' as const },
   build: {

@@ -64,7 +64,11 @@ export async function buildStatic(options: StaticBuildOptions = {}): Promise<{ o
   }
 
   const { build } = await import('vite');
-  await build({ configFile: join(root, 'vite.config.ts'), mode: 'static', logLevel: 'warn', build: { outDir: out, emptyOutDir: true } });
+  await build({
+    configFile: join(root, 'vite.config.ts'), mode: 'static', logLevel: 'warn', build: { outDir: out, emptyOutDir: true },
+    // The engine worker fetches models/<this name>/ (client/engine-worker/asset-urls.ts).
+    define: { __BUNDLED_MODEL__: JSON.stringify(basename(model)) },
+  });
 
   const modelOut = join(out, 'models', basename(model));
   mkdirSync(modelOut, { recursive: true });

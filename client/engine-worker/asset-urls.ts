@@ -8,8 +8,11 @@
  */
 const here = import.meta.url;
 
-/** The model the app bundles (assets/models/, copied by build:static, served by npm start). */
-export const BUNDLED_MODEL = 'brown-gpt2'; // (a variable, so Vite does not take new URL(…, import.meta.url) for an asset)
+/** The model the app bundles: assets/models/brown-gpt2, served by npm start; in the static build,
+ * the folder `build:static --model DIR` copied (its name compiled in). */
+export const BUNDLED_MODEL: string = typeof __BUNDLED_MODEL__ === 'string' ? __BUNDLED_MODEL__ : 'brown-gpt2';
+
+declare const __BUNDLED_MODEL__: string | undefined; // tools/build-static.ts defines it // (a variable, so Vite does not take new URL(…, import.meta.url) for an asset)
 
 /** The app's root URL, seen from the worker. */
 export function appRoot(): URL {
