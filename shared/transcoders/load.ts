@@ -112,14 +112,14 @@ export function loadTranscoderSet(files: ModelFiles, spec: DecoderSpec, config?:
 }
 
 /**
- * The files of the folder a set would read (names inside it), for a page to fetch before loading
- * through `memoryFiles`: the files the config `configName` (text `configText`) lists (an hf://
- * path: both places it is looked for), or with no config layer_{l}.safetensors for every layer.
- * A config that cannot be read gives the same ModelError as loading it.
+ * The files of the folder a set reads (names inside it), for a page to fetch before loading
+ * through `memoryFiles`: the files the config `config` in `files` lists (an hf:// path: both places
+ * it is looked for), or with no config layer_{l}.safetensors for every layer. A config that cannot
+ * be read gives the same ModelError as loading it.
  */
-export function transcoderFileNames(nLayers: number, configName?: string, configText?: string): string[] {
-  if (configName === undefined) return Array.from({ length: nLayers }, (_, l) => `layer_${l}.safetensors`);
-  const settings = parseConfig(configName, configName, configText ?? '');
+export function transcoderFileNames(files: ModelFiles, nLayers: number, config?: string): string[] {
+  if (config === undefined) return Array.from({ length: nLayers }, (_, l) => `layer_${l}.safetensors`);
+  const settings = readConfig(files, config);
   const list = Array.isArray(settings.transcoders) ? settings.transcoders : [];
   const names = list.flatMap((item): string[] => {
     const filepath = typeof item === 'string' ? item
@@ -139,10 +139,6 @@ function readConfig(files: ModelFiles, name: string): Record<string, YamlValue> 
   } catch (error) {
     throw new ModelError(`${path}: cannot read the transcoder config (${(error as Error).message})`);
   }
-  return parseConfig(name, path, text);
-}
-
-function parseConfig(name: string, path: string, text: string): Record<string, YamlValue> {
   let value: YamlValue;
   try {
     value = name.endsWith('.json') ? (JSON.parse(text) as YamlValue) : parseYaml(text, path);

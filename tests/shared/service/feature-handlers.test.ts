@@ -37,9 +37,9 @@ const ports: MessagePort[] = [];
 
 beforeAll(async () => {
   model = await loadModel(join(setDir, '..'));
-  const config = readFileSync(join(setDir, 'config.yaml'), 'utf8');
-  const names = ['config.yaml', ...transcoderFileNames(model.decoder.spec.nLayers, 'config.yaml', config)];
-  const files = memoryFiles('models/brown-gpt2/transcoders', new Map(names.map((n) => [n, new Uint8Array(readFileSync(join(setDir, n)))])));
+  const fetched = new Map([['config.yaml', new Uint8Array(readFileSync(join(setDir, 'config.yaml')))]]);
+  const files = memoryFiles('models/brown-gpt2/transcoders', fetched);
+  for (const n of transcoderFileNames(files, model.decoder.spec.nLayers, 'config.yaml')) fetched.set(n, new Uint8Array(readFileSync(join(setDir, n))));
   const transcoders = await HostedTranscoders.load(files, model.decoder);
   host = new ModelHost('brown-gpt2', model, await ModelRunner.create(model.decoder), transcoders);
   const channel = new MessageChannel();

@@ -18,15 +18,15 @@ import type { LoadedModel, Tensor } from '../../../shared/engine/decoder.js';
 import { memoryFiles } from '../../../shared/engine/files.js';
 import { ModelRunner } from '../../../shared/engine/runner.js';
 import { HostedTranscoders } from '../../../shared/transcoders/live.js';
-import { loadTranscoderSet, transcoderFileNames, type TranscoderSet } from '../../../shared/transcoders/load.js';
+import { loadTranscoderSet, transcoderFileNames } from '../../../shared/transcoders/load.js';
 
 const modelDir = fileURLToPath(new URL('../../../assets/models/brown-gpt2', import.meta.url));
 const setDir = join(modelDir, 'transcoders');
 
 /** The folder's config and the files it lists, as the page would fetch them. */
 function fetched(dir: string, skip: string[] = []): Map<string, Uint8Array> {
-  const config = readFileSync(join(dir, 'config.yaml'), 'utf8');
-  const names = ['config.yaml', ...transcoderFileNames(4, 'config.yaml', config)];
+  const config = new Map([['config.yaml', new Uint8Array(readFileSync(join(dir, 'config.yaml')))]]);
+  const names = ['config.yaml', ...transcoderFileNames(memoryFiles(dir, config), 4, 'config.yaml')];
   return new Map(names.filter((n) => !skip.includes(n)).map((n) => [n, new Uint8Array(readFileSync(join(dir, n)))]));
 }
 
@@ -50,10 +50,10 @@ beforeAll(async () => {
 
 describe('bundled transcoders through memoryFiles', () => {
   it('lists exactly the four layer files of the config', () => {
-    const config = readFileSync(join(setDir, 'config.yaml'), 'utf8');
-    expect(transcoderFileNames(model.decoder.spec.nLayers, 'config.yaml', config))
+    const config = memoryFiles(setDir, new Map([['config.yaml', new Uint8Array(readFileSync(join(setDir, 'config.yaml')))]]));
+    expect(transcoderFileNames(config, model.decoder.spec.nLayers, 'config.yaml'))
       .toEqual([0, 1, 2, 3].map((l) => `layer_${l}.safetensors`));
-    expect(transcoderFileNames(2)).toEqual(['layer_0.safetensors', 'layer_1.safetensors']);
+    expect(transcoderFileNames(config, 2)).toEqual(['layer_0.safetensors', 'layer_1.safetensors']);
   });
 
   it('equal the folder load tensor by tensor, exactly', () => {
