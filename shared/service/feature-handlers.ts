@@ -25,6 +25,8 @@ export interface FeatureHandlerOptions {
 }
 
 export const NO_TRANSCODERS = 'this server has no transcoders loaded (start it with --transcoders DIR, or put them in the model\'s transcoders/ folder)';
+/** `noTranscoders` for the in-browser engine when the model's folder has none. */
+export const NO_TRANSCODERS_IN_BROWSER = 'this model has no transcoders (the in-browser engine loads them from the model\'s transcoders/ folder)';
 export const NO_FEATURE_DETAILS = 'feature details need the corpus index, which the in-browser engine does not have (run npm start)';
 
 export function registerFeatureHandlers(kit: HandlerKit, host: ModelHost, options: FeatureHandlerOptions = {}): void {
