@@ -21,7 +21,7 @@ import { ModelRunner } from '../shared/engine/runner.js';
 import { TranscoderRunner } from '../shared/transcoders/forward.js';
 import { buildFeatureGraph, exactnessError } from '../shared/transcoders/graph.js';
 import { loadTranscoderSet } from '../server/transcoders/load.js';
-import { HostedTranscoders } from '../server/transcoders/live.js';
+import { HostedTranscoders, loadHostedTranscoders } from '../server/transcoders/live.js';
 import { ModelHost } from '../shared/service/model-host.js';
 import { decodeFrame } from '../shared/frame-codec.js';
 import { buildContexts } from '../server/neurons/contexts.js';
@@ -69,7 +69,7 @@ export async function benchFeatures(): Promise<BenchRow[]> {
 
 /** The live stream on the same 16 tokens: frames with and without the sparse feature section. */
 async function benchFeatureStream(model: Awaited<ReturnType<typeof loadModel>>, runner: ModelRunner, tokens: number[]): Promise<BenchRow[]> {
-  const hosted = await HostedTranscoders.load(`${modelDir}transcoders`, model.decoder);
+  const hosted = await loadHostedTranscoders(`${modelDir}transcoders`, model.decoder);
   const host = new ModelHost('brown-gpt2', model, runner, hosted);
   const T = tokens.length;
   const { cache } = await runner.run([tokens], { hooks: host.featureFrameHooks });

@@ -20,7 +20,7 @@ import { modelKey } from './neurons/keys.js';
 import { defaultIndexDir, NeuronIndex, type NeuronIndexOptions } from './neurons/service.js';
 import { NeuronStore } from './neurons/store.js';
 import { featureIndexUnsupported } from './transcoders/feature-index.js';
-import { bundledTranscoders, HostedTranscoders } from './transcoders/live.js';
+import { bundledTranscoders, HostedTranscoders, loadHostedTranscoders } from './transcoders/live.js';
 import { loadTranscoderSet } from './transcoders/load.js';
 
 export class UsageError extends Error {}
@@ -86,7 +86,7 @@ async function openTranscoders(args: NeuronArgs, model: LoadedModel): Promise<Ho
   const dir = transcodersDir(args);
   if (!dir) return null;
   try {
-    return await HostedTranscoders.load(dir, model.decoder);
+    return await loadHostedTranscoders(dir, model.decoder);
   } catch (error) {
     if (args.transcoders !== undefined || !(error instanceof ModelError)) throw error;
     console.error(`transcoders: not loaded, indexing neurons only: ${error.message} (--no-transcoders skips them, --transcoders DIR names others)`);

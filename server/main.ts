@@ -33,7 +33,7 @@ import { browserEngineMounts } from './browser-engine-files.js';
 import { certificate } from './transport/tls.js';
 import { Rooms } from './rooms/rooms.js';
 import { connectRedis } from './rooms/redis.js';
-import { bundledTranscoders, HostedTranscoders } from './transcoders/live.js';
+import { bundledTranscoders, HostedTranscoders, loadHostedTranscoders } from './transcoders/live.js';
 
 const root = new URL('../', import.meta.url).pathname;
 export const defaultModel = join(root, 'assets/models/brown-gpt2');
@@ -182,7 +182,7 @@ async function loadServerTranscoders(options: StartOptions, decoder: Parameters<
   if (!dir) return null;
   let hosted: HostedTranscoders;
   try {
-    hosted = await HostedTranscoders.load(dir, decoder);
+    hosted = await loadHostedTranscoders(dir, decoder);
   } catch (error) {
     if (options.transcoders !== undefined || !(error instanceof ModelError)) throw error;
     log(`transcoders: not loaded, serving without features: ${error.message} (--no-transcoders skips them, --transcoders DIR names others)`);

@@ -1,20 +1,14 @@
 /**
- * Transcoders as the server holds them while serving: the loaded set and its ONNX runner, what
- * `model:info` says of them, and the live feature stream: from a run's cache (the frame hooks
- * plus each layer's resid_mid and ln2 scale), the active features of every layer at each
- * position, in the frame codec's sparse form (shared/frame-codec.ts). Only clients that asked
- * for features ('features:subscribe') cost the extra hooks and the transcoder forward.
- *
- * Legend: L layers, F features of a layer, T positions of the run, d model width.
+ * Live transcoders on the server: the set in a folder (or config file) on disk, hosted
+ * (shared/transcoders/live.ts), and where a model folder keeps its own.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decoder, Tensor } from '../../shared/engine/decoder.js';
-import type { SparseFeatures } from '../../shared/frame-codec.js';
-import type { TranscoderInfo } from '../../shared/protocol.js';
-import { TranscoderRunner } from '../../shared/transcoders/forward.js';
-import { transcoderHooks, transcoderInput } from '../../shared/transcoders/inputs.js';
-import { loadTranscoderSet, type TranscoderSet } from './load.js';
+import type { Decoder } from '../../shared/engine/decoder.js';
+import { HostedTranscoders } from '../../shared/transcoders/live.js';
+import { loadTranscoderSet } from './load.js';
+
+export { HostedTranscoders };
 
 /** Where a model's own transcoders live: `<model dir>/transcoders`, when that folder exists. */
 export function bundledTranscoders(modelPath: string): string | null {
@@ -22,65 +16,7 @@ export function bundledTranscoders(modelPath: string): string | null {
   return existsSync(dir) ? dir : null;
 }
 
-export class HostedTranscoders {
-  /** Hooks a feature frame needs on top of the neuron frame's. */
-  readonly hooks: string[];
-
-  private constructor(readonly set: TranscoderSet, readonly runner: TranscoderRunner, private readonly decoder: Decoder) {
-    this.hooks = [...new Set(set.layers.flatMap((t) => transcoderHooks(set.inputHook, t.layer)))];
-  }
-
-  /** Loads and checks the set in `dir` against the model (ModelError naming file and tensor). */
-  static async load(dir: string, decoder: Decoder): Promise<HostedTranscoders> {
-    const set = loadTranscoderSet(dir, decoder.spec);
-    return new HostedTranscoders(set, await TranscoderRunner.create(set), decoder);
-  }
-
-  info(): TranscoderInfo {
-    const { set } = this;
-    return {
-      source: set.source,
-      modelName: set.modelName,
-      featuresPerLayer: set.layers.map((t) => t.nFeatures),
-      activation: set.activation.kind === 'topk' ? `topk (k = ${set.activation.k})` : set.activation.kind,
-      inputHook: `blocks.{l}.${set.inputHook}`,
-      outputHook: 'blocks.{l}.hook_mlp_out',
-      skip: set.layers.every((t) => t.W_skip !== null),
-    };
-  }
-
-  /** The active features of every layer at each of the cache's T positions. */
-  async features(cache: Record<string, Tensor>): Promise<SparseFeatures[]> {
-    const L = this.set.layers.length;
-    const perLayer: { F: number; data: Float32Array }[] = [];
-    for (const t of this.set.layers) {
-      const x = transcoderInput(this.set.inputHook, this.decoder, cache, t.layer);
-      const { features } = await this.runner.run(t.layer, x);
-      perLayer.push({ F: t.nFeatures, data: features.data });
-    }
-    const T = perLayer[0]!.data.length / perLayer[0]!.F;
-    const F = Math.max(...perLayer.map((p) => p.F));
-    const out: SparseFeatures[] = [];
-    for (let p = 0; p < T; p++) {
-      const counts = new Uint32Array(L);
-      const indices: number[] = [];
-      const values: number[] = [];
-      perLayer.forEach(({ F: Fl, data }, l) => {
-        const row = data.subarray(p * Fl, (p + 1) * Fl);
-        for (let i = 0; i < Fl; i++) {
-          if (row[i]! > 0) {
-            indices.push(i);
-            values.push(row[i]!);
-            counts[l]!++;
-          }
-        }
-      });
-      out.push({ featuresPerLayer: F, counts, indices: Uint32Array.from(indices), values: Float32Array.from(values) });
-    }
-    return out;
-  }
-
-  dispose(): Promise<void> {
-    return this.runner.dispose();
-  }
+/** Loads and checks the set in `path` (a folder or its config file) against the model, and hosts it. */
+export function loadHostedTranscoders(path: string, decoder: Decoder): Promise<HostedTranscoders> {
+  return HostedTranscoders.create(loadTranscoderSet(path, decoder.spec), decoder);
 }

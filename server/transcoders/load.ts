@@ -1,245 +1,36 @@
 /**
- * Loads a set of per-layer transcoders in circuit-tracer's layout from a directory:
- *   - a config (`config.yaml` / `config.yml` as circuit-tracer writes them, or `config.json`) with
- *     `model_name`, `feature_input_hook`, `feature_output_hook` and `transcoders`: a list of
- *     `{ id, layer, filepath }` (or of bare paths, layer = position); `hf://repo/path?revision=…`
- *     paths are looked up inside the directory (by their path in the repo, then their file name),
- *     since nothing downloads at run time; optional `activation_function` (relu, jump_relu, topk)
- *     and `k` for TopK;
- *   - or no config and files `layer_{l}.safetensors` (reading the MLP input, writing its output).
- * Each layer file holds `W_enc` [F, d] (Gemma Scope style [d, F] is detected by shape and
- * transposed), `W_dec` [F, d] (or [d, F]), `b_enc` [F], `b_dec` [d], optional `W_skip` [d, d],
- * optional `threshold` [F] (also `activation_function.threshold`) which makes it a JumpReLU.
- * Everything is checked against the model: width, every layer 0..L-1 present once, shapes, finite
- * values; each problem is one ModelError naming the file and the tensor.
- *
- * Legend: F features of a layer, d model width, L layers.
+ * A transcoder set on the server's disk: `path` is its folder or its config file. The reading and
+ * checking is shared/transcoders/load.ts (the in-browser engine reads fetched files through it);
+ * this opens the folder, where a config may also name files by absolute path.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { ModelError, type DecoderSpec, type Tensor } from '../../shared/engine/decoder.js';
-import { openSafetensorsFile, type SafetensorsFile } from '../engine/safetensors.js';
-import { parseYaml, YamlError, type YamlValue } from './yaml.js';
+import { ModelError, type DecoderSpec } from '../../shared/engine/decoder.js';
+import type { ModelFiles } from '../../shared/engine/files.js';
+import { loadTranscoderSet as loadTranscoderFiles, type TranscoderSet } from '../../shared/transcoders/load.js';
+import { fileSource } from '../engine/files.js';
 
-export type TranscoderActivation = { kind: 'relu' } | { kind: 'jumprelu' } | { kind: 'topk'; k: number };
-
-/** Where a transcoder reads: the MLP's normalised input or the residual stream before ln2. */
-export type TranscoderInputHook = 'ln2.hook_normalized' | 'hook_resid_mid';
-
-export interface LayerTranscoder {
-  layer: number;
-  id: string;
-  /** The safetensors file, for messages. */
-  path: string;
-  nFeatures: number;
-  W_enc: Tensor; // [F, d]
-  W_dec: Tensor; // [F, d]
-  b_enc: Tensor; // [F]
-  b_dec: Tensor; // [d]
-  W_skip: Tensor | null; // [d, d]: skip = x W_skipᵀ
-  threshold: Tensor | null; // [F], JumpReLU only
-}
-
-export interface TranscoderSet {
-  /** The directory (or config file) it came from. */
-  source: string;
-  modelName: string | null;
-  inputHook: TranscoderInputHook;
-  /** Always the MLP output (`hook_mlp_out`; circuit-tracer's `mlp.hook_out` means the same). */
-  outputHook: 'hook_mlp_out';
-  activation: TranscoderActivation;
-  dModel: number;
-  layers: LayerTranscoder[]; // index = layer
-}
-
-const CONFIG_NAMES = ['config.yaml', 'config.yml', 'config.json'];
-const INPUT_HOOKS: Record<string, TranscoderInputHook> = {
-  'ln2.hook_normalized': 'ln2.hook_normalized', 'hook_resid_mid': 'hook_resid_mid',
-};
-const OUTPUT_HOOKS = new Set(['hook_mlp_out', 'mlp.hook_out']);
-
-interface Entry { layer: number; id: string; path: string }
+export type { LayerTranscoder, TranscoderActivation, TranscoderInputHook, TranscoderSet } from '../../shared/transcoders/load.js';
 
 /** Reads and checks the transcoder set in `path` (a directory or its config file) for a model. */
 export function loadTranscoderSet(path: string, spec: DecoderSpec): TranscoderSet {
   if (!existsSync(path)) throw new ModelError(`Transcoder directory not found: ${path}`);
-  const dir = statSync(path).isDirectory() ? path : dirname(path);
-  const configPath = statSync(path).isDirectory() ? CONFIG_NAMES.map((n) => join(dir, n)).find((p) => existsSync(p)) : path;
-  const config = configPath ? readConfig(configPath) : {};
-  const where = configPath ?? dir;
-  const inputHook = hookSuffix(config.feature_input_hook, 'ln2.hook_normalized', 'feature_input_hook', where);
-  if (!(inputHook in INPUT_HOOKS)) {
-    throw new ModelError(`${where}: feature_input_hook "${inputHook}" is not supported; transcoders here read ${Object.keys(INPUT_HOOKS).join(' or ')}`);
-  }
-  const outputHook = hookSuffix(config.feature_output_hook, 'hook_mlp_out', 'feature_output_hook', where);
-  if (!OUTPUT_HOOKS.has(outputHook)) {
-    throw new ModelError(`${where}: feature_output_hook "${outputHook}" is not supported; transcoders here write hook_mlp_out`);
-  }
-  const entries = configPath ? configEntries(config, dir, where) : defaultEntries(dir, spec.nLayers);
-  const declared = declaredActivation(config, where);
-
-  const byLayer = new Map<number, Entry>();
-  for (const e of entries) {
-    if (!Number.isInteger(e.layer) || e.layer < 0) throw new ModelError(`${where}: transcoder "${e.id}" has layer ${e.layer}; layers are integers from 0`);
-    if (e.layer >= spec.nLayers) throw new ModelError(`${where}: transcoder "${e.id}" is for layer ${e.layer} but the model has ${spec.nLayers} layers (0..${spec.nLayers - 1})`);
-    if (byLayer.has(e.layer)) throw new ModelError(`${where}: layer ${e.layer} has two transcoders (${byLayer.get(e.layer)!.path} and ${e.path})`);
-    byLayer.set(e.layer, e);
-  }
-  const missing = Array.from({ length: spec.nLayers }, (_, l) => l).filter((l) => !byLayer.has(l));
-  if (missing.length > 0) throw new ModelError(`${where}: no transcoder for layer${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (the model has ${spec.nLayers}; every MLP needs one)`);
-
-  const layers = Array.from({ length: spec.nLayers }, (_, l) => readLayer(byLayer.get(l)!, spec.dModel));
-  const jump = layers.filter((t) => t.threshold !== null);
-  if (jump.length > 0 && jump.length < layers.length) {
-    throw new ModelError(`${layers.find((t) => t.threshold === null)!.path}: no "threshold" tensor, but ${jump[0]!.path} has one; a set is all JumpReLU or none`);
-  }
-  let activation: TranscoderActivation = jump.length > 0 ? { kind: 'jumprelu' } : { kind: 'relu' };
-  if (declared) {
-    if (declared.kind === 'jumprelu' && jump.length === 0) throw new ModelError(`${layers[0]!.path}: the config says jump_relu but the file has no "threshold" tensor`);
-    if (declared.kind !== 'jumprelu' && jump.length > 0) throw new ModelError(`${jump[0]!.path}: tensor "threshold" is present but the config says ${declared.kind}`);
-    if (declared.kind === 'topk') {
-      const small = layers.find((t) => t.nFeatures < declared.k);
-      if (small) throw new ModelError(`${small.path}: TopK k = ${declared.k} exceeds its ${small.nFeatures} features`);
-    }
-    activation = declared;
-  }
-  const modelName = typeof config.model_name === 'string' ? config.model_name : null;
-  return { source: where, modelName, inputHook: INPUT_HOOKS[inputHook]!, outputHook: 'hook_mlp_out', activation, dModel: spec.dModel, layers };
+  if (statSync(path).isDirectory()) return loadTranscoderFiles(transcoderFolder(path), spec);
+  return loadTranscoderFiles(transcoderFolder(dirname(path)), spec, basename(path));
 }
 
-function readConfig(path: string): Record<string, YamlValue> {
-  let value: YamlValue;
-  try {
-    const text = readFileSync(path, 'utf8');
-    value = path.endsWith('.json') ? (JSON.parse(text) as YamlValue) : parseYaml(text, path);
-  } catch (error) {
-    if (error instanceof YamlError) throw new ModelError(error.message);
-    throw new ModelError(`${path}: cannot read the transcoder config (${(error as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${path}: the transcoder config is not a mapping of keys to values`);
-  return value;
+/** The files of folder `dir`; a name that is an absolute path is that file. */
+export function transcoderFolder(dir: string): ModelFiles {
+  const path = (name: string) => (isAbsolute(name) ? name : join(dir, name));
+  return {
+    root: dir,
+    path,
+    exists: (name) => existsSync(path(name)),
+    text: (name) => {
+      if (!existsSync(path(name))) throw new ModelError(`File not found: ${path(name)}`);
+      return readFileSync(path(name), 'utf8');
+    },
+    open: (name) => fileSource(path(name), `Safetensors file not found: ${path(name)}`),
+  };
 }
 
-/** `blocks.3.ln2.hook_normalized` or `ln2.hook_normalized` → `ln2.hook_normalized`. */
-function hookSuffix(value: YamlValue | undefined, fallback: string, key: string, where: string): string {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'string') throw new ModelError(`${where}: ${key} should be a hook name, found ${JSON.stringify(value)}`);
-  return value.replace(/^blocks\.\d+\./, '');
-}
-
-function declaredActivation(config: Record<string, YamlValue>, where: string): TranscoderActivation | null {
-  const raw = config.activation_function ?? config.activation;
-  if (raw === undefined || raw === null) return null;
-  const name = String(raw).toLowerCase().replace(/[-_]/g, '');
-  if (name === 'relu') return { kind: 'relu' };
-  if (name === 'jumprelu') return { kind: 'jumprelu' };
-  if (name === 'topk') {
-    const k = config.k ?? config.top_k;
-    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) throw new ModelError(`${where}: activation_function topk needs a positive integer "k", found ${JSON.stringify(k ?? null)}`);
-    return { kind: 'topk', k };
-  }
-  throw new ModelError(`${where}: activation_function "${String(raw)}" is not one of relu, jump_relu, topk`);
-}
-
-function configEntries(config: Record<string, YamlValue>, dir: string, where: string): Entry[] {
-  const list = config.transcoders;
-  if (!Array.isArray(list) || list.length === 0) throw new ModelError(`${where}: "transcoders" should be a non-empty list of { id, layer, filepath }`);
-  return list.map((item, i) => {
-    if (typeof item === 'string') {
-      const layer = /layer[_-]?(\d+)/i.exec(basename(item));
-      return { layer: layer ? Number(layer[1]) : i, id: basename(item), path: resolveFile(item, dir, where) };
-    }
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new ModelError(`${where}: transcoders[${i}] should be { id, layer, filepath }`);
-    const { layer, filepath, id } = item;
-    if (typeof layer !== 'number') throw new ModelError(`${where}: transcoders[${i}] has no numeric "layer"`);
-    if (typeof filepath !== 'string') throw new ModelError(`${where}: transcoders[${i}] has no "filepath"`);
-    return { layer, id: typeof id === 'string' ? id : `layer_${layer}`, path: resolveFile(filepath, dir, where) };
-  });
-}
-
-/** A config path on this machine: relative to the config, or an hf:// URI found in the directory. */
-function resolveFile(filepath: string, dir: string, where: string): string {
-  if (!filepath.startsWith('hf://')) {
-    const path = isAbsolute(filepath) ? filepath : join(dir, filepath);
-    if (!existsSync(path)) throw new ModelError(`${where}: transcoder file not found: ${path}`);
-    return path;
-  }
-  // hf://owner/repo/path/in/repo.safetensors?revision=…
-  const inRepo = filepath.slice('hf://'.length).split('?')[0]!.split('/').slice(2).join('/');
-  const candidates = [join(dir, inRepo), join(dir, basename(inRepo))];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new ModelError(`${where}: ${filepath} is not on disk (looked for ${candidates.join(' and ')}); download it into the directory first, nothing downloads at run time`);
-  if (found.endsWith('.npz')) throw new ModelError(`${found}: .npz transcoders cannot be read; convert them to safetensors (same tensor names)`);
-  return found;
-}
-
-function defaultEntries(dir: string, nLayers: number): Entry[] {
-  const entries: Entry[] = [];
-  for (let l = 0; l < nLayers; l++) {
-    const path = join(dir, `layer_${l}.safetensors`);
-    if (existsSync(path)) entries.push({ layer: l, id: `layer_${l}`, path });
-  }
-  if (entries.length === 0) throw new ModelError(`${dir}: no transcoder config (${CONFIG_NAMES.join(', ')}) and no layer_{l}.safetensors files`);
-  return entries;
-}
-
-function readLayer(entry: Entry, d: number): LayerTranscoder {
-  const file = openSafetensorsFile(entry.path);
-  const where = entry.path;
-  try {
-    const read = (name: string, alias?: string): Tensor | null => {
-      const found = file.has(name) ? name : alias && file.has(alias) ? alias : null;
-      if (!found) return null;
-      const t = file.read(found);
-      checkFinite(t, where, found);
-      return t;
-    };
-    const need = (name: string): Tensor => {
-      const t = read(name);
-      if (!t) throw new ModelError(`${where}: missing tensor "${name}" (found ${file.names().join(', ')})`);
-      return t;
-    };
-    const bEnc = need('b_enc');
-    if (bEnc.shape.length !== 1) throw new ModelError(`${where}: tensor "b_enc" has shape [${bEnc.shape}], expected [F]`);
-    const F = bEnc.shape[0]!;
-    const W_enc = featureMajor(need('W_enc'), F, d, where, 'W_enc');
-    const W_dec = featureMajor(need('W_dec'), F, d, where, 'W_dec');
-    const b_dec = need('b_dec');
-    expectShape(b_dec, [d], where, 'b_dec');
-    const W_skip = read('W_skip');
-    if (W_skip) expectShape(W_skip, [d, d], where, 'W_skip');
-    const threshold = read('threshold', 'activation_function.threshold');
-    if (threshold) expectShape(threshold, [F], where, file.has('threshold') ? 'threshold' : 'activation_function.threshold');
-    return { layer: entry.layer, id: entry.id, path: entry.path, nFeatures: F, W_enc, W_dec, b_enc: bEnc, b_dec, W_skip, threshold };
-  } finally {
-    file.close();
-  }
-}
-
-/** [F, d] as stored, or [d, F] (Gemma Scope) transposed to [F, d]. */
-function featureMajor(t: Tensor, F: number, d: number, where: string, name: string): Tensor {
-  const [a, b] = t.shape;
-  if (t.shape.length === 2 && a === F && b === d) return t;
-  if (t.shape.length === 2 && a === d && b === F) {
-    const data = new Float32Array(F * d);
-    for (let i = 0; i < d; i++) for (let f = 0; f < F; f++) data[f * d + i] = t.data[i * F + f]!;
-    return { shape: [F, d], data };
-  }
-  throw new ModelError(`${where}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${F}, ${d}] (features × model width ${d}) or its transpose`);
-}
-
-function expectShape(t: Tensor, shape: number[], where: string, name: string): void {
-  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-    throw new ModelError(`${where}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] for this model (width ${shape[shape.length - 1]})`);
-  }
-}
-
-function checkFinite(t: Tensor, where: string, name: string): void {
-  for (let i = 0; i < t.data.length; i++) {
-    const v = t.data[i]!;
-    if (!Number.isFinite(v)) {
-      const at = t.shape.length === 2 ? `[${Math.floor(i / t.shape[1]!)}, ${i % t.shape[1]!}]` : `[${i}]`;
-      throw new ModelError(`${where}: tensor "${name}" holds ${v} at ${at}; a transcoder's weights must be finite`);
-    }
-  }
-}

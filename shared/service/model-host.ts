@@ -8,7 +8,7 @@ import type { LoadedModel, Tensor } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
 import type { ModelRunner } from '../engine/runner.js';
 import { encodeFrame, type SparseFeatures } from '../frame-codec.js';
-import type { HostedTranscoders } from '../../server/transcoders/live.js';
+import type { HostedTranscoders } from '../transcoders/live.js';
 import type { ModelInfo, Prediction, TokenInfo } from '../protocol.js';
 
 export class ModelHost {

@@ -22,7 +22,7 @@ import type { ResolvedQuestion } from '../analysis/question.js';
 import type { FeatureEffect } from '../protocol.js';
 import type { TranscoderRunner } from './forward.js';
 import { transcoderHooks, transcoderInput } from './inputs.js';
-import type { TranscoderSet } from '../../server/transcoders/load.js';
+import type { TranscoderSet } from './load.js';
 
 export interface FeatureDirectEffects {
   /** Every active feature at P with its direct effect, strongest |effect| first. */

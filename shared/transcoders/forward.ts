@@ -16,7 +16,7 @@ import { ModelError, type Tensor } from '../engine/decoder.js';
 import { attr, GraphBuilder } from '../engine/onnx/graph-builder.js';
 import { DataType } from '../engine/onnx/proto.js';
 import { createSession, ortTensor, type EngineSession, type OrtTensor } from '../engine/session.js';
-import type { LayerTranscoder, TranscoderActivation, TranscoderSet } from '../../server/transcoders/load.js';
+import type { LayerTranscoder, TranscoderActivation, TranscoderSet } from './load.js';
 
 export interface TranscoderOutput {
   features: Tensor; // [N, F]

@@ -5,7 +5,7 @@
  * Legend: T positions, d width, H heads, Hkv kv heads, dh head width.
  */
 import type { Decoder } from '../engine/decoder.js';
-import type { TranscoderSet } from '../../server/transcoders/load.js';
+import type { TranscoderSet } from './load.js';
 
 /** Everything the linear replacement model needs, in float64. */
 export interface Frozen {

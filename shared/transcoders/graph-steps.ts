@@ -14,7 +14,7 @@ import type { StepProgress, Steps } from '../analysis/steps.js';
 import type { TranscoderRunner } from './forward.js';
 import { featureGraphSteps, type FeatureGraph } from './graph.js';
 import { featureGraphJson, featureNodeId, type FeatureExportOptions } from './graph-export.js';
-import type { TranscoderSet } from '../../server/transcoders/load.js';
+import type { TranscoderSet } from './load.js';
 
 export interface FeatureTraceRequest {
   scan: string;

@@ -31,7 +31,7 @@ import { BackwardRunner } from '../engine/backward-runner.js';
 import { backwardName } from '../engine/onnx/compile-backward.js';
 import type { TranscoderRunner } from './forward.js';
 import { transcoderInput } from './inputs.js';
-import type { TranscoderSet } from '../../server/transcoders/load.js';
+import type { TranscoderSet } from './load.js';
 import { dot, LinearReplacement, type Frozen } from './graph-linear.js';
 import { graphScores } from './graph-scores.js';
 import { EdgeList } from '../analysis/attribution.js';

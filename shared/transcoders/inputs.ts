@@ -12,7 +12,7 @@
  */
 import type { Decoder, Tensor } from '../engine/decoder.js';
 import { hookName } from '../engine/hooks.js';
-import type { TranscoderInputHook } from '../../server/transcoders/load.js';
+import type { TranscoderInputHook } from './load.js';
 
 /** The hooks a run must return to build layer l's input and target. */
 export function transcoderHooks(inputHook: TranscoderInputHook, layer: number): string[] {

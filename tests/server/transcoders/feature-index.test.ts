@@ -26,7 +26,7 @@ import { loadModel } from '../../../server/engine/load.js';
 import { ModelRunner } from '../../../shared/engine/runner.js';
 import { startServer } from '../../../server/main.js';
 import { NeuronIndex, type NeuronIndexOptions } from '../../../server/neurons/service.js';
-import { bundledTranscoders, HostedTranscoders } from '../../../server/transcoders/live.js';
+import { bundledTranscoders, HostedTranscoders, loadHostedTranscoders } from '../../../server/transcoders/live.js';
 import type { ClientToServerEvents, FeatureDetails, ServerToClientEvents } from '../../../shared/protocol.js';
 import { bundledModel, smallCorpus, tempDir } from '../neurons/fixtures.js';
 import { writeRandomSet } from './random-set.js';
@@ -59,7 +59,7 @@ const find = (folder: string, suffix: string) => (existsSync(folder) ? readdirSy
 
 beforeAll(async () => {
   model = await loadModel(bundledModel);
-  transcoders = await HostedTranscoders.load(bundledTranscoders(bundledModel)!, model.decoder);
+  transcoders = await loadHostedTranscoders(bundledTranscoders(bundledModel)!, model.decoder);
   dir = tempDir('feature-index');
   corpus = smallCorpus(dir);
   index = new NeuronIndex(model, options(dir));
@@ -253,7 +253,7 @@ describe('resume and staleness', () => {
   it('never serves the feature store of another transcoder set, even copied under its name', async () => {
     const other = tempDir('feature-index-other-set');
     writeRandomSet(other, { kind: 'relu', skip: false, layers: 4, d: model.decoder.spec.dModel, F: transcoders.set.layers[0]!.nFeatures, seed: 3 });
-    const otherSet = await HostedTranscoders.load(other, model.decoder);
+    const otherSet = await loadHostedTranscoders(other, model.decoder);
     const stale = new NeuronIndex(model, { ...options(dir, otherSet), build: { ...options(dir).build } });
     try {
       await stale.locate(false);

@@ -4,7 +4,7 @@
  * the line named.
  */
 import { describe, expect, it } from 'vitest';
-import { parseYaml } from '../../../server/transcoders/yaml.js';
+import { parseYaml } from '../../../shared/transcoders/yaml.js';
 
 describe('parseYaml', () => {
   it('reads a circuit-tracer transcoder config', () => {
