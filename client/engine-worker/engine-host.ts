@@ -9,6 +9,8 @@ import { ModelRunner } from '../../shared/engine/runner.js';
 import { AnalysisContext } from '../../shared/analysis/context.js';
 import { registerHandlers, type ServiceSocket } from '../../shared/service/handlers.js';
 import { registerAnalysisHandlers } from '../../shared/service/analysis-handlers.js';
+import { NO_TRANSCODERS_IN_BROWSER, registerFeatureHandlers } from '../../shared/service/feature-handlers.js';
+import type { HostedTranscoders } from '../../shared/transcoders/live.js';
 import { ModelHost } from '../../shared/service/model-host.js';
 import { Scheduler } from '../../shared/service/scheduler.js';
 import type { IndexStatus } from '../../shared/neuron-index.js';
@@ -33,13 +35,16 @@ export interface EngineSocket extends ServiceSocket {
 }
 
 /** Compiles the model's graphs and registers every handler; resolves once it can answer. */
-export async function serveModel(socket: EngineSocket, name: string, model: LoadedModel, runtime: WebRuntime, onNotice: (message: string) => void): Promise<ModelHost> {
+export async function serveModel(
+  socket: EngineSocket, name: string, model: LoadedModel, transcoders: HostedTranscoders | null, runtime: WebRuntime, onNotice: (message: string) => void,
+): Promise<ModelHost> {
   const runner = await ModelRunner.create(model.decoder, { device: runtime.device, onNotice });
-  const host = new ModelHost(name, model, runner, null);
+  const host = new ModelHost(name, model, runner, transcoders);
   host.runtime = { describe: () => `in this browser: ${runtime.describe()}`, get notice() { return runtime.notice; } };
   const scheduler = new Scheduler({});
   const kit = registerHandlers(socket, host, scheduler, 'operator');
   registerAnalysisHandlers(kit, host, new AnalysisContext(model, runner));
+  registerFeatureHandlers(kit, host, { noTranscoders: NO_TRANSCODERS_IN_BROWSER });
   socket.on('index:status', (ack: (response: unknown) => void) => ack({ ok: true, value: NO_INDEX }));
   for (const [event, reason] of Object.entries(serverOnly)) {
     kit.on(event, false, (_payload, ack) => {

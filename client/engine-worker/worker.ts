@@ -12,7 +12,11 @@
  */
 import { ModelError } from '../../shared/engine/decoder.js';
 import { memoryFiles } from '../../shared/engine/files.js';
+import type { LoadedModel } from '../../shared/engine/decoder.js';
+import type { ModelFiles } from '../../shared/engine/files.js';
 import { loadModelFiles } from '../../shared/engine/loaders/model-files.js';
+import { fetchTranscoderFiles } from '../../shared/transcoders/fetch.js';
+import { HostedTranscoders } from '../../shared/transcoders/live.js';
 import type { ErrorEvent } from '../../shared/protocol.js';
 import { BUNDLED_MODEL, modelUrl, ortWasmUrl } from './asset-urls.js';
 import { serveModel } from './engine-host.js';
@@ -85,20 +89,33 @@ async function start(): Promise<void> {
   let name: string;
   let files: Map<string, Uint8Array>;
   let root: string;
+  let transcoderFiles: (model: LoadedModel) => Promise<ModelFiles | null>;
   if (options.model === 'files') {
     const message = await modelFilesFromPage();
     name = message.name;
     root = message.name;
     files = new Map(Object.entries(message.files).map(([file, bytes]) => [file, new Uint8Array(bytes)]));
+    // A dropped folder's transcoders/ subfolder, if it has one.
+    const inFolder = new Map([...files].filter(([file]) => file.startsWith('transcoders/')).map(([file, bytes]) => [file.slice('transcoders/'.length), bytes]));
+    transcoderFiles = async () => (inFolder.size > 0 ? memoryFiles(`${root}/transcoders`, inFolder) : null);
   } else {
     const folder = modelUrl(BUNDLED_MODEL);
     name = BUNDLED_MODEL;
     root = folder.pathname.replace(/\/$/, '');
     files = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']);
+    transcoderFiles = (model) => fetchTranscoderFiles(new URL('transcoders/', folder), model.decoder.spec.nLayers);
   }
   const model = loadModelFiles(memoryFiles(root, files), [...files.keys()]);
   files.clear(); // the decoder holds its own Float32Arrays
-  await serveModel(socket, name, model, runtime, onNotice);
+  // Transcoders are an extra: a set that does not load is said once and the model runs without.
+  let transcoders: HostedTranscoders | null = null;
+  try {
+    const found = await transcoderFiles(model);
+    if (found) transcoders = await HostedTranscoders.load(found, model.decoder);
+  } catch (error) {
+    onNotice(`the model's transcoders were not loaded: ${(error as Error).message}`);
+  }
+  await serveModel(socket, name, model, transcoders, runtime, onNotice);
   socket.open();
   socket.emit('server:status', { state: 'ready' });
 }

@@ -188,7 +188,7 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
       throw new PayloadError(`analysis:graph: "over" is "neurons" or "features", got ${JSON.stringify(request.over)}`);
     }
     if (request.over === 'features' && !host.transcoders) {
-      throw new PayloadError('analysis:graph: this server has no transcoders loaded, so it can only trace over neurons (start it with --transcoders DIR)');
+      throw new PayloadError(`analysis:graph: ${host.runtime ? 'this model has no transcoders here' : 'this server has no transcoders loaded'}, so it can only trace over neurons (${host.runtime ? 'put them in the model\'s transcoders/ folder' : 'start it with --transcoders DIR'})`);
     }
     const question = resolveQuestion(host.model.tokenizer, host.model.decoder, request);
     const runId = newRunId('graph');

@@ -50,6 +50,8 @@ describe('Inference setting (server | in this browser)', () => {
     const runtime = await state<string>('window.__circuits.store.getState().model.runtime');
     expect(runtime).toBe('in this browser: WASM, 1 thread (the page is not cross-origin isolated)');
     expect(await state<string>('window.__circuits.store.getState().model.name')).toBe('brown-gpt2');
+    // The bundled transcoders load in the worker too (fetched from models/brown-gpt2/transcoders/).
+    expect(await state<number[]>('window.__circuits.store.getState().model.transcoders?.featuresPerLayer')).toEqual([2048, 2048, 2048, 2048]);
     // A run in the worker: every position's frame, and predictions.
     await browser.page.fill('[data-testid=prompt-input]', 'The cat sat on the');
     await browser.page.click('[data-testid=run-button]');
