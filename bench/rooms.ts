@@ -13,11 +13,11 @@
  *
  *   npm run bench -- rooms     (this section only)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, RoomOpened, ServerToClientEvents } from '../shared/protocol.js';
 import { median, row, type BenchRow } from './report.js';
+import { hasRedisServer, startRedisServer } from '../tests/helpers/redis-server.js';
 import { bundledServerCode, gpt2SmallServerCode, startServerChild } from './servers.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -30,28 +30,6 @@ const serverCode = (redis: string | null) =>
 const gpt2ServerCode = gpt2SmallServerCode(`{ token: ${JSON.stringify(TOKEN)}, bindHost: '127.0.0.1', maxConnectionsPerAddress: 1000, rooms: { maxMembers: 1000 } }`);
 
 const startChild = (redis: string | null, code = serverCode(redis)) => startServerChild(code, redis ? 'rooms, redis' : 'rooms');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (/Ready to accept connections/.test(out)) resolve(); });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-  });
-  return { child, url: `redis://127.0.0.1:${port}` };
-}
 
 async function client(url: string, auth: Record<string, string>): Promise<Client> {
   const socket: Client = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
@@ -206,11 +184,11 @@ export async function benchRooms(): Promise<BenchRow[]> {
   } finally {
     one.child.kill();
   }
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
+  if (!hasRedisServer()) {
     rows.push(row('rooms', '2 processes with Redis', NaN, '', 'skipped: redis-server is not installed (apt-get install redis-server)'));
     return rows;
   }
-  const redis = await startRedis();
+  const redis = await startRedisServer();
   const children: ChildProcess[] = [];
   try {
     const a = await startChild(redis.url);
@@ -220,7 +198,7 @@ export async function benchRooms(): Promise<BenchRow[]> {
     rows.push(...(await scenario('2 processes + Redis', [a.url, b.url], Number(process.env.BENCH_ROOM_FOLLOWERS ?? 200))));
   } finally {
     for (const c of children) c.kill();
-    redis.child.kill();
+    redis.stop();
   }
   return rows;
 }

@@ -6,45 +6,19 @@
  * process, and control must cross processes both ways. Without redis-server this fails under CI
  * (Debian's redis-server package; .ci/run installs it) and is skipped elsewhere.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../server/main.js';
 import type { RoomJoined, RoomOpened, RunResult } from '../../../shared/protocol.js';
 import { call, join, joined, queryOf, type Recorder } from './helpers.js';
+import { hasRedisServer, startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 const bundled = fileURLToPath(new URL('../../../assets/models/brown-gpt2/', import.meta.url));
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+const hasRedis = hasRedisServer();
 if (!hasRedis && process.env.CI) throw new Error('redis-server is not installed (apt-get install -y redis-server); the cross-process room test needs it under CI');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/Ready to accept connections/.test(out)) { clearTimeout(timer); resolve(); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited (${code}): ${out}`)); });
-  });
-  return child;
-}
-
 type Started = Awaited<ReturnType<typeof startServer>>;
-let redis: ChildProcess | null = null;
+let redis: RedisServer | null = null;
 let a: Started;
 let b: Started;
 const sockets: Recorder[] = [];
@@ -52,11 +26,10 @@ const track = (r: Recorder) => (sockets.push(r), r);
 
 describe.skipIf(!hasRedis)('rooms across two server processes through Redis', () => {
   beforeAll(async () => {
-    const port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedisServer();
     const options = {
       model: bundled, port: 0, host: '127.0.0.1', device: 'cpu' as const, https: false, serveClient: false, index: false, log: () => {},
-      requireToken: true, redis: `redis://127.0.0.1:${port}`,
+      requireToken: true, redis: redis.url,
     };
     a = await startServer({ ...options, token: 'server-a-token' });
     b = await startServer({ ...options, token: 'server-b-token' });
@@ -66,7 +39,7 @@ describe.skipIf(!hasRedis)('rooms across two server processes through Redis', ()
     for (const r of sockets) r.socket.disconnect();
     await a?.close();
     await b?.close();
-    redis?.kill('SIGTERM');
+    redis?.stop();
   });
 
   it('relays the presenter\'s state, frames and control between processes', async () => {
