@@ -13,7 +13,7 @@ import type { AnalysisContext } from './context.js';
 import { toGraphJson, type ExportOptions } from './graph-export.js';
 import { prunedGraphText, type PrunedGraph, type PruneRequest } from './graph-prune.js';
 import type { ResolvedQuestion } from './question.js';
-import type { StepProgress, Steps } from './steps.js';
+import { relaySteps, type StepProgress, type Steps } from './steps.js';
 
 export interface GraphRequest extends AttributionOptions {
   scan: string;
@@ -49,22 +49,7 @@ const POLL_MS = 20;
 export async function* graphSteps(
   context: AnalysisContext, question: ResolvedQuestion, request: GraphRequest & { linkBudget: number },
 ): Steps<GraphOutcome> {
-  const build = attributionSteps(context, question, { ...request, finishUnits: 2 });
-  let last: StepProgress = { phase: 'forward', done: 0, total: 1 };
-  let raw: RawGraph;
-  try {
-    for (;;) {
-      const next = await build.next();
-      if (next.done) {
-        raw = next.value;
-        break;
-      }
-      last = next.value;
-      yield last;
-    }
-  } finally {
-    await build.return(undefined as never);
-  }
+  const { value: raw, last } = yield* relaySteps(attributionSteps(context, question, { ...request, finishUnits: 2 }));
   const options = exportOptions(context, raw, request);
   const finished = (phase: string, units: number): StepProgress => ({ phase, done: last.done + units, total: last.total });
   if (raw.weights.length <= request.linkBudget) {

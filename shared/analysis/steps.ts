@@ -34,3 +34,22 @@ export async function runSteps<R>(steps: Steps<R>, onStep?: (progress: StepProgr
     onStep?.(next.value);
   }
 }
+
+/**
+ * Inside another step sequence: yields `steps`' progress (through `map`, e.g. to add units still
+ * to come to the total) and returns their result with the last progress yielded. If the outer
+ * sequence is closed early (a cancelled job), `steps` are closed too, releasing their buffers.
+ */
+export async function* relaySteps<R>(steps: Steps<R>, map: (progress: StepProgress) => StepProgress = (p) => p): AsyncGenerator<StepProgress, { value: R; last: StepProgress }, void> {
+  let last: StepProgress = { phase: 'forward', done: 0, total: 1 };
+  try {
+    for (;;) {
+      const next = await steps.next();
+      if (next.done) return { value: next.value, last };
+      last = map(next.value);
+      yield last;
+    }
+  } finally {
+    await steps.return(undefined as never);
+  }
+}

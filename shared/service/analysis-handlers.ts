@@ -10,7 +10,7 @@ import { effectsSteps, extremeEffects } from '../analysis/effects.js';
 import { graphSteps } from '../analysis/graph.js';
 import { HeldGraph, holdGraph, releaseGraph } from '../analysis/graph-store.js';
 import { resolveQuestion } from '../analysis/question.js';
-import type { StepProgress, Steps } from '../analysis/steps.js';
+import { relaySteps, type StepProgress, type Steps } from '../analysis/steps.js';
 import type { EffectsResult, ErrorEvent, GraphNodeRequest, GraphRequest, GraphResult, QuestionRequest } from '../protocol.js';
 import type { ModelHost } from './model-host.js';
 import type { Job } from './scheduler.js';
@@ -123,23 +123,9 @@ export function registerAnalysisHandlers(kit: HandlerKit, host: ModelHost, conte
     // With transcoders, one more short step: the features' direct effects at P (counted in the
     // progress total from the start, so progress never goes backwards).
     async function* withFeatures(): Steps<{ effects: EffectArrays; features: FeatureDirectEffects | null }> {
-      const steps = effectsSteps(context, question, { stepMs: STEP_MS });
       const extra = transcoders ? 1 : 0;
-      let effects: EffectArrays;
-      let total = 0;
-      try {
-        for (;;) {
-          const next = await steps.next();
-          if (next.done) {
-            effects = next.value;
-            break;
-          }
-          total = next.value.total + extra;
-          yield { ...next.value, total };
-        }
-      } finally {
-        await steps.return(undefined as never); // closes it when this job is cancelled
-      }
+      const { value: effects, last } = yield* relaySteps(effectsSteps(context, question, { stepMs: STEP_MS }), (p) => ({ ...p, total: p.total + extra }));
+      const total = last.total;
       if (!transcoders) return { effects, features: null };
       yield { phase: 'features', done: total, total };
       return { effects, features: await featureDirectEffects(context, transcoders.set, transcoders.runner, question) };

@@ -10,7 +10,7 @@ import type { AnalysisContext } from '../analysis/context.js';
 import { pruneSteps, type GraphOutcome } from '../analysis/graph.js';
 import type { PruneRequest } from '../analysis/graph-prune.js';
 import type { ResolvedQuestion } from '../analysis/question.js';
-import type { StepProgress, Steps } from '../analysis/steps.js';
+import { relaySteps, type StepProgress, type Steps } from '../analysis/steps.js';
 import type { TranscoderRunner } from './forward.js';
 import { featureGraphSteps, type FeatureGraph } from './graph.js';
 import { featureGraphJson, featureNodeId, type FeatureExportOptions } from './graph-export.js';
@@ -34,23 +34,11 @@ export interface FeatureTraceOutcome extends Omit<GraphOutcome, 'raw'> {
 export async function* featureTraceSteps(
   context: AnalysisContext, set: TranscoderSet, transcoders: TranscoderRunner, question: ResolvedQuestion, request: FeatureTraceRequest,
 ): Steps<FeatureTraceOutcome> {
-  const build = featureGraphSteps(context, set, transcoders, question, { stepMs: request.stepMs });
   // Two more units after the build: export (or pruning) and the answer.
-  let last: StepProgress = { phase: 'forward', done: 0, total: 1 };
-  let raw: FeatureGraph;
-  try {
-    for (;;) {
-      const next = await build.next();
-      if (next.done) {
-        raw = next.value;
-        break;
-      }
-      last = { ...next.value, total: next.value.total + 2 };
-      yield last;
-    }
-  } finally {
-    await build.return(undefined as never);
-  }
+  const { value: raw, last } = yield* relaySteps(
+    featureGraphSteps(context, set, transcoders, question, { stepMs: request.stepMs }),
+    (progress) => ({ ...progress, total: progress.total + 2 }),
+  );
   const { nLayers } = context.model.decoder.spec;
   const ids = raw.nodes.map((node) => featureNodeId(node, nLayers));
   const options: FeatureExportOptions = {
