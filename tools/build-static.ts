@@ -5,6 +5,8 @@
  *   index.html, assets/         the client, Vite mode 'static' (relative URLs, worker backend only)
  *   models/<model>/             config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
  *                               MODEL_CARD.md and transcoders/ (when the model has them)
+ *   models/<model>/index/       the prebuilt neuron index when the server has a ready one for the
+ *                               model (static-index.ts): stores, explanations, manifest.json
  *   ort/                        onnxruntime-web's wasm and its .mjs loader, from our own origin
  *                               (the engine sets ort.env.wasm.wasmPaths to it, see asset-urls.ts)
  *   xr-profiles/                WebXR controller profiles (standalone headsets and the generic
@@ -12,13 +14,16 @@
  *   _headers                    COOP/COEP for hosts that read it (Netlify, Cloudflare Pages)
  *   coi-sw.js                   a service worker adding the same headers where the host cannot
  *
- * Options: --model DIR (default assets/models/brown-gpt2), --out DIR, --all-xr-profiles.
+ * Options: --model DIR (default assets/models/brown-gpt2), --out DIR, --all-xr-profiles,
+ * --index-dir DIR (the server's index folder, default .cache/neuron-index), --index-tokens N and
+ * --corpus PATH (as given to npm start or `cli index`), --no-index.
  * Prints the size of each part and of the whole.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyStaticIndex } from './static-index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -45,6 +50,13 @@ export interface StaticBuildOptions {
   out?: string;
   allXrProfiles?: boolean;
   log?: (message: string) => void;
+  /** The server's index folder to take a prebuilt neuron index from (default .cache/neuron-index). */
+  indexDir?: string;
+  /** The index's token budget and corpus, as given to npm start (--index-tokens, --corpus). */
+  indexTokens?: number;
+  corpus?: string;
+  /** Leave the neuron index out. */
+  noIndex?: boolean;
 }
 
 export function folderBytes(path: string): number {
@@ -74,6 +86,7 @@ export async function buildStatic(options: StaticBuildOptions = {}): Promise<{ o
   mkdirSync(modelOut, { recursive: true });
   for (const file of modelFiles) if (existsSync(join(model, file))) cpSync(join(model, file), join(modelOut, file));
   if (existsSync(join(model, 'transcoders'))) cpSync(join(model, 'transcoders'), join(modelOut, 'transcoders'), { recursive: true });
+  if (!options.noIndex) await copyStaticIndex({ model, modelOut, indexDir: options.indexDir, tokens: options.indexTokens, corpus: options.corpus, log });
 
   // (its exports map hides package.json; the Node entry lies in dist/ beside the wasm files)
   const ortDist = dirname(require.resolve('onnxruntime-web'));
@@ -105,6 +118,12 @@ export async function buildStatic(options: StaticBuildOptions = {}): Promise<{ o
   return { out, bytes, parts };
 }
 
+function positiveInteger(flag: string, text: string): number {
+  const n = Number(text);
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new Error(`${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
 function parseArgs(argv: string[]): StaticBuildOptions {
   const options: StaticBuildOptions = {};
   for (let i = 0; i < argv.length; i++) {
@@ -114,7 +133,11 @@ function parseArgs(argv: string[]): StaticBuildOptions {
     if (flag === '--model') options.model = value();
     else if (flag === '--out') options.out = value();
     else if (flag === '--all-xr-profiles') options.allXrProfiles = true;
-    else throw new Error(`unknown option ${arg} (options: --model DIR, --out DIR, --all-xr-profiles)`);
+    else if (flag === '--index-dir') options.indexDir = value();
+    else if (flag === '--index-tokens') options.indexTokens = positiveInteger(flag, value());
+    else if (flag === '--corpus') options.corpus = value();
+    else if (flag === '--no-index') options.noIndex = true;
+    else throw new Error(`unknown option ${arg} (options: --model DIR, --out DIR, --all-xr-profiles, --index-dir DIR, --index-tokens N, --corpus PATH, --no-index)`);
   }
   return options;
 }

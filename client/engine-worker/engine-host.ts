@@ -1,8 +1,9 @@
 /**
  * The in-browser engine serving one model on the worker's PortSocket: the same handlers as the
  * server (shared/service/handlers.ts and analysis-handlers.ts) behind the same fair scheduler,
- * so Run, Generate, Explain and Trace behave as they do over socket.io. What only the server has
- * (the corpus index, presentation rooms) is answered in words.
+ * so Run, Generate, Explain and Trace behave as they do over socket.io. Neuron details and the
+ * corpus index's status come from the prebuilt index when the app ships one (neuron-index.ts);
+ * what only the server has (building the index, presentation rooms) is answered in words.
  */
 import type { LoadedModel } from '../../shared/engine/decoder.js';
 import { ModelRunner } from '../../shared/engine/runner.js';
@@ -13,30 +14,25 @@ import { NO_TRANSCODERS_IN_BROWSER, registerFeatureHandlers } from '../../shared
 import type { HostedTranscoders } from '../../shared/transcoders/live.js';
 import { ModelHost } from '../../shared/service/model-host.js';
 import { Scheduler } from '../../shared/service/scheduler.js';
-import type { IndexStatus } from '../../shared/neuron-index.js';
 import type { WebRuntime } from './web-runtime.js';
-
-/** What the neuron panel hears about the corpus index here. */
-export const NO_INDEX: IndexStatus = {
-  state: 'absent', corpus: '', done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null,
-  message: 'the corpus index is built by npm start; the in-browser engine has none',
-};
+import { BrowserNeuronIndex, INDEX_BUILD_ELSEWHERE, registerNeuronIndexHandlers } from './neuron-index.js';
 
 /** Events only a server answers, with the reason the page shows. */
 const serverOnly: Record<string, string> = {
   'room:open': 'presentation rooms need the server (npm start): the in-browser engine serves this page only',
-  'index:build': 'the corpus index is built by npm start; the in-browser engine has none',
-  'index:cancel': 'the corpus index is built by npm start; the in-browser engine has none',
-  'neuron:details': 'neuron details come from the corpus index, which npm start builds; the in-browser engine has none',
+  'index:build': INDEX_BUILD_ELSEWHERE,
+  'index:cancel': INDEX_BUILD_ELSEWHERE,
 };
 
 export interface EngineSocket extends ServiceSocket {
   on(event: string, handler: (...args: any[]) => unknown): unknown;
 }
 
-/** Compiles the model's graphs and registers every handler; resolves once it can answer. */
+/** Compiles the model's graphs and registers every handler; resolves once it can answer.
+ * `indexFolder`: where a prebuilt corpus index may be (models/<name>/index/), null for none. */
 export async function serveModel(
   socket: EngineSocket, name: string, model: LoadedModel, transcoders: HostedTranscoders | null, runtime: WebRuntime, onNotice: (message: string) => void,
+  indexFolder: URL | null = null,
 ): Promise<ModelHost> {
   const runner = await ModelRunner.create(model.decoder, { device: runtime.device, onNotice });
   const host = new ModelHost(name, model, runner, transcoders);
@@ -45,7 +41,7 @@ export async function serveModel(
   const kit = registerHandlers(socket, host, scheduler, 'operator');
   registerAnalysisHandlers(kit, host, new AnalysisContext(model, runner));
   registerFeatureHandlers(kit, host, { noTranscoders: NO_TRANSCODERS_IN_BROWSER });
-  socket.on('index:status', (ack: (response: unknown) => void) => ack({ ok: true, value: NO_INDEX }));
+  registerNeuronIndexHandlers(kit, model, BrowserNeuronIndex.open(indexFolder, model));
   for (const [event, reason] of Object.entries(serverOnly)) {
     kit.on(event, false, (_payload, ack) => {
       const error = { code: 'bad_request' as const, message: `${event}: ${reason}` };

@@ -90,6 +90,7 @@ async function start(): Promise<void> {
   let files: Map<string, Uint8Array>;
   let root: string;
   let transcoderFiles: (model: LoadedModel) => Promise<ModelFiles | null>;
+  let indexFolder: URL | null = null;
   if (options.model === 'files') {
     const message = await modelFilesFromPage();
     name = message.name;
@@ -102,6 +103,7 @@ async function start(): Promise<void> {
     const folder = modelUrl(BUNDLED_MODEL);
     name = BUNDLED_MODEL;
     root = folder.pathname.replace(/\/$/, '');
+    indexFolder = new URL('index/', folder); // a prebuilt corpus index, when build:static shipped one
     files = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']);
     transcoderFiles = (model) => fetchTranscoderFiles(new URL('transcoders/', folder), model.decoder.spec.nLayers);
   }
@@ -115,7 +117,7 @@ async function start(): Promise<void> {
   } catch (error) {
     onNotice(`the model's transcoders were not loaded: ${(error as Error).message}`);
   }
-  await serveModel(socket, name, model, transcoders, runtime, onNotice);
+  await serveModel(socket, name, model, transcoders, runtime, onNotice, indexFolder);
   socket.open();
   socket.emit('server:status', { state: 'ready' });
 }

@@ -16,44 +16,13 @@
  * StoreCorruptError: a bad store is never served, the caller moves it aside and rebuilds.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { STORE_ENTRY as ENTRY, STORE_MAGIC as MAGIC, STORE_PAGE as PAGE, STORE_PREFIX as PREFIX, STORE_VERSION, StoreLayout, roundUp, type StoreHeader } from '../../shared/neurons/store-reader.js';
 import { AtomicWriter } from './atomic-file.js';
 import { crc32 } from './crc32.js';
-import { decodeRecord, encodeRecord, type StoredNeuron } from './record.js';
+import { encodeRecord, type StoredNeuron } from './record.js';
 
-const MAGIC = 'CXRNIDX\0';
-export const STORE_VERSION = 1;
-const PREFIX = 32;
-const PAGE = 4096;
-const ENTRY = 16;
-
-export interface StoreHeader {
-  modelKey: string;
-  corpusKey: string;
-  corpus: string;
-  nLayers: number;
-  dMlp: number;
-  contextLength: number;
-  contexts: number;
-  /** Tokens scored per neuron (the statistics' count). */
-  tokens: number;
-  topK: number;
-  sampleSize: number;
-  quantiles: number[];
-  /** Bytes per stored token id: 2 when the vocabulary fits, else 4. */
-  tokenBytes: 2 | 4;
-  /** A feature store's transcoder set (transcoders/feature-index.ts); then dMlp is F, and
-   * "neuron" below reads "feature". Absent from neuron stores. */
-  transcodersKey?: string;
-}
-
-export class StoreCorruptError extends Error {
-  constructor(path: string, why: string) {
-    super(`${path}: corrupt neuron index (${why})`);
-    this.name = 'StoreCorruptError';
-  }
-}
-
-const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+// Reading is shared with the in-browser engine (shared/neurons/store-reader.ts).
+export { STORE_VERSION, StoreCorruptError, type StoreHeader } from '../../shared/neurons/store-reader.js';
 
 /** Writes a store atomically, neuron by neuron in order (`add`), then the header and directory. */
 export class StoreWriter {
@@ -126,60 +95,31 @@ export class StoreWriter {
 
 /** An open store: header and directory in memory, one read per neuron. */
 export class NeuronStore {
-  private constructor(
-    readonly path: string,
-    readonly header: StoreHeader,
-    private readonly fd: number,
-    private readonly directory: Buffer,
-    readonly bytes: number,
-  ) {}
+  private constructor(private readonly layout: StoreLayout, private readonly fd: number) {}
+
+  get path(): string {
+    return this.layout.path;
+  }
+
+  get header(): StoreHeader {
+    return this.layout.header;
+  }
+
+  get bytes(): number {
+    return this.layout.bytes;
+  }
+
+  /** Bytes from the start to the end of the directory (what opening reads). */
+  get headBytes(): number {
+    return this.layout.headBytes;
+  }
 
   /** Opens and checks a store; `expected` fields must match the header. */
   static open(path: string, expected: Partial<StoreHeader> = {}): NeuronStore {
     const fd = openSync(path, 'r');
     try {
-      const size = fstatSync(fd).size;
-      const read = (at: number, length: number) => {
-        const buffer = Buffer.alloc(length);
-        if (readSync(fd, buffer, 0, length, at) !== length) throw new StoreCorruptError(path, 'file ends early');
-        return buffer;
-      };
-      if (size < PREFIX) throw new StoreCorruptError(path, `${size} bytes, shorter than a header`);
-      const prefix = read(0, PREFIX);
-      if (prefix.toString('latin1', 0, 8) !== MAGIC) throw new StoreCorruptError(path, 'not a neuron index (bad magic)');
-      const version = prefix.readUInt32LE(8);
-      if (version !== STORE_VERSION) throw new StoreCorruptError(path, `format version ${version}, this build reads ${STORE_VERSION}`);
-      const declared = Number(prefix.readBigUInt64LE(16));
-      if (declared !== size) throw new StoreCorruptError(path, `${size} bytes on disk, ${declared} written (truncated or partial)`);
-      const jsonLength = prefix.readUInt32LE(12);
-      if (PREFIX + jsonLength > size) throw new StoreCorruptError(path, `a header of ${jsonLength} bytes in a file of ${size}`);
-      const json = read(PREFIX, jsonLength);
-      let header: StoreHeader;
-      try {
-        header = JSON.parse(json.toString('utf8')) as StoreHeader;
-      } catch {
-        throw new StoreCorruptError(path, 'unreadable header');
-      }
-      if (!header || typeof header !== 'object' || Array.isArray(header)) throw new StoreCorruptError(path, 'the header is not an object');
-      const G = header.nLayers * header.dMlp;
-      if (!(Number.isSafeInteger(G) && G > 0)) throw new StoreCorruptError(path, 'no neurons in the header');
-      const directoryAt = roundUp(PREFIX + jsonLength, PAGE);
-      if (directoryAt + G * ENTRY > size) throw new StoreCorruptError(path, `a directory of ${G} neurons does not fit in ${size} bytes`);
-      const directory = read(directoryAt, G * ENTRY);
-      if (crc32(directory, crc32(json)) !== prefix.readUInt32LE(24)) throw new StoreCorruptError(path, 'header or directory checksum mismatch');
-      let next = directoryAt + G * ENTRY;
-      for (let g = 0; g < G; g++) {
-        const offset = Number(directory.readBigUInt64LE(g * ENTRY));
-        if (offset !== next) throw new StoreCorruptError(path, `record ${g} is not where the directory says`);
-        next += directory.readUInt32LE(g * ENTRY + 8);
-      }
-      if (next !== size) throw new StoreCorruptError(path, 'records do not fill the file');
-      for (const [key, value] of Object.entries(expected)) {
-        if (JSON.stringify(header[key as keyof StoreHeader]) !== JSON.stringify(value)) {
-          throw new StoreCorruptError(path, `built for another ${key}`);
-        }
-      }
-      return new NeuronStore(path, header, fd, directory, size);
+      const layout = StoreLayout.open((at, length) => readAt(fd, at, length), fstatSync(fd).size, path, expected, crc32);
+      return new NeuronStore(layout, fd);
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -188,22 +128,18 @@ export class NeuronStore {
 
   /** Neuron `index` of `layer`, checked against its CRC. */
   read(layer: number, index: number): StoredNeuron {
-    const { nLayers, dMlp } = this.header;
-    if (!(layer >= 0 && layer < nLayers && index >= 0 && index < dMlp)) throw new RangeError(`no neuron ${layer}/${index} in this store`);
-    const g = layer * dMlp + index;
-    const offset = Number(this.directory.readBigUInt64LE(g * ENTRY));
-    const length = this.directory.readUInt32LE(g * ENTRY + 8);
-    const bytes = Buffer.alloc(length);
-    if (readSync(this.fd, bytes, 0, length, offset) !== length) throw new StoreCorruptError(this.path, `record ${g} ends early`);
-    if (crc32(bytes) !== this.directory.readUInt32LE(g * ENTRY + 12)) throw new StoreCorruptError(this.path, `record ${g} checksum mismatch`);
-    try {
-      return decodeRecord(bytes, this.header.tokenBytes);
-    } catch {
-      throw new StoreCorruptError(this.path, `record ${g} does not decode`);
-    }
+    const { g, offset, length } = this.layout.span(layer, index);
+    return this.layout.decode(g, readAt(this.fd, offset, length));
   }
 
   close(): void {
     closeSync(this.fd);
   }
+}
+
+/** Up to `length` bytes at `at` (fewer where the file ends). */
+function readAt(fd: number, at: number, length: number): Uint8Array {
+  const buffer = Buffer.alloc(length);
+  const read = readSync(fd, buffer, 0, length, at);
+  return read === length ? buffer : buffer.subarray(0, read);
 }

@@ -6,17 +6,14 @@
  * quantile examples, histogram, statistics, and W_dec[f] through the final norm's γ and the
  * unembedding as promoted and suppressed tokens) in a store of the same format beside the neuron
  * store, named and headed by the set's key, so another set never reads a stale store.
- * `storedFeatureDetails` turns a stored record into the protocol's FeatureDetails.
+ * `storedFeatureDetails` (shared/neurons/details.ts) turns a stored record into the protocol's FeatureDetails.
  *
  * Legend: L layers, F features per layer, d model width.
  */
 import type { Decoder, Tensor } from '../../shared/engine/decoder.js';
-import type { FeatureDetails, FeatureExample } from '../../shared/protocol.js';
-import { toExample, toHistogram, toLogitEffects, type TokenTexts } from '../neurons/details.js';
 import type { IndexedUnits } from '../neurons/indexer.js';
 import { cachedHash, hashTensors } from '../neurons/keys.js';
 import { foldRow } from '../neurons/logit-effects.js';
-import type { StoredExample, StoredNeuron } from '../neurons/record.js';
 import type { TranscoderRunner } from '../../shared/transcoders/forward.js';
 import { transcoderHooks, transcoderInput } from '../../shared/transcoders/inputs.js';
 import type { TranscoderSet } from './load.js';
@@ -60,25 +57,5 @@ export function featureUnits(decoder: Decoder, { set, runner }: IndexTranscoders
   };
 }
 
-/**
- * A stored feature record as 'feature:details' answers it (source 'index'). Where the on-demand
- * scan lists tokens, the index lists contexts: the top examples are the contexts with the highest
- * maximum (those where it fires), and each quantile is the context at that quantile of a uniform
- * sample of the contexts where it fires, ranked by their maximum (its value that maximum).
- */
-export function storedFeatureDetails(record: StoredNeuron, layer: number, index: number, texts: TokenTexts, corpus: string): FeatureDetails {
-  const example = (e: StoredExample): FeatureExample => {
-    const { tokens, activations, focus } = toExample(e, texts);
-    return { tokens, activations, max: e.value, at: focus, context: e.context, position: e.position };
-  };
-  return {
-    layer, index, hook: `blocks.${layer}.transcoder`,
-    promoted: toLogitEffects(record.promoted, texts), suppressed: toLogitEffects(record.suppressed, texts),
-    corpus, tokensScanned: record.count, activeShare: record.frequency, maxActivation: Math.max(0, record.max),
-    meanActive: record.frequency > 0 ? record.mean / record.frequency : 0,
-    examples: record.top.filter((e) => e.value > 0).map(example),
-    histogram: toHistogram(record.histogram),
-    quantiles: record.quantiles.map((q) => ({ quantile: q.quantile, value: q.example.value, example: example(q.example) })),
-    source: 'index',
-  };
-}
+// A stored feature record → 'feature:details' lives in shared/ (the in-browser engine answers from stores too).
+export { storedFeatureDetails } from '../../shared/neurons/details.js';
