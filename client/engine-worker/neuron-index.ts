@@ -90,7 +90,7 @@ export class BrowserNeuronIndex {
     const absent = (message: string, corpus = '') => new BrowserNeuronIndex(model, null, null, null, {
       state: 'absent', corpus, done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null, message,
     });
-    if (!folder) return absent(NO_STATIC_INDEX);
+    if (!folder) return absent('a model loaded from files has no prebuilt corpus index; logit effects only');
     const manifestUrl = new URL(STATIC_INDEX_MANIFEST, folder);
     let manifest: StaticIndexManifest;
     try {
