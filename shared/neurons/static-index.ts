@@ -5,11 +5,12 @@
  * key (sha256 over the decoder's spec and every weight), the tokenizer's fingerprint (every
  * token's text, BOS/EOS and a probe encoding), the corpus key (a hash of the token stream, in
  * each store's header) and, for the features, the transcoder set's key. Here they are computed
- * with WebCrypto, so the in-browser engine checks the model it loaded against the manifest; the
+ * with WebCrypto (or sha256.ts where a page served over plain http has none), so the in-browser engine checks the model it loaded against the manifest; the
  * tests check that both ways give the same keys.
  */
 import type { Decoder, Tokenizer } from '../engine/decoder.js';
 import type { NeuronExplanation } from '../neuron-index.js';
+import { Sha256 } from './sha256.js';
 import type { StoreHeader } from './store-reader.js';
 
 export const STATIC_INDEX_VERSION = 1;
@@ -104,7 +105,13 @@ export function parseExplanations(text: string): { neuron(layer: number, index: 
   };
 }
 
+/** sha256 of the parts in order: WebCrypto where the page has it (secure contexts), else Sha256. */
 async function sha256Hex(parts: Uint8Array[]): Promise<string> {
+  if (!globalThis.crypto?.subtle) {
+    const hash = new Sha256();
+    for (const p of parts) hash.update(p);
+    return hash.hex();
+  }
   let total = 0;
   for (const p of parts) total += p.byteLength;
   const all = new Uint8Array(total);

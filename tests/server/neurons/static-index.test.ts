@@ -202,3 +202,32 @@ function copyStaticTree(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   for (const file of ['manifest.json', 'neurons.nidx', 'features.fidx', 'explanations.json']) copyFileSync(join(from, file), join(to, file));
 }
+
+describe('SHA-256 without WebCrypto (pages served over plain http)', () => {
+  it('equals node:crypto on lengths around the block size, fed whole and in pieces', async () => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const { Sha256 } = await import('../../../shared/neurons/sha256.js');
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_003]) {
+      const bytes = new Uint8Array(randomBytes(n));
+      const expected = createHash('sha256').update(bytes).digest('hex');
+      expect(new Sha256().update(bytes).hex(), `${n} bytes`).toBe(expected);
+      const pieces = new Sha256();
+      for (let at = 0; at < n; at += 37) pieces.update(bytes.subarray(at, at + 37));
+      expect(pieces.hex(), `${n} bytes in pieces`).toBe(expected);
+    }
+  });
+
+  it('gives the server\'s model key with no crypto.subtle', async () => {
+    const subtle = Object.getOwnPropertyDescriptor(globalThis.crypto, 'subtle');
+    Object.defineProperty(globalThis.crypto, 'subtle', { value: undefined, configurable: true });
+    try {
+      expect(globalThis.crypto.subtle).toBeUndefined();
+      expect(await modelKeyOf(model.decoder)).toBe(manifest.modelKey);
+      expect(await tokenizerFingerprintOf(model.tokenizer)).toBe(manifest.tokenizerFingerprint);
+    } finally {
+      if (subtle) Object.defineProperty(globalThis.crypto, 'subtle', subtle);
+      else delete (globalThis.crypto as { subtle?: unknown }).subtle;
+    }
+    expect(globalThis.crypto.subtle).toBeDefined();
+  });
+});
