@@ -1,8 +1,8 @@
 /**
  * The in-browser engine serving one model on the worker's PortSocket: the same handlers as the
  * server (shared/service/handlers.ts and analysis-handlers.ts) behind the same fair scheduler,
- * so Run, Generate, Explain and Trace behave as they do over socket.io. Neuron details and the
- * corpus index's status come from the prebuilt index when the app ships one (neuron-index.ts);
+ * so Run, Generate, Explain and Trace behave as they do over socket.io. Neuron and feature details
+ * and the corpus index's status come from the prebuilt index when the app ships one (neuron-index.ts);
  * what only the server has (building the index, presentation rooms) is answered in words.
  */
 import type { LoadedModel } from '../../shared/engine/decoder.js';
@@ -15,7 +15,7 @@ import type { HostedTranscoders } from '../../shared/transcoders/live.js';
 import { ModelHost } from '../../shared/service/model-host.js';
 import { Scheduler } from '../../shared/service/scheduler.js';
 import type { WebRuntime } from './web-runtime.js';
-import { BrowserNeuronIndex, INDEX_BUILD_ELSEWHERE, registerNeuronIndexHandlers } from './neuron-index.js';
+import { BrowserNeuronIndex, INDEX_BUILD_ELSEWHERE, registerNeuronIndexHandlers, staticFeatureDetails } from './neuron-index.js';
 
 /** Events only a server answers, with the reason the page shows. */
 const serverOnly: Record<string, string> = {
@@ -40,8 +40,9 @@ export async function serveModel(
   const scheduler = new Scheduler({});
   const kit = registerHandlers(socket, host, scheduler, 'operator');
   registerAnalysisHandlers(kit, host, new AnalysisContext(model, runner));
-  registerFeatureHandlers(kit, host, { noTranscoders: NO_TRANSCODERS_IN_BROWSER });
-  registerNeuronIndexHandlers(kit, model, BrowserNeuronIndex.open(indexFolder, model));
+  const index = BrowserNeuronIndex.open(indexFolder, model, transcoders?.set ?? null);
+  registerFeatureHandlers(kit, host, { noTranscoders: NO_TRANSCODERS_IN_BROWSER, details: staticFeatureDetails(index) });
+  registerNeuronIndexHandlers(kit, model, index);
   for (const [event, reason] of Object.entries(serverOnly)) {
     kit.on(event, false, (_payload, ack) => {
       const error = { code: 'bad_request' as const, message: `${event}: ${reason}` };

@@ -19,10 +19,12 @@ import type { FeatureDetails } from '../../shared/protocol.js';
 import { storedFeatureDetails, TokenTexts, toIndexedNeuron, toLogitEffects } from '../../shared/neurons/details.js';
 import { logitEffectsOf, type TokenEffects } from '../../shared/neurons/logit-effects.js';
 import type { StoredNeuron } from '../../shared/neurons/record.js';
-import { expectedHeader, modelKeyOf, parseExplanations, parseStaticIndexManifest, STATIC_INDEX_MANIFEST, staticIndexMismatch, tokenizerFingerprintOf, type StaticIndexManifest, type StaticIndexStore } from '../../shared/neurons/static-index.js';
+import { expectedHeader, modelKeyOf, parseExplanations, parseStaticIndexManifest, STATIC_INDEX_MANIFEST, staticIndexMismatch, tokenizerFingerprintOf, transcodersKeyOf, type StaticIndexManifest, type StaticIndexStore } from '../../shared/neurons/static-index.js';
 import { StoreCorruptError, StoreLayout, type StoreHeader } from '../../shared/neurons/store-reader.js';
+import type { FeatureDetailsSource } from '../../shared/service/feature-handlers.js';
 import type { HandlerKit } from '../../shared/service/handlers.js';
 import { checkObject, PayloadError } from '../../shared/service/validate.js';
+import type { TranscoderSet } from '../../shared/transcoders/load.js';
 
 /** What the neuron panel hears when the app has no prebuilt index. */
 export const NO_STATIC_INDEX = 'this app has no prebuilt corpus index (npm run build:static includes one when npm start or `npm run cli -- index` has built it); logit effects only';
@@ -80,13 +82,16 @@ export class BrowserNeuronIndex {
     private features: FetchedStore | null,
     private readonly explanations: ReturnType<typeof parseExplanations> | null,
     status: IndexStatus,
+    /** Why the loaded transcoders' features are not served from the index (null when they are). */
+    readonly noFeatures: string | null = null,
   ) {
     this.texts = new TokenTexts(model.tokenizer);
     this.current = status;
   }
 
-  /** The index in `folder` (a model's index/ folder), or none: why is in the status. */
-  static async open(folder: URL | null, model: LoadedModel): Promise<BrowserNeuronIndex> {
+  /** The index in `folder` (a model's index/ folder), or none: why is in the status. Its feature
+   * store is served only for the transcoder set it was built with (`transcoders`, the loaded one). */
+  static async open(folder: URL | null, model: LoadedModel, transcoders: TranscoderSet | null = null): Promise<BrowserNeuronIndex> {
     const absent = (message: string, corpus = '') => new BrowserNeuronIndex(model, null, null, null, {
       state: 'absent', corpus, done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null, message,
     });
@@ -107,15 +112,21 @@ export class BrowserNeuronIndex {
       if (mismatch) return absent(`${mismatch}; logit effects only`, manifest.corpus);
       const store = await FetchedStore.open(new URL(manifest.neurons.file, folder), manifest.neurons, expectedHeader(manifest, 'neurons', decoder.spec));
       let features: FetchedStore | null = null;
-      if (manifest.features) {
-        const { nLayers, dMlp } = manifest.features.header;
-        features = await FetchedStore.open(new URL(manifest.features.file, folder), manifest.features, expectedHeader(manifest, 'features', { nLayers, dMlp }));
+      let noFeatures: string | null = null;
+      if (!transcoders) {
+        noFeatures = 'no transcoders are loaded';
+      } else if (!manifest.features) {
+        noFeatures = 'the prebuilt index has no features (npm start or `npm run cli -- index` indexes them when the model has transcoders; then npm run build:static)';
+      } else if (await transcodersKeyOf(transcoders) !== manifest.features.transcodersKey) {
+        noFeatures = 'the prebuilt index holds the features of other transcoders than the loaded ones; rebuild the static app after indexing these';
+      } else {
+        features = await FetchedStore.open(new URL(manifest.features.file, folder), manifest.features, expectedHeader(manifest, 'features', { nLayers: transcoders.layers.length, dMlp: transcoders.layers[0]!.nFeatures }));
       }
       const explanations = manifest.explanations ? parseExplanations(await (await fetchOk(new URL(manifest.explanations, folder))).text()) : null;
       const total = store.header.contexts * store.header.contextLength;
       return new BrowserNeuronIndex(model, store, features, explanations, {
         state: 'ready', corpus: manifest.corpus, done: total, total, tokensPerSecond: 0, etaSeconds: null,
-      });
+      }, noFeatures);
     } catch (error) {
       return absent(`the prebuilt corpus index is not served: ${(error as Error).message}; logit effects only`, manifest.corpus);
     }
@@ -187,9 +198,7 @@ export const INDEX_BUILD_ELSEWHERE = 'the in-browser engine reads a prebuilt cor
 
 /**
  * 'index:status' and 'neuron:details' (the server's shapes and checks, server/transport/
- * neuron-handlers.ts) from `index`, a promise so the model is served while the index opens;
- * 'feature:details' from the index when it holds the transcoders' features (this engine does not
- * scan the corpus for a feature on demand).
+ * neuron-handlers.ts) from `index`, a promise so the model is served while the index opens.
  */
 export function registerNeuronIndexHandlers({ on, toError }: HandlerKit, model: LoadedModel, index: Promise<BrowserNeuronIndex>): void {
   const { nLayers, dMlp } = model.decoder.spec;
@@ -208,21 +217,21 @@ export function registerNeuronIndexHandlers({ on, toError }: HandlerKit, model: 
     if (payload !== undefined) throw new PayloadError('index:status: takes no payload');
     void index.then((neurons) => ack!({ ok: true, value: neurons.status() }));
   });
+}
 
-  on('feature:details', true, (payload, ack) => {
-    const request = checkObject<{ layer: number; index: number }>('feature:details', payload, {
-      layer: { kind: 'integer', min: 0, max: 2 ** 31 },
-      index: { kind: 'integer', min: 0, max: 2 ** 31 },
-    });
+/** 'feature:details' answers from the index (shared/service/feature-handlers.ts validates the
+ * request against the loaded transcoders); without a feature store for them, why in words (this
+ * engine does not scan the corpus for a feature on demand). */
+export function staticFeatureDetails(index: Promise<BrowserNeuronIndex>): FeatureDetailsSource {
+  return (kit, request, ack) => {
     index.then(async (neurons) => {
       const details = await neurons.featureDetails(request.layer, request.index);
       if (details) return details;
-      throw new PayloadError(neurons.hasFeatures
-        ? `feature:details: no feature ${request.layer}/${request.index} in the prebuilt index`
-        : 'feature:details: the in-browser engine explains transcoder features from a prebuilt index only, and this app has none with features');
+      const why = neurons.noFeatures ?? neurons.status().message ?? 'the prebuilt index could not be read';
+      throw new PayloadError(`feature:details: feature details need the corpus index, and here ${why}`);
     }).then(
-      (details) => ack!({ ok: true, value: details }),
-      (error: unknown) => ack!({ ok: false, error: toError(error) }),
+      (details) => ack({ ok: true, value: details }),
+      (error: unknown) => ack({ ok: false, error: kit.toError(error) }),
     );
-  });
+  };
 }

@@ -8,7 +8,8 @@
  * with WebCrypto (or sha256.ts where a page served over plain http has none), so the in-browser engine checks the model it loaded against the manifest; the
  * tests check that both ways give the same keys.
  */
-import type { Decoder, Tokenizer } from '../engine/decoder.js';
+import type { Decoder, Tensor, Tokenizer } from '../engine/decoder.js';
+import type { TranscoderSet } from '../transcoders/load.js';
 import type { NeuronExplanation } from '../neuron-index.js';
 import { Sha256 } from './sha256.js';
 import type { StoreHeader } from './store-reader.js';
@@ -124,15 +125,32 @@ async function sha256Hex(parts: Uint8Array[]): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The model key as the server computes it (server/neurons/keys.ts hashWeights). */
-export function modelKeyOf(decoder: Decoder): Promise<string> {
+/** sha256 of `head` (as JSON) and every tensor's name, shape and bytes, in name order
+ * (server/neurons/keys.ts hashTensors). */
+function hashTensorsOf(head: unknown, tensors: Record<string, Tensor>): Promise<string> {
   const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [encoder.encode(JSON.stringify(decoder.spec))];
-  for (const name of Object.keys(decoder.weights).sort()) {
-    const { shape, data } = decoder.weights[name]!;
+  const parts: Uint8Array[] = [encoder.encode(JSON.stringify(head))];
+  for (const name of Object.keys(tensors).sort()) {
+    const { shape, data } = tensors[name]!;
     parts.push(encoder.encode(`${name}:${shape.join(',')};`), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
   return sha256Hex(parts);
+}
+
+/** The model key as the server computes it (server/neurons/keys.ts hashWeights). */
+export function modelKeyOf(decoder: Decoder): Promise<string> {
+  return hashTensorsOf(decoder.spec, decoder.weights);
+}
+
+/** A transcoder set's key as the server computes it (server/transcoders/feature-index.ts transcodersKey). */
+export function transcodersKeyOf(set: TranscoderSet): Promise<string> {
+  const tensors: Record<string, Tensor> = {};
+  for (const t of set.layers) {
+    for (const [name, tensor] of Object.entries({ W_enc: t.W_enc, W_dec: t.W_dec, b_enc: t.b_enc, b_dec: t.b_dec, W_skip: t.W_skip, threshold: t.threshold })) {
+      if (tensor) tensors[`${t.layer}.${name}`] = tensor;
+    }
+  }
+  return hashTensorsOf({ activation: set.activation, inputHook: set.inputHook, layers: set.layers.map((t) => t.nFeatures) }, tensors);
 }
 
 const PROBE = 'The quick brown fox, 1961: "Don\'t!" — naïve café 日本語 🙂\n\n  indented\tline.';

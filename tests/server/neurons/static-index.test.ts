@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserNeuronIndex, NO_STATIC_INDEX } from '../../../client/engine-worker/neuron-index.js';
 import type { LoadedModel } from '../../../shared/engine/decoder.js';
 import { bufferSource } from '../../../shared/engine/files.js';
-import { modelKeyOf, tokenizerFingerprintOf, type StaticIndexManifest } from '../../../shared/neurons/static-index.js';
+import { modelKeyOf, tokenizerFingerprintOf, transcodersKeyOf, type StaticIndexManifest } from '../../../shared/neurons/static-index.js';
 import { StoreReader } from '../../../shared/neurons/store-reader.js';
 import { loadModel } from '../../../server/engine/load.js';
 import { ExplanationStore } from '../../../server/neurons/explanations.js';
@@ -24,7 +24,8 @@ import { indexPaths } from '../../../server/neurons/indexer.js';
 import { modelKey, tokenizerFingerprint } from '../../../server/neurons/keys.js';
 import { NeuronIndex } from '../../../server/neurons/service.js';
 import { NeuronStore } from '../../../server/neurons/store.js';
-import { bundledTranscoders, HostedTranscoders } from '../../../server/transcoders/live.js';
+import { transcodersKey } from '../../../server/transcoders/feature-index.js';
+import { bundledTranscoders, loadHostedTranscoders, type HostedTranscoders } from '../../../server/transcoders/live.js';
 import { copyStaticIndex } from '../../../tools/static-index.js';
 import { bundledModel, smallCorpus, tempDir } from './fixtures.js';
 
@@ -76,7 +77,7 @@ const json = (value: unknown) => JSON.stringify(value);
 
 beforeAll(async () => {
   model = await loadModel(bundledModel);
-  transcoders = await HostedTranscoders.load(bundledTranscoders(bundledModel)!, model.decoder);
+  transcoders = await loadHostedTranscoders(bundledTranscoders(bundledModel)!, model.decoder);
   indexDir = tempDir('static-index');
   corpus = smallCorpus(indexDir).path;
   index = new NeuronIndex(model, { indexDir, corpus, tokens: BUDGET, transcoders });
@@ -111,6 +112,8 @@ describe('the static build\'s neuron index', () => {
   it('computes the server\'s model key and tokenizer fingerprint with WebCrypto', async () => {
     expect(await modelKeyOf(model.decoder)).toBe(await modelKey(model.decoder, tempDir('keys')));
     expect(await tokenizerFingerprintOf(model.tokenizer)).toBe(tokenizerFingerprint(model.tokenizer));
+    expect(await transcodersKeyOf(transcoders.set)).toBe(await transcodersKey(transcoders.set, tempDir('keys')));
+    expect(manifest.features!.transcodersKey).toBe(await transcodersKeyOf(transcoders.set));
   });
 
   it('reads every record over bytes exactly as the server\'s store does', () => {
@@ -125,8 +128,9 @@ describe('the static build\'s neuron index', () => {
   for (const ranges of [true, false]) {
     it(`answers neuron and feature details as the server does, from a host ${ranges ? 'with Range requests (head, then one record each)' : 'without Range support (the whole file once)'}`, async () => {
       const { url, requests } = await serve(out, ranges);
-      const browser = await BrowserNeuronIndex.open(indexUrl(url), model);
+      const browser = await BrowserNeuronIndex.open(indexUrl(url), model, transcoders.set);
       expect(browser.status()).toEqual({ ...index.status(), message: undefined });
+      expect(browser.noFeatures).toBeNull();
       for (const [layer, i] of neurons) {
         const ours = await browser.details(layer, i);
         expect(ours.indexed).not.toBeNull();
@@ -146,6 +150,11 @@ describe('the static build\'s neuron index', () => {
       } else {
         expect(storeRequests).toEqual(['200 /models/brown-gpt2/index/neurons.nidx']);
       }
+      // Without the transcoders it was built with, the feature store is not served.
+      const noSet = await BrowserNeuronIndex.open(indexUrl(url), model);
+      expect(noSet.status().state).toBe('ready');
+      expect(await noSet.featureDetails(1, 77)).toBeNull();
+      expect(noSet.noFeatures).toBe('no transcoders are loaded');
     });
   }
 
@@ -179,6 +188,10 @@ describe('the static build\'s neuron index', () => {
     expect(await open()).toMatchObject({ state: 'absent', message: expect.stringMatching(/^the prebuilt index was built for other weights \(model key ffffffffffff…, this model's is [0-9a-f]{12}…\); rebuild/) });
     write((m) => { m.tokenizerFingerprint = '0'.repeat(64); });
     expect((await open()).message).toMatch(/^the prebuilt index was built with another tokenizer/);
+    write((m) => { m.features!.transcodersKey = '2'.repeat(64); });
+    const otherSet = await BrowserNeuronIndex.open(indexUrl(url), model, transcoders.set);
+    expect(otherSet.status().state).toBe('ready'); // the neurons are still served
+    expect(otherSet.noFeatures).toMatch(/^the prebuilt index holds the features of other transcoders than the loaded ones/);
     write((m) => { m.corpusKey = '1'.repeat(64); });
     expect((await open()).message).toBe('the prebuilt corpus index is not served: /models/brown-gpt2/index/neurons.nidx: corrupt neuron index (built for another corpusKey); logit effects only');
     write(() => {});
