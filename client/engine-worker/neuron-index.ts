@@ -120,7 +120,12 @@ export class BrowserNeuronIndex {
       } else if (await transcodersKeyOf(transcoders) !== manifest.features.transcodersKey) {
         noFeatures = 'the prebuilt index holds the features of other transcoders than the loaded ones; rebuild the static app after indexing these';
       } else {
-        features = await FetchedStore.open(new URL(manifest.features.file, folder), manifest.features, expectedHeader(manifest, 'features', { nLayers: transcoders.layers.length, dMlp: transcoders.layers[0]!.nFeatures }));
+        // A bad feature store costs the features only: the neurons are still served.
+        features = await FetchedStore.open(new URL(manifest.features.file, folder), manifest.features, expectedHeader(manifest, 'features', { nLayers: transcoders.layers.length, dMlp: transcoders.layers[0]!.nFeatures }))
+          .catch((error: Error) => {
+            noFeatures = `its feature store is not served (${error.message})`;
+            return null;
+          });
       }
       const explanations = manifest.explanations ? parseExplanations(await (await fetchOk(new URL(manifest.explanations, folder))).text()) : null;
       const total = store.header.contexts * store.header.contextLength;
@@ -134,11 +139,6 @@ export class BrowserNeuronIndex {
 
   status(): IndexStatus {
     return { ...this.current };
-  }
-
-  /** Whether the transcoders' features are in the index. */
-  get hasFeatures(): boolean {
-    return this.features !== null;
   }
 
   /** Everything known of one neuron, as the server's NeuronIndex.details answers it. */

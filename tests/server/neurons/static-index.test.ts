@@ -172,7 +172,7 @@ describe('the static build\'s neuron index', () => {
     await expect(browser.details(4, 0)).rejects.toThrow('layer must be an integer in 0..3, got 4');
   });
 
-  it('refuses a stale index in words: other weights, another tokenizer, a store of another corpus, a damaged store', async () => {
+  it('refuses a stale index in words: other weights, another tokenizer, another transcoder set, a store of another corpus, damaged stores', async () => {
     const stale = tempDir('stale-static');
     const folder = join(stale, 'models/brown-gpt2/index');
     const write = (patch: (m: StaticIndexManifest) => void) => {
@@ -194,6 +194,13 @@ describe('the static build\'s neuron index', () => {
     expect(otherSet.noFeatures).toMatch(/^the prebuilt index holds the features of other transcoders than the loaded ones/);
     write((m) => { m.corpusKey = '1'.repeat(64); });
     expect((await open()).message).toBe('the prebuilt corpus index is not served: /models/brown-gpt2/index/neurons.nidx: corrupt neuron index (built for another corpusKey); logit effects only');
+    write(() => {});
+    const damaged = readFileSync(join(folder, 'features.fidx'));
+    damaged[100] ^= 1;
+    writeFileSync(join(folder, 'features.fidx'), damaged);
+    const badFeatures = await BrowserNeuronIndex.open(indexUrl(url), model, transcoders.set);
+    expect(badFeatures.status().state).toBe('ready'); // the neurons are still served
+    expect(badFeatures.noFeatures).toBe('its feature store is not served (/models/brown-gpt2/index/features.fidx: corrupt neuron index (header or directory checksum mismatch))');
     write(() => {});
     const bytes = readFileSync(join(folder, 'neurons.nidx'));
     bytes[100] ^= 1; // in the header JSON: its checksum no longer matches
