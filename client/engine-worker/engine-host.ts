@@ -34,13 +34,14 @@ export async function serveModel(
   socket: EngineSocket, name: string, model: LoadedModel, transcoders: HostedTranscoders | null, runtime: WebRuntime, onNotice: (message: string) => void,
   indexFolder: URL | null = null,
 ): Promise<ModelHost> {
+  // Opening the index (fetches, key hashes on WebCrypto) overlaps compiling the model's graphs.
+  const index = BrowserNeuronIndex.open(indexFolder, model, transcoders?.set ?? null);
   const runner = await ModelRunner.create(model.decoder, { device: runtime.device, onNotice });
   const host = new ModelHost(name, model, runner, transcoders);
   host.runtime = { describe: () => `in this browser: ${runtime.describe()}`, get notice() { return runtime.notice; } };
   const scheduler = new Scheduler({});
   const kit = registerHandlers(socket, host, scheduler, 'operator');
   registerAnalysisHandlers(kit, host, new AnalysisContext(model, runner));
-  const index = BrowserNeuronIndex.open(indexFolder, model, transcoders?.set ?? null);
   registerFeatureHandlers(kit, host, { noTranscoders: NO_TRANSCODERS_IN_BROWSER, details: staticFeatureDetails(index) });
   registerNeuronIndexHandlers(kit, model, index);
   for (const [event, reason] of Object.entries(serverOnly)) {

@@ -70,6 +70,7 @@ describe('static build with a prebuilt neuron index', () => {
     const loaded = Date.now();
     await browser.page.goto(served.url);
     await waitFor(`window.__circuits?.store.getState().model != null && window.__circuits.store.getState().connection === 'connected'`, 180_000);
+    const connectedMs = Date.now() - loaded;
     await waitFor(`window.__circuits.neurons.getState().index?.state === 'ready'`, 60_000);
     const readyMs = Date.now() - loaded;
     expect(await state<string>(`window.__circuits.neurons.getState().index.corpus`)).toMatch(/, 2,048 tokens$/);
@@ -79,7 +80,7 @@ describe('static build with a prebuilt neuron index', () => {
     await waitFor(`document.querySelector('[data-testid=neuron-details]')?.getAttribute('data-status') === 'ready'`, 30_000);
     await waitFor(`document.querySelectorAll('[data-testid=neuron-top-example]').length > 0`, 30_000);
     const panelMs = Date.now() - started;
-    console.log(`static index: ready ${readyMs} ms after page load; neuron ${neuron.layer}/${neuron.neuron} details shown ${panelMs} ms after selecting it (${logs.find((l) => l.startsWith('neuron index'))})`);
+    console.log(`static index: engine connected ${connectedMs} ms and index ready ${readyMs} ms after page load; neuron ${neuron.layer}/${neuron.neuron} details shown ${panelMs} ms after selecting it (${logs.find((l) => l.startsWith('neuron index'))})`);
 
     const indexed = expected.indexed!;
     const rows = await browser.page.locator('[data-testid=neuron-top-example]').evaluateAll((items) => items.map((li) => ({
