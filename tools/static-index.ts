@@ -9,7 +9,7 @@
  * says why and the static app shows logit effects only.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { loadModel } from '../server/engine/load.js';
 import { contextLengthFor, DEFAULT_TOKEN_BUDGET } from '../server/neurons/contexts.js';
 import { openCorpus } from '../server/neurons/corpus.js';
@@ -43,11 +43,12 @@ export async function copyStaticIndex(options: StaticIndexOptions): Promise<Stat
   const indexDir = options.indexDir ?? defaultIndexDir;
   const name = basename(options.model);
   const withoutIt = 'the static app will show logit effects only';
-  const howTo = `build one with \`npm run cli -- index --model ${options.model} --index-dir ${indexDir}\` or npm start`;
+  const shown = (path: string) => relative(process.cwd(), path) || '.';
+  const howTo = `build one with \`npm run cli -- index --model ${shown(options.model)}${indexDir === defaultIndexDir ? '' : ` --index-dir ${shown(indexDir)}`}\` or npm start`;
   const out = join(options.modelOut, 'index');
   rmSync(out, { recursive: true, force: true });
   if (!existsSync(indexDir)) {
-    options.log(`no neuron index for ${name} in ${indexDir}: ${howTo}; ${withoutIt}`);
+    options.log(`no neuron index for ${name} in ${shown(indexDir)}: ${howTo}; ${withoutIt}`);
     return null;
   }
   const model = await loadModel(options.model);
@@ -60,7 +61,7 @@ export async function copyStaticIndex(options: StaticIndexOptions): Promise<Stat
   const { dir } = indexPaths(indexDir, key, '');
   const stores = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.nidx')).map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs) : [];
   if (stores.length === 0) {
-    options.log(`no neuron index for ${name} in ${indexDir}: ${howTo}; ${withoutIt}`);
+    options.log(`no neuron index for ${name} in ${shown(indexDir)}: ${howTo}; ${withoutIt}`);
     return null;
   }
 
@@ -94,7 +95,7 @@ export async function copyStaticIndex(options: StaticIndexOptions): Promise<Stat
   }
   if (!neurons) {
     const why = refused.length > 0 ? refused.join('; ') : `${stores.length} store(s) of this model, none built over ${corpus.name} with this tokenizer${options.tokens ? ` and ${options.tokens} tokens` : ' and a token budget found in them (pass --index-tokens N as given to npm start)'}`;
-    options.log(`no usable neuron index for ${name} in ${indexDir} (${why}): ${howTo}; ${withoutIt}`);
+    options.log(`no usable neuron index for ${name} in ${shown(indexDir)} (${why}): ${howTo}; ${withoutIt}`);
     return null;
   }
 
