@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import { buildStatic } from '../tools/build-static.js';
-import { chromiumFlags, chromiumPath } from '../tests/e2e/browser.js';
+import { chromiumFlags, chromiumPath, webgpuSoftwareFlags } from '../tests/e2e/browser.js';
 import { installDriver, type EngineDriver } from '../tests/e2e/engine-driver.js';
 import { startServer } from '../tests/e2e/server.js';
 import { serveStatic } from '../tests/e2e/static-server.js';
@@ -32,8 +32,7 @@ import { ensureClientBuilt } from '../server/main.js';
 import { median, row, type BenchRow } from './report.js';
 
 const GROUP = 'browser engine';
-/** Flags that may make Chromium expose WebGPU on SwiftShader's Vulkan (software). */
-const webgpuFlags = ['--enable-unsafe-webgpu', '--enable-features=Vulkan,WebGPUService', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--disable-vulkan-surface'];
+const webgpuFlags = webgpuSoftwareFlags;
 
 const text = `It was a cold day in the city , and the people of the town were waiting for the news from the state capital about the new law .
 The president of the company said that the board would meet on Monday to discuss the plan , which had been in the works for more than a year .
