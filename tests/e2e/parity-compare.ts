@@ -149,7 +149,7 @@ export function compareEffects(what: string, a: DriverEffects, b: DriverEffects,
 }
 
 interface GraphJson {
-  nodes: { node_id: string; influence?: number; activation?: number }[];
+  nodes: { node_id: string; activation?: number | null }[];
   links: { source: string; target: string; weight: number }[];
 }
 
@@ -161,7 +161,6 @@ export function compareGraphs(what: string, a: DriverGraph, b: DriverGraph, tol:
   const na = ga.nodes.map((n) => n.node_id), nb = gb.nodes.map((n) => n.node_id);
   if (na.join(' ') !== nb.join(' ')) fail(what, `node ids differ (${na.length} vs ${nb.length})`);
   closeArray(what, 'graph node activations', ga.nodes.map((n) => n.activation ?? 0), gb.nodes.map((n) => n.activation ?? 0), tol, d);
-  closeArray(what, 'graph node influence', ga.nodes.map((n) => n.influence ?? 0), gb.nodes.map((n) => n.influence ?? 0), tol, d);
   const weights = new Map(gb.links.map((l) => [`${l.source}>${l.target}`, l.weight]));
   const wa: number[] = [], wb: number[] = [];
   for (const link of ga.links) {
