@@ -22,6 +22,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   engine: benchEngine, transport: benchTransport, analysis: benchAnalysis, neurons: benchNeurons, browser: benchBrowser,
   sharing: benchSharing, features: benchFeatures,
   rooms: benchRooms,
+  'browser-engine': async () => (await import('./browser-engine.js')).benchBrowserEngine(),
 };
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !(name in sections));

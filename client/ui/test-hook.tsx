@@ -16,6 +16,7 @@ import { neuronPanelRegistry } from '../neurons/xr/neuron-panel-3d.js';
 import { aimMarkerRegistry } from '../scene/aim-marker.js';
 import { controlButtons, vrControlsRegistry, type ControlButton } from '../xr/vr-controls-3d.js';
 import { controlPanelPlacement } from '../xr/panel-placement.js';
+import { createBrowserBackend } from '../state/engine-choice.js';
 
 export interface CircuitsTestHook {
   store: AppServices['app'];
@@ -64,6 +65,8 @@ export interface CircuitsTestHook {
   seenFromEye: (pattern: string) => SeenFromEye;
   /** CPU milliseconds per rendered frame (frame-loop updates + draw submission) since the last reset. */
   frameTimes: (reset?: boolean) => FrameTimerSummary;
+  /** A second in-browser engine (a Web Worker of this page), on the bundled model or on files handed to it. */
+  createBrowserBackend: typeof createBrowserBackend;
 }
 
 export interface TextAngle {
@@ -253,6 +256,7 @@ export function TestHook({ services, xrStore, layout }: { services: AppServices;
       textAngles: () => textAngles(scene, eyeOf(camera, gl.xr.isPresenting ? gl.xr.getCamera() : null)),
       seenFromEye: (pattern) => seenFromEye(scene, gl.xr.isPresenting ? gl.xr.getCamera() : camera, pattern),
       camera: () => ({ x: camera.position.x, y: camera.position.y, z: camera.position.z }),
+      createBrowserBackend,
       frameTimes: (reset = false) => {
         const summary = timer.summary();
         if (reset) timer.reset();

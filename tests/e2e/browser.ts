@@ -24,6 +24,12 @@ export const chromiumFlags = [
   '--ignore-gpu-blocklist',
 ];
 
+/**
+ * Flags under which this Chromium exposes WebGPU on SwiftShader's Vulkan (software, on the CPU):
+ * the in-browser engine's WebGPU path without a GPU (bench/browser-engine.ts, engine-parity.test.ts).
+ */
+export const webgpuSoftwareFlags = ['--enable-unsafe-webgpu', '--enable-features=Vulkan,WebGPUService', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--disable-vulkan-surface'];
+
 export interface BrowserSession {
   context: BrowserContext;
   page: Page;
@@ -32,12 +38,12 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(viewport = { width: 1280, height: 800 }): Promise<BrowserSession> {
+export async function launchBrowser(viewport = { width: 1280, height: 800 }, extraFlags: string[] = []): Promise<BrowserSession> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'circuits-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
     headless: true,
-    args: chromiumFlags,
+    args: [...chromiumFlags, ...extraFlags],
     viewport,
     env: { ...process.env, XDG_RUNTIME_DIR: userDataDir } as Record<string, string>,
   });
