@@ -20,6 +20,17 @@ import { chromiumFlags, chromiumPath } from '../tests/e2e/browser.js';
 import { startServer } from '../tests/e2e/server.js';
 import { parseSafetensorsHeader } from '../shared/engine/memory-estimate.js';
 
+/** Runs in the engine worker before its scripts: keeps every WebAssembly.Memory it creates or gets from an instance. */
+const NOTE_WASM_MEMORIES = `(() => {
+  const seen = globalThis.__wasmMemories = [];
+  const Memory = WebAssembly.Memory;
+  WebAssembly.Memory = new Proxy(Memory, { construct(target, args) { const m = Reflect.construct(target, args); seen.push(m); return m; } });
+  const note = (result) => { const instance = result.instance ?? result; for (const v of Object.values(instance.exports ?? {})) if (v instanceof Memory && !seen.includes(v)) seen.push(v); return result; };
+  const instantiate = WebAssembly.instantiate, streaming = WebAssembly.instantiateStreaming;
+  WebAssembly.instantiate = function (...args) { return instantiate.apply(this, args).then(note); };
+  if (streaming) WebAssembly.instantiateStreaming = function (...args) { return streaming.apply(this, args).then(note); };
+})()`;
+
 type Message = { id?: number; method?: string; params?: any; result?: any; error?: { message: string }; sessionId?: string };
 
 async function main(): Promise<void> {
@@ -52,8 +63,11 @@ async function main(): Promise<void> {
         else w?.done(message.result);
       } else if (message.method === 'Target.attachedToTarget') {
         const info = message.params.targetInfo;
-        attached.push({ type: info.type, sessionId: message.params.sessionId, url: info.url });
-        void send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, message.params.sessionId).catch(() => {});
+        const sessionId = message.params.sessionId as string;
+        attached.push({ type: info.type, sessionId, url: info.url });
+        // Before the worker runs: note every WebAssembly.Memory it makes or instantiates.
+        const patch = info.type === 'worker' ? send('Runtime.evaluate', { expression: NOTE_WASM_MEMORIES }, sessionId) : Promise.resolve();
+        void patch.catch((e) => console.log(`patch: ${e}`)).then(() => send('Runtime.runIfWaitingForDebugger', {}, sessionId)).catch(() => {});
       }
     });
     const send = (method: string, params: object = {}, sessionId?: string): Promise<any> => new Promise((done, fail) => {
@@ -64,7 +78,7 @@ async function main(): Promise<void> {
     });
     const { targetId } = await send('Target.createTarget', { url: 'about:blank' });
     const { sessionId: page } = await send('Target.attachToTarget', { targetId, flatten: true });
-    await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, page);
+    await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }, page);
     const evaluate = async (expression: string, sessionId = page): Promise<any> => {
       const result = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId);
       if (result.exceptionDetails) throw new Error(`${expression}: ${JSON.stringify(result.exceptionDetails).slice(0, 400)}`);
@@ -87,11 +101,7 @@ async function main(): Promise<void> {
       if (process.env.DEBUG) console.log(label, 'measuring', JSON.stringify(attached));
       await send('HeapProfiler.collectGarbage', {}, worker.sessionId).catch((e) => console.log(String(e)));
       const heap = await send('Runtime.getHeapUsage', {}, worker.sessionId);
-      // Every WebAssembly.Memory in the worker (onnxruntime-web's heap): its buffer's size.
-      await send('Runtime.enable', {}, worker.sessionId).catch(() => {});
-      const proto = await send('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype' }, worker.sessionId);
-      const { objects } = await send('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId }, worker.sessionId);
-      const sizes = await send('Runtime.callFunctionOn', { objectId: objects.objectId, functionDeclaration: 'function () { return this.map((m) => m.buffer.byteLength); }', returnByValue: true }, worker.sessionId);
+      const sizes = await send('Runtime.evaluate', { expression: 'globalThis.__wasmMemories.map((m) => m.buffer.byteLength)', returnByValue: true }, worker.sessionId);
       const wasmBytes = (sizes.result.value as number[]).reduce((a, b) => a + b, 0);
       const row = { label, wasmBytes, jsHeapUsed: heap.usedSize as number, backingStorage: (heap.backingStorageSize ?? null) as number | null };
       console.log(JSON.stringify(row));

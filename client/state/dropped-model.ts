@@ -129,7 +129,14 @@ function named(file: File, name: string): FolderFile {
 /** The folder (or loose files) dropped: DataTransfer items as file-system entries. Only the
  * listing is read here (files directly in the dropped folder; sub-folders are named). */
 export async function folderFromDrop(items: DataTransferItemList): Promise<ModelFolder | null> {
-  const entries = Array.from(items).map((item) => item.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
+  const list = Array.from(items).filter((item) => item.kind === 'file');
+  const entries = list.map((item) => item.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
+  if (entries.length < list.length) {
+    // Files without a file-system entry (made by a script, or a browser without entries): loose files.
+    const loose = list.map((item) => item.getAsFile()).filter((f): f is File => !!f);
+    if (loose.length === 0) return null;
+    return looseFolder(loose.map((f) => named(f, f.name)), []);
+  }
   if (entries.length === 0) return null;
   if (entries.length === 1 && entries[0]!.isDirectory) {
     const dir = entries[0] as FileSystemDirectoryEntry;
@@ -149,6 +156,11 @@ export async function folderFromDrop(items: DataTransferItemList): Promise<Model
     if (entry.isFile) files.push(named(await entryFile(entry as FileSystemFileEntry), entry.name));
     else others.push(`${entry.name}/`);
   }
+  return looseFolder(files, others);
+}
+
+/** Loose files dropped together are the folder; a llama2.c checkpoint names it, else "dropped model". */
+function looseFolder(files: FolderFile[], others: string[]): ModelFolder {
   const checkpoint = files.find((f) => f.name.endsWith('.bin') && !f.name.startsWith('tok'));
   return { name: checkpoint ? checkpoint.name.replace(/\.bin$/, '') : 'dropped model', files, others };
 }
