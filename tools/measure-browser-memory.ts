@@ -9,7 +9,8 @@
  *
  * It starts the real server (tests/e2e/server.ts) and Chromium with a DevTools port, attaches to
  * the engine worker (CDP, flat sessions) and reads: the sizes of every WebAssembly.Memory in the
- * worker (Runtime.queryObjects), and Runtime.getHeapUsage (usedSize, backingStorageSize).
+ * worker (noted by a script run in the worker before its own, while it waits for the debugger),
+ * and Runtime.getHeapUsage (usedSize; backingStorageSize: ArrayBuffers, WebAssembly memory apart).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { chromiumFlags, chromiumPath } from '../tests/e2e/browser.js';
 import { startServer } from '../tests/e2e/server.js';
-import { parseSafetensorsHeader } from '../shared/engine/memory-estimate.js';
+import { estimateFromConfig, parseSafetensorsHeader, WASM_HEAP_PER_WEIGHT_BYTE } from '../shared/engine/memory-estimate.js';
 
 /** Runs in the engine worker before its scripts: keeps every WebAssembly.Memory it creates or gets from an instance. */
 const NOTE_WASM_MEMORIES = `(() => {
@@ -98,7 +99,6 @@ async function main(): Promise<void> {
     if (!worker) throw new Error(`no worker attached (${JSON.stringify(attached)})`);
 
     const measure = async (label: string) => {
-      if (process.env.DEBUG) console.log(label, 'measuring', JSON.stringify(attached));
       await send('HeapProfiler.collectGarbage', {}, worker.sessionId).catch((e) => console.log(String(e)));
       const heap = await send('Runtime.getHeapUsage', {}, worker.sessionId);
       const sizes = await send('Runtime.evaluate', { expression: 'globalThis.__wasmMemories.map((m) => m.buffer.byteLength)', returnByValue: true }, worker.sessionId);
@@ -108,7 +108,9 @@ async function main(): Promise<void> {
       return row;
     };
 
-    const weightsF32 = 4 * header.parameters;
+    // The decoder's float32 weights (the tied unembedding is its own array): what the estimate multiplies.
+    const need = estimateFromConfig('brown-gpt2', readFileSync(join(modelDir, 'config.json'), 'utf8'), header.fileBytes);
+    const weightsF32 = need.weightsBytes;
     console.log(JSON.stringify({ model: 'brown-gpt2', safetensorsParameters: header.parameters, fileBytes: header.fileBytes }));
     const loaded = await measure('loaded');
     // A run over the whole context (128 tokens of the bundled model).
@@ -118,11 +120,11 @@ async function main(): Promise<void> {
     const effects = await evaluate(`new Promise((done) => window.__circuits.connection.backend.emit('analysis:effects', { prompt: ${JSON.stringify(prompt.split(' ').slice(0, 100).join(' '))}, target: ' the', distractor: ' a' }, (r) => done(r.ok ? 'ok' : r.error.message)))`);
     const explained = await measure(`after an Explain (${effects})`);
     const ratio = (bytes: number) => (bytes / weightsF32).toFixed(2);
-    console.log(`weights as float32: ${weightsF32} bytes (${header.parameters} parameters in model.safetensors)`);
+    console.log(`decoder weights as float32: ${weightsF32} bytes (${need.parameters} values; ${header.parameters} in model.safetensors); the estimate uses WASM_HEAP_PER_WEIGHT_BYTE = ${WASM_HEAP_PER_WEIGHT_BYTE}`);
     for (const row of [loaded, ran, explained]) {
       const wasm = row.backingStorage === null ? null : row.backingStorage - weightsF32;
       console.log(`${row.label}: WebAssembly memory ${row.wasmBytes} = ${ratio(row.wasmBytes)} × weights`);
-      console.log(`${row.label}: ArrayBuffers ${row.backingStorage} = ${row.backingStorage === null ? '?' : ratio(row.backingStorage)} × weights (the decoder's float32 weights + ONNX Runtime's WebAssembly memory); without the decoder's weights ${wasm} = ${wasm === null ? '?' : ratio(wasm)} × weights; JS heap ${row.jsHeapUsed}`);
+      console.log(`${row.label}: JS ArrayBuffers ${row.backingStorage} = ${row.backingStorage === null ? '?' : ratio(row.backingStorage)} × weights (beyond the decoder's weights: ${wasm}); JS heap ${row.jsHeapUsed}`);
     }
     ws.close();
   } finally {

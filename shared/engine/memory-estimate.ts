@@ -25,9 +25,12 @@ import { memoryFiles } from './files.js';
 import { hfSpec } from './loaders/hf.js';
 import { llama2cSpec, readLlama2cHeader } from './loaders/llama2c.js';
 
-/** WebAssembly heap bytes per byte of float32 weights, after load + a run of the whole context
- * + an Explain, measured on the bundled model in Chromium (see the file's comment). */
-export const WASM_HEAP_PER_WEIGHT_BYTE = 3;
+/** WebAssembly heap bytes per byte of the decoder's float32 weights: 77,594,624 bytes of
+ * WebAssembly memory for 21,157,888 bytes of weights (3.67) on the bundled model in Chromium 156,
+ * after load, a run of the whole context and an Explain alike (the heap grew no further: the
+ * freed copy of the model bytes holds the later sessions and activations). It includes ONNX
+ * Runtime's fixed part, so for larger models it errs on the safe side. */
+export const WASM_HEAP_PER_WEIGHT_BYTE = 3.7;
 /** onnxruntime-web's WASM32 heap: 4 GiB at most. */
 export const WASM32_MAX_BYTES = 2 ** 32;
 
@@ -48,13 +51,13 @@ export function decoderParameters(spec: DecoderSpec): number {
     + d * V + (spec.biases.unembed ? V : 0); // unembed.W_U (its own array even when tied)
 }
 
-/** The activation bytes of a run of the whole context and its Explain (forward + backward), approximately:
- * per position the KV cache, the captured hooks of every layer (residuals, MLP pre/post,
- * attention rows) and the logits, twice (the backward pass holds gradients of the same shapes). */
+/** The activation bytes of a run of the whole context, an upper bound: per position and layer
+ * the KV cache, the captured hooks (residuals, MLP pre/post) and a row of attention per head,
+ * and the logits. (On the bundled model they fit in the heap's freed space: no growth measured.) */
 export function activationBytes(spec: DecoderSpec): number {
   const T = spec.contextLength;
-  const perLayer = 2 * spec.nKvHeads * spec.dHead + 6 * spec.dModel + 2 * spec.dMlp + spec.nHeads * T;
-  return 2 * 4 * T * (spec.nLayers * perLayer + spec.vocabSize);
+  const perLayer = 2 * spec.nKvHeads * spec.dHead + 4 * spec.dModel + 2 * spec.dMlp + spec.nHeads * T;
+  return 4 * T * (spec.nLayers * perLayer + spec.vocabSize);
 }
 
 export interface MemoryNeed {

@@ -61,6 +61,14 @@ describe('memory estimate', () => {
     expect(memoryRefusal(need, { wasmBytes: WASM32_MAX_BYTES, jsHeapBytes: null, deviceBytes: null })).toContain('4 GB a WebAssembly engine');
   });
 
+  it('accepts GPT-2 small (124 M) where the browser allows 4 GB of JS heap and 8 GB of device memory', () => {
+    const gpt2 = JSON.stringify({ architectures: ['GPT2LMHeadModel'], vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12 });
+    const need = estimateFromConfig('gpt2', gpt2, 548_105_171);
+    expect(need.parameters).toBe(124_439_808 + 50257 * 768);
+    expect(need.wasmBytes).toBeLessThan(WASM32_MAX_BYTES);
+    expect(memoryRefusal(need, roomy)).toBeNull();
+  });
+
   it('refuses against the JS heap limit or the memory the device reports when those are smaller', () => {
     const config = readFileSync(join(bundled, 'config.json'), 'utf8');
     const need = estimateFromConfig('brown-gpt2', config, 16_968_688);
