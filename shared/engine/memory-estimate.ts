@@ -52,12 +52,13 @@ export function decoderParameters(spec: DecoderSpec): number {
 }
 
 /** The activation bytes of a run of the whole context, an upper bound: per position and layer
- * the KV cache, the captured hooks (residuals, MLP pre/post) and a row of attention per head,
- * and the logits. (On the bundled model they fit in the heap's freed space: no growth measured.) */
+ * the KV cache and the captured hooks (residuals, MLP pre/post); one layer's attention rows (the
+ * runtime frees them layer by layer); the logits. (On the bundled model they fit in the heap's
+ * freed space: no growth was measured.) */
 export function activationBytes(spec: DecoderSpec): number {
   const T = spec.contextLength;
-  const perLayer = 2 * spec.nKvHeads * spec.dHead + 4 * spec.dModel + 2 * spec.dMlp + spec.nHeads * T;
-  return 4 * T * (spec.nLayers * perLayer + spec.vocabSize);
+  const perLayer = 2 * spec.nKvHeads * spec.dHead + 4 * spec.dModel + 2 * spec.dMlp;
+  return 4 * T * (spec.nLayers * perLayer + spec.nHeads * T + spec.vocabSize);
 }
 
 export interface MemoryNeed {

@@ -27,7 +27,7 @@ const { state, waitFor, shoot } = createPageHelpers({
 });
 
 const modelName = `window.__circuits?.store.getState().model?.name`;
-const refusal = `document.querySelector('[data-testid=model-refusal]')?.textContent ?? ''`;
+const refusal = `document.querySelector('[data-testid=model-refusal] span')?.textContent ?? ''`;
 
 /** A folder under the temp dir with `files` (name → contents or a file to copy). */
 function folder(name: string, files: Record<string, string | { copy: string }>): string {
