@@ -128,9 +128,11 @@ async function main(): Promise<void> {
     }
     ws.close();
   } finally {
+    const exited = new Promise((done) => { if (chrome.exitCode !== null) done(null); else chrome.once('exit', done); });
     chrome.kill();
+    await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
     await server.stop();
-    rmSync(profile, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
 

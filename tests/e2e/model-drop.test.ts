@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type BrowserSession } from './browser.js';
 import { createPageHelpers } from './page.js';
 import { startServer, type RunningServer } from './server.js';
+import { needSharedFixtures, stories260K } from '../helpers/shared-fixtures.js';
 
 const artifacts = resolve('test-artifacts/e2e');
 const bundled = resolve('assets/models/brown-gpt2');
@@ -124,6 +125,16 @@ describe('a model folder run in the browser', () => {
     expect(await browser.page.locator('[data-testid=model-drop-overlay]').count()).toBe(0);
     await waitFor(`${modelName} === 'dropped model'`, 180_000);
     expect(await browser.page.locator('[data-testid=status] .status-text').textContent()).toBe('dropped model: 4 layers × 1024 neurons · in browser');
+  });
+
+  it.skipIf(!needSharedFixtures('the dropped llama2.c folder', join(stories260K, 'stories260K.bin'), join(stories260K, 'tok512.bin')))('runs a picked llama2.c folder (stories260K: checkpoint + tok512.bin)', async () => {
+    await browser.page.setInputFiles('[data-testid=model-folder-input]', stories260K.replace(/\/$/, ''));
+    await waitFor(`${modelName} === 'stories260K'`, 180_000);
+    expect(await state<string>('window.__circuits.store.getState().model.architecture')).toBe('llama2.c');
+    await browser.page.fill('[data-testid=prompt-input]', 'Once upon a time');
+    await browser.page.click('[data-testid=run-button]');
+    await waitFor(`(() => { const s = window.__circuits.store.getState(); return s.runStatus === 'idle' && s.tokens.length > 0 && s.framesReady === s.tokens.length && s.predictions.length > 0; })()`, 120_000);
+    expect(await state<string | null>('window.__circuits.store.getState().error')).toBeNull();
   });
 
   it('says how to switch on a page whose model runs on the server', async () => {
