@@ -46,6 +46,7 @@ function connectProblem(error: Error & { data?: { code?: string } }): string | n
   return null;
 }
 import { createPacer } from './pacing.js';
+import { SwitchableBackend } from './switchable-backend.js';
 
 export type { Backend, CircuitsSocket } from './backend.js';
 
@@ -56,6 +57,13 @@ export interface Connection {
   generate(prompt: string, maxTokens: number, temperature?: number): Promise<void>;
   cancel(): void;
   close(): void;
+  /**
+   * Another answerer for this page from now on (a dropped model's engine worker): the old one is
+   * closed (worker terminated), the run and the model are forgotten, and model:info is asked of
+   * the new one when it connects. Only where the page runs the engine in the browser (no
+   * socket.io manager to carry over); undefined otherwise.
+   */
+  replaceBackend?(next: Backend): void;
 }
 
 type AckResponse<T> = { ok: true; value: T } | { ok: false; error: ErrorEvent };
@@ -77,7 +85,10 @@ export function createSocketBackend(url?: string, token: string | null = takeAcc
 }
 
 export function createConnection(app: AppStore, activations: ActivationStore, backend: Backend | (() => Backend) = () => createSocketBackend()): Connection {
-  const socket: Backend = typeof backend === 'function' ? backend() : backend;
+  const made: Backend = typeof backend === 'function' ? backend() : backend;
+  // A worker's backend can be swapped at run time (switchable-backend.ts); the server's socket stays as it is.
+  const switchable = isSocketBackend(made) ? null : new SwitchableBackend(made);
+  const socket: Backend = switchable ?? made;
 
   const applyModel = (model: ModelInfo) => {
     // After a reconnect to the same model the shown run stays; another model starts afresh.
@@ -287,6 +298,20 @@ export function createConnection(app: AppStore, activations: ActivationStore, ba
       // A paced generation may have finished on the server already: then there is nothing to stop.
       if (runId && app.getState().runStatus !== 'idle') socket.emit('run:cancel', runId);
     },
+    ...(switchable ? {
+      replaceBackend(next: Backend) {
+        pacer.clear();
+        pendingRun = false;
+        switchable.replace(next);
+        activations.reset();
+        app.setState({
+          connection: next.connected ? 'connected' : 'connecting', serverState: 'loading', model: null, error: null,
+          runStatus: 'idle', runId: null, tokens: [], predictions: [], framesReady: 0, position: 0, selection: null, grabbed: null,
+          promptLength: null, stopReason: null, historyVersion: app.getState().historyVersion + 1,
+        });
+        if (next.connected) fetchModelInfo();
+      },
+    } : {}),
     close() {
       socket.removeAllListeners();
       if (isSocketBackend(socket)) socket.io.removeAllListeners();

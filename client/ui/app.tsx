@@ -21,6 +21,7 @@ import { Legend } from './legend.js';
 import { PredictionsPanel } from './predictions-panel.js';
 import { SelectionPanel } from './selection-panel.js';
 import { StatusBar } from './status-bar.js';
+import { ModelDropZone } from './model-drop.js';
 import { TestHook } from './test-hook.js';
 import { TokenScrubber } from './token-scrubber.js';
 import { AnalysisScene } from '../analysis/scene/analysis-scene.js';
@@ -89,6 +90,7 @@ export function App({ services, xrStore }: { services: AppServices; xrStore: XRS
       </Canvas>
       <Docks xrStore={xrStore} />
       <RoomBar />
+      <ModelDropZone />
     </AppServicesContext.Provider>
   );
 }

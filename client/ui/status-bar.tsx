@@ -9,6 +9,7 @@ import { resetView } from '../scene/view-reset.js';
 import { useAnalysis } from '../analysis/state/analysis-services.js';
 import { EnterVRButton } from './enter-vr.js';
 import { EngineSelect } from './engine-select.js';
+import { OpenModelButton } from './model-drop.js';
 import { viewLink } from './view-session.js';
 
 export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButton?: ReactNode }) {
@@ -60,6 +61,7 @@ export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButt
         <button type="button" data-testid="copy-link" title="A link that opens this view" onClick={() => void copyLink()}>{copied ?? 'Copy link'}</button>
         {xrStore && <EnterVRButton xrStore={xrStore} />}
         <EngineSelect />
+        <OpenModelButton />
       </div>
       {connectionError && <span className="error" data-testid="error">{connectionError}</span>}
       {model?.runtimeNotice && <span className="muted" data-testid="engine-notice">{model.runtimeNotice}</span>}
