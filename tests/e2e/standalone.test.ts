@@ -119,6 +119,10 @@ describe('standalone build (dist-static) on a plain static server', () => {
     expect(paths).toContain('200 /models/brown-gpt2/model.safetensors');
     expect(paths.some((p) => /^200 \/assets\/worker-[\w-]+\.js$/.test(p))).toBe(true);
     expect(paths.some((p) => /^200 \/ort\/ort-wasm-simd-threaded\.jsep\.wasm$/.test(p))).toBe(true);
+    // Nothing asked for is missing but the optional tokenizer files the worker tries (the build
+    // leaves out Vite's second copy of ort's .wasm: nothing may ask for it).
+    expect(served.requests.filter((r) => r.status !== 200 && !/\/(vocab\.json|merges\.txt)$/.test(r.path))).toEqual([]);
+    expect(readdirSync(join(distStatic, 'assets')).filter((name) => name.endsWith('.wasm'))).toEqual([]);
     // What VR and the transcoders fetch is there too, with the right types.
     const files = await state<Record<string, string>>(`(async () => {
       const out = {};
