@@ -106,9 +106,12 @@ describe('standalone build (dist-static) on a plain static server', () => {
     expect(await browser.page.locator('[data-testid=engine-notice]').count()).toBe(0);
     // The status bar says where the model runs; no server control is offered.
     expect(await browser.page.getAttribute('.status-text', 'data-runtime')).toBe(runtime);
-    // The model line ("… · in browser") is longer than on the server: it shrinks, and the dock's fold button stays inside the bar.
+    // The model line ("… · in browser") is longer than on the server: it shrinks, so the status
+    // bar stays inside its dock and the dock's fold button is on screen, not clipped off.
+    const dock = (await browser.page.locator('.dock-right').boundingBox())!;
     const bar = (await browser.page.locator('[data-testid=status]').boundingBox())!;
     const fold = (await browser.page.locator('[data-testid=dock-toggle-right]').boundingBox())!;
+    expect(bar.x + bar.width).toBeLessThanOrEqual(dock.x + dock.width + 0.5);
     expect(fold.x + fold.width).toBeLessThanOrEqual(bar.x + bar.width);
     expect(await browser.page.locator('[data-testid=engine-note]').textContent()).toBe('Model runs in this browser');
     expect(await browser.page.locator('[data-testid=present-button]').count()).toBe(0);
