@@ -15,6 +15,8 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../server/engine/load.js';
+import { logitEffectsOf } from '../../shared/neuron-logit-effects.js';
 import { buildStatic } from '../../tools/build-static.js';
 import { launchBrowser, type BrowserSession } from './browser.js';
 import { createPageHelpers } from './page.js';
@@ -249,6 +251,12 @@ describe('standalone build (dist-static) on a plain static server', () => {
     const promoted = await browser.page.locator('[data-testid=neuron-promoted] li').count();
     expect(promoted).toBeGreaterThan(0);
     expect(await browser.page.locator('[data-testid=neuron-suppressed] li').count()).toBe(promoted);
+    // The worker's answer is the neuron's: the same tokens as the plain loops on the server's copy of the weights.
+    const model = await loadModel(resolve('assets/models/brown-gpt2'));
+    const expected = logitEffectsOf(model.decoder, model.tokenizer.vocabSize, 0, neuron);
+    const ids = (testId: string) => browser.page.locator(`[data-testid=${testId}] li`).evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-token-id'))));
+    expect(await ids('neuron-promoted')).toEqual(expected.promoted.slice(0, promoted).map((e) => e.token));
+    expect(await ids('neuron-suppressed')).toEqual(expected.suppressed.slice(0, promoted).map((e) => e.token));
     const notice = browser.page.locator('[data-testid=neuron-index-notice][data-state=absent]');
     await notice.waitFor();
     expect(await notice.textContent()).toContain('the corpus index is built by npm start; the in-browser engine has none');
