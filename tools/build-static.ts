@@ -19,7 +19,7 @@
  * --corpus PATH (as given to npm start or `cli index`), --no-index.
  * Prints the size of each part and of the whole.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,9 @@ export async function buildStatic(options: StaticBuildOptions = {}): Promise<{ o
   const ortDist = dirname(require.resolve('onnxruntime-web'));
   mkdirSync(join(out, 'ort'), { recursive: true });
   for (const file of ortFiles) cpSync(join(ortDist, file), join(out, 'ort', file));
+  // Vite also emits the .wasm beside the worker (onnxruntime-web's `new URL(…, import.meta.url)`);
+  // the engine loads the copy in ort/ (wasmPaths), so that one (28 MB) is never fetched.
+  for (const name of readdirSync(join(out, 'assets'))) if (/^ort-wasm.*\.wasm$/.test(name)) rmSync(join(out, 'assets', name));
 
   const profiles = join(dirname(require.resolve('@webxr-input-profiles/assets/package.json')), 'dist', 'profiles');
   const profilesOut = join(out, 'xr-profiles');

@@ -1,6 +1,8 @@
 /** Serves the built client (dist/client), plus extra folders mounted at URL prefixes (the
  * WebXR controller profiles straight from node_modules), with correct MIME types and no path
- * traversal. */
+ * traversal. Every answer carries the two cross-origin isolation headers, so the page is
+ * `crossOriginIsolated` and the in-browser engine (`?engine=browser`) gets WASM threads, as on a
+ * static host that sends them (dist-static/_headers). */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -12,10 +14,18 @@ const mimeTypes: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
 };
 
+/** COOP + COEP: the page gets its own browsing context group and loads only same-origin or
+ * CORP/CORS-allowed resources, which makes SharedArrayBuffer (ONNX Runtime's WASM threads) available. */
+export const isolationHeaders = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+} as const;
+
 export function staticHandler(root: string, mounts: Record<string, string> = {}) {
   const roots = [...Object.entries(mounts).map(([prefix, dir]) => ({ prefix, base: normalize(dir + sep) })), { prefix: '/', base: normalize(root + sep) }];
   return (request: IncomingMessage, response: ServerResponse): void => {
     if (request.url?.startsWith('/socket.io/')) return; // socket.io answers these
+    for (const [name, value] of Object.entries(isolationHeaders)) response.setHeader(name, value);
     let path: string;
     try {
       path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);

@@ -1,7 +1,8 @@
 /**
  * The Inference setting on the page `npm start` serves (headless Chromium, the real server):
  * `?engine=browser` makes the page talk to its engine worker only (no socket.io), which finds the
- * bundled model's files the server mounts at /models/; Present is disabled with the reason; the
+ * bundled model's files the server mounts at /models/ and runs on several WASM threads (the
+ * server's COOP/COEP headers make the page cross-origin isolated); Present is disabled with the reason; the
  * select switches to the server (the page reloads and the server's model comes) and back, and the
  * choice is remembered across a reload without the address parameter.
  */
@@ -46,9 +47,12 @@ describe('Inference setting (server | in this browser)', () => {
 
     await browser.page.goto(`${server.url}&engine=browser&device=wasm`);
     await waitFor(`(window.__circuits?.store.getState().model?.runtime ?? '').startsWith('in this browser')`, 120_000);
-    // The server mounts the bundled model where the worker looks; the page is not isolated here.
+    // The server mounts the bundled model where the worker looks; its COOP/COEP headers make the
+    // page cross-origin isolated, so WASM runs on several threads (one per core, up to 4).
+    expect(await state<boolean>('self.crossOriginIsolated')).toBe(true);
     const runtime = await state<string>('window.__circuits.store.getState().model.runtime');
-    expect(runtime).toBe('in this browser: WASM, 1 thread (the page is not cross-origin isolated)');
+    const cores = await state<number>('navigator.hardwareConcurrency');
+    expect(runtime).toBe(`in this browser: WASM, ${Math.min(4, cores)} thread${Math.min(4, cores) === 1 ? '' : 's'}`);
     expect(await state<string>('window.__circuits.store.getState().model.name')).toBe('brown-gpt2');
     // The bundled transcoders load in the worker too (fetched from models/brown-gpt2/transcoders/).
     expect(await state<number[]>('window.__circuits.store.getState().model.transcoders?.featuresPerLayer')).toEqual([2048, 2048, 2048, 2048]);
