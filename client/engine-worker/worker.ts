@@ -104,7 +104,9 @@ async function start(): Promise<void> {
     name = BUNDLED_MODEL;
     root = folder.pathname.replace(/\/$/, '');
     indexFolder = new URL('index/', folder); // a prebuilt corpus index, when build:static shipped one
-    files = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']);
+    files = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json']);
+    // A GPT-2-style vocab.json + merges.txt only where there is no tokenizer.json.
+    if (!files.has('tokenizer.json')) for (const [name, bytes] of await fetchModelFiles(folder, [], ['vocab.json', 'merges.txt'])) files.set(name, bytes);
     transcoderFiles = (model) => fetchTranscoderFiles(new URL('transcoders/', folder), model.decoder.spec.nLayers);
   }
   const model = loadModelFiles(memoryFiles(root, files), [...files.keys()]);
