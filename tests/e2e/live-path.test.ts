@@ -17,7 +17,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomGpt2 } from '../helpers/random-checkpoint.js';
 import { launchBrowser, screenshotStatistics, type BrowserSession } from './browser.js';
-import { createPageHelpers } from './page.js';
+import { clickableFirstLayerNeuron, createPageHelpers } from './page.js';
 import { startServer, type RunningServer } from './server.js';
 
 const artifacts = resolve('test-artifacts/e2e');
@@ -92,19 +92,7 @@ describe('live path in the browser', () => {
   it('selects a neuron by clicking it and shows its panel', async () => {
     // A first-layer neuron (in front of every other slab) whose spot on screen is the canvas
     // itself, not an HTML panel lying over it; the upper rows first, clear of the token rail.
-    const { neuron, point } = await state<{ neuron: number; point: { x: number; y: number } }>(`(() => {
-      const c = window.__circuits;
-      const { columns, rows, neuronsPerLayer } = c.layout();
-      for (let row = rows - 2; row >= 0; row--) {
-        for (const fraction of [0.5, 0.3, 0.7, 0.15, 0.85]) {
-          const neuron = row * columns + Math.floor(fraction * (columns - 1));
-          if (neuron >= neuronsPerLayer) continue;
-          const point = c.projectNeuron(0, neuron);
-          if (point && point.visible && document.elementFromPoint(point.x, point.y)?.tagName === 'CANVAS') return { neuron, point };
-        }
-      }
-      throw new Error('no first-layer neuron is visible on the canvas');
-    })()`);
+    const { neuron, point } = await state<{ neuron: number; point: { x: number; y: number } }>(clickableFirstLayerNeuron);
     await browser.page.mouse.click(point.x, point.y);
     await waitFor(`(() => { const s = window.__circuits.store.getState().selection; return s && s.layer === 0 && s.neuron === ${neuron}; })()`, 10_000);
     await expect.poll(() => browser.page.textContent('[data-testid=selection-id]')).toBe(`blocks.0.mlp neuron ${neuron}`);

@@ -57,3 +57,22 @@ export function createPageHelpers({ browser, server, snapshot, artifacts }: Page
 
   return { state, waitFor, xrFrames, enterVr, pullTrigger, shoot };
 }
+
+/**
+ * Page script: a first-layer neuron (in front of every other slab) whose spot on screen is the
+ * canvas itself, not an HTML panel lying over it, the upper rows first, clear of the token rail;
+ * `{ neuron, point }` in page pixels, or an error when none is.
+ */
+export const clickableFirstLayerNeuron = `(() => {
+  const c = window.__circuits;
+  const { columns, rows, neuronsPerLayer } = c.layout();
+  for (let row = rows - 2; row >= 0; row--) {
+    for (const fraction of [0.5, 0.3, 0.7, 0.15, 0.85]) {
+      const neuron = row * columns + Math.floor(fraction * (columns - 1));
+      if (neuron >= neuronsPerLayer) continue;
+      const point = c.projectNeuron(0, neuron);
+      if (point && point.visible && document.elementFromPoint(point.x, point.y)?.tagName === 'CANVAS') return { neuron, point };
+    }
+  }
+  throw new Error('no first-layer neuron is visible on the canvas');
+})()`;

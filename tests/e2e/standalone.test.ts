@@ -19,7 +19,7 @@ import { loadModel } from '../../server/engine/load.js';
 import { logitEffectsOf } from '../../shared/neurons/logit-effects.js';
 import { buildStatic } from '../../tools/build-static.js';
 import { launchBrowser, type BrowserSession } from './browser.js';
-import { createPageHelpers } from './page.js';
+import { clickableFirstLayerNeuron, createPageHelpers } from './page.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
 const artifacts = resolve('test-artifacts/e2e');
@@ -228,19 +228,7 @@ describe('standalone build (dist-static) on a plain static server', () => {
     await browser.page.click('[data-testid=reset-view]');
     await state(`window.__circuits.store.setState({ selection: null })`);
     await frames(3);
-    const { neuron, point } = await state<{ neuron: number; point: { x: number; y: number } }>(`(() => {
-      const c = window.__circuits;
-      const { columns, rows, neuronsPerLayer } = c.layout();
-      for (let row = rows - 2; row >= 0; row--) {
-        for (const fraction of [0.5, 0.3, 0.7, 0.15, 0.85]) {
-          const neuron = row * columns + Math.floor(fraction * (columns - 1));
-          if (neuron >= neuronsPerLayer) continue;
-          const point = c.projectNeuron(0, neuron);
-          if (point && point.visible && document.elementFromPoint(point.x, point.y)?.tagName === 'CANVAS') return { neuron, point };
-        }
-      }
-      throw new Error('no first-layer neuron is visible on the canvas');
-    })()`);
+    const { neuron, point } = await state<{ neuron: number; point: { x: number; y: number } }>(clickableFirstLayerNeuron);
     await browser.page.mouse.click(point.x, point.y);
     await waitFor(`(() => { const s = ${app}.selection; return s && s.layer === 0 && s.neuron === ${neuron}; })()`, 10_000);
     await expect.poll(() => browser.page.textContent('[data-testid=selection-id]')).toBe(`blocks.0.mlp neuron ${neuron}`);
