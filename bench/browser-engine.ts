@@ -11,8 +11,8 @@
  *   (3 on software WebGPU);
  * - per-token generate time: first generated token to last over the steps between, pooled over
  *   greedy generations from 16-token prompts (greedy text may end early at end-of-text);
- * on: the server (ONNX Runtime for Node, CPU); WASM, 1 thread (the `npm start` page, which is
- * not cross-origin isolated); WASM multi-threaded (dist-static/ served with COOP/COEP by a plain
+ * on: the server (ONNX Runtime for Node, CPU); WASM, 1 thread (the `npm start` page with ?threads=1;
+ * the page is cross-origin isolated); WASM multi-threaded (dist-static/ served with COOP/COEP by a plain
  * static server, tests/e2e/static-server.ts); WebGPU on SwiftShader (software, Vulkan in the CPU)
  * when Chromium exposes it with flags, else a row saying why.
  * - the size of dist-static/ (tools/build-static.ts), and the time from page load (navigation
@@ -145,15 +145,17 @@ export async function benchBrowserEngine(): Promise<BenchRow[]> {
   console.log(`browser-engine: load average at start ${loadavg().map((x) => x.toFixed(1)).join(', ')} (${cpus().length} cores)`);
   await ensureClientBuilt((m) => console.log(m));
 
-  // The npm start page: the server over socket.io, and a WASM worker (1 thread: not isolated).
+  // The npm start page (cross-origin isolated): the server over socket.io, and a WASM worker on
+  // one thread (?threads=1).
   const server = await startServer();
   try {
     const session = await launch();
     try {
       const { page } = session;
       const loadMs = await loadToFirstRun(page, `${server.url}&engine=browser&device=wasm`);
-      rows.push(row(GROUP, 'page load → first run\'s last frame, npm start page, in-browser WASM 1 thread', loadMs, 'ms', 'model fetched and compiled in the worker, then a 10-token run through the UI'));
-      await page.goto(`${server.url}&engine=server&device=wasm`);
+      const loadInfo = await page.evaluate(`window.__circuits.store.getState().model.runtime`) as string;
+      rows.push(row(GROUP, 'page load → first run\'s last frame, npm start page, in-browser WASM', loadMs, 'ms', `model fetched and compiled in the worker, then a 10-token run through the UI; ${loadInfo}`));
+      await page.goto(`${server.url}&engine=server&device=wasm&threads=1`);
       await page.waitForFunction(`window.__circuits?.store.getState().connection === 'connected'`);
       const driver = await installDriver(page);
       await driver.usePage('server');

@@ -34,15 +34,21 @@ interface GpuLike {
   requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string }; isFallbackAdapter?: boolean } | null>;
 }
 
+/** Why WASM runs on one thread on a page that is not cross-origin isolated, and what it needs. */
+export const NOT_ISOLATED = 'WASM runs on one thread: the page is not cross-origin isolated (its host must send '
+  + 'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, or serve it over https or '
+  + 'localhost so coi-sw.js can add them; README, "Standalone build")';
+
 /**
  * Registers onnxruntime-web as the engine's runtime (`ortWasm`: the folder holding its .wasm,
- * see asset-urls.ts) and picks the device for `preference`. `onNotice` hears a later fallback.
+ * see asset-urls.ts) and picks the device for `preference`; `threads` caps WASM's threads (one
+ * per core, at most 4, by default). `onNotice` hears a later fallback.
  */
-export async function registerWebRuntime(ortWasm: string, preference: DevicePreference, onNotice: (message: string) => void): Promise<WebRuntime> {
+export async function registerWebRuntime(ortWasm: string, preference: DevicePreference, onNotice: (message: string) => void, threads: number | null = null): Promise<WebRuntime> {
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   ort.env.wasm.wasmPaths = ortWasm;
-  ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(MAX_THREADS, cores)) : 1;
+  ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(MAX_THREADS, cores, threads ?? MAX_THREADS)) : 1;
   ort.env.wasm.proxy = false; // this is already a worker
   ort.env.logLevel = 'error';
 
@@ -70,6 +76,7 @@ export async function registerWebRuntime(ortWasm: string, preference: DevicePref
       notice = `${failure}; running on WASM`;
     }
   }
+  if (device === 'cpu' && !isolated) notice = notice ? `${notice}; ${NOT_ISOLATED}` : NOT_ISOLATED;
 
   const runtime: WebRuntime = {
     device,

@@ -28,6 +28,8 @@ const socket = workerPortSocket();
 
 export interface WorkerOptions {
   device: DevicePreference;
+  /** WASM threads asked for (`?threads=N`), or null for one per core up to 4. */
+  threads: number | null;
   /** The bundled model (fetched from the app's files), or files the page sends. */
   model: 'bundled' | 'files';
 }
@@ -35,12 +37,13 @@ export interface WorkerOptions {
 /** Options the page put in the worker's name (see engine-choice.ts). */
 function workerOptions(): WorkerOptions {
   const name = (globalThis as { name?: string }).name ?? '';
-  let parsed: { device?: string; model?: string } = {};
+  let parsed: { device?: string; threads?: unknown; model?: string } = {};
   try {
     if (name.includes(' ')) parsed = JSON.parse(name.slice(name.indexOf(' ') + 1)) as typeof parsed;
   } catch { /* a plain name: the defaults */ }
   return {
     device: parsed.device === 'wasm' || parsed.device === 'webgpu' ? parsed.device : 'auto',
+    threads: typeof parsed.threads === 'number' && Number.isInteger(parsed.threads) && parsed.threads >= 1 ? parsed.threads : null,
     model: parsed.model === 'files' ? 'files' : 'bundled',
   };
 }
@@ -85,7 +88,7 @@ async function start(): Promise<void> {
     socket.emit('error', { code: 'internal', message });
   };
   const options = workerOptions();
-  const runtime = await registerWebRuntime(ortWasmUrl(), options.device, onNotice);
+  const runtime = await registerWebRuntime(ortWasmUrl(), options.device, onNotice, options.threads);
   let name: string;
   let files: Map<string, Uint8Array>;
   let root: string;

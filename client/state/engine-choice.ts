@@ -62,6 +62,12 @@ export function browserDevice(search: string): 'auto' | 'wasm' | 'webgpu' {
   return asked === 'wasm' || asked === 'webgpu' ? asked : 'auto';
 }
 
+/** WASM threads asked for with `?threads=N` (at most what the page allows), or null for the engine's choice. */
+export function browserThreads(search: string): number | null {
+  const asked = Number(new URLSearchParams(search).get('threads') ?? NaN);
+  return Number.isInteger(asked) && asked >= 1 ? asked : null;
+}
+
 /** A model the page hands the engine instead of the bundled one (a dropped folder): file name → bytes. */
 export interface PageModel {
   name: string;
@@ -73,7 +79,8 @@ export interface PageModel {
  * `model`, the worker loads those files (transferred: the page must not use them afterwards).
  */
 export function createBrowserBackend(model?: PageModel): Backend {
-  const options = { device: browserDevice(typeof location === 'undefined' ? '' : location.search), model: model ? 'files' : 'bundled' };
+  const search = typeof location === 'undefined' ? '' : location.search;
+  const options = { device: browserDevice(search), threads: browserThreads(search), model: model ? 'files' : 'bundled' };
   const worker = new Worker(new URL('../engine-worker/worker.ts', import.meta.url), { type: 'module', name: `circuits-engine ${JSON.stringify(options)}` });
   if (model) worker.postMessage({ kind: 'model-files', name: model.name, files: model.files } satisfies ModelFilesMessage, Object.values(model.files));
   return createWorkerBackend(worker);
