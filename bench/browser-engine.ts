@@ -153,7 +153,7 @@ export async function benchBrowserEngine(): Promise<BenchRow[]> {
     try {
       const { page } = session;
       const loadMs = await loadToFirstRun(page, `${server.url}&engine=browser&device=wasm`);
-      const loadInfo = await page.evaluate(`window.__circuits.store.getState().model.runtime`) as string;
+      const loadInfo = await page.evaluate(`(({ runtime, runtimeLoad }) => runtime + '; ' + runtimeLoad)(window.__circuits.store.getState().model)`) as string;
       rows.push(row(GROUP, 'page load → first run\'s last frame, npm start page, in-browser WASM', loadMs, 'ms', `model fetched and compiled in the worker, then a 10-token run through the UI; ${loadInfo}`));
       await page.goto(`${server.url}&engine=server&device=wasm&threads=1`);
       await page.waitForFunction(`window.__circuits?.store.getState().connection === 'connected'`);
@@ -186,7 +186,7 @@ export async function benchBrowserEngine(): Promise<BenchRow[]> {
       const driver = await installDriver(page);
       await driver.usePage('page');
       const info = await driver.info('page');
-      rows.push(row(GROUP, 'page load → first run\'s last frame, dist-static (isolated), in-browser WASM', loadMs, 'ms', info.runtime ?? ''));
+      rows.push(row(GROUP, 'page load → first run\'s last frame, dist-static (isolated), in-browser WASM', loadMs, 'ms', `${info.runtime ?? ''}; ${info.runtimeLoad ?? ''}`));
       rows.push(...rowsFor(`in-browser WASM, threaded (dist-static, COOP/COEP)`, await measure(driver, 'page', lengths, fullEffort), info.runtime ?? ''));
     } finally {
       await session.close();

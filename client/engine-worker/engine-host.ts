@@ -28,17 +28,19 @@ export interface EngineSocket extends ServiceSocket {
   on(event: string, handler: (...args: any[]) => unknown): unknown;
 }
 
-/** Compiles the model's graphs and registers every handler; resolves once it can answer.
- * `indexFolder`: where a prebuilt corpus index may be (models/<name>/index/), null for none. */
-export async function serveModel(
-  socket: EngineSocket, name: string, model: LoadedModel, transcoders: HostedTranscoders | null, runtime: WebRuntime, onNotice: (message: string) => void,
-  indexFolder: URL | null = null,
+/** Compiles the model's forward graph: the host the handlers serve. */
+export async function hostModel(
+  name: string, model: LoadedModel, transcoders: HostedTranscoders | null, runtime: WebRuntime, onNotice: (message: string) => void,
 ): Promise<ModelHost> {
-  // Opening the index (fetches, key hashes on WebCrypto) overlaps compiling the model's graphs.
-  const index = BrowserNeuronIndex.open(indexFolder, model, transcoders?.set ?? null);
   const runner = await ModelRunner.create(model.decoder, { device: runtime.device, onNotice });
   const host = new ModelHost(name, model, runner, transcoders);
   host.runtime = { describe: () => `in this browser: ${runtime.describe()}`, get notice() { return runtime.notice; } };
+  return host;
+}
+
+/** Registers every handler of `host` on `socket`; `index`: the prebuilt corpus index, opening. */
+export function registerEngineHandlers(socket: EngineSocket, host: ModelHost, index: Promise<BrowserNeuronIndex>): void {
+  const { model, runner } = host;
   const scheduler = new Scheduler({});
   const kit = registerHandlers(socket, host, scheduler, 'operator');
   registerAnalysisHandlers(kit, host, new AnalysisContext(model, runner));
@@ -52,5 +54,4 @@ export async function serveModel(
     });
   }
   socket.on('disconnect', () => scheduler.removeClient(socket.id));
-  return host;
 }

@@ -19,7 +19,8 @@ import { fetchTranscoderFiles } from '../../shared/transcoders/fetch.js';
 import { HostedTranscoders } from '../../shared/transcoders/live.js';
 import type { ErrorEvent } from '../../shared/protocol.js';
 import { BUNDLED_MODEL, modelUrl, ortWasmUrl } from './asset-urls.js';
-import { serveModel } from './engine-host.js';
+import { hostModel, registerEngineHandlers } from './engine-host.js';
+import { BrowserNeuronIndex } from './neuron-index.js';
 import type { ModelFilesMessage } from './port-messages.js';
 import { workerPortSocket } from './port-socket.js';
 import { registerWebRuntime, type DevicePreference } from './web-runtime.js';
@@ -87,8 +88,18 @@ async function start(): Promise<void> {
     notices.push(message);
     socket.emit('error', { code: 'internal', message });
   };
+  // How long each step of the start takes, for model:info (the status bar's tooltip, the bench).
+  const started = performance.now();
+  let lapStart = started;
+  const laps: string[] = [];
+  const lap = (step: string) => {
+    const now = performance.now();
+    laps.push(`${step} ${((now - lapStart) / 1000).toFixed(1)} s`);
+    lapStart = now;
+  };
   const options = workerOptions();
   const runtime = await registerWebRuntime(ortWasmUrl(), options.device, onNotice, options.threads);
+  lap('runtime');
   let name: string;
   let files: Map<string, Uint8Array>;
   let root: string;
@@ -112,8 +123,10 @@ async function start(): Promise<void> {
     if (!files.has('tokenizer.json')) for (const [name, bytes] of await fetchModelFiles(folder, [], ['vocab.json', 'merges.txt'])) files.set(name, bytes);
     transcoderFiles = (model) => fetchTranscoderFiles(new URL('transcoders/', folder), model.decoder.spec.nLayers);
   }
+  lap('files');
   const model = loadModelFiles(memoryFiles(root, files), [...files.keys()]);
   files.clear(); // the decoder holds its own Float32Arrays
+  lap('model');
   // Transcoders are an extra: a set that does not load is said once and the model runs without.
   let transcoders: HostedTranscoders | null = null;
   try {
@@ -122,7 +135,13 @@ async function start(): Promise<void> {
   } catch (error) {
     onNotice(`the model's transcoders were not loaded: ${(error as Error).message}`);
   }
-  await serveModel(socket, name, model, transcoders, runtime, onNotice, indexFolder);
+  lap('transcoders');
+  // Opening the index (fetches, key hashes) overlaps compiling the model's graphs.
+  const index = BrowserNeuronIndex.open(indexFolder, model, transcoders?.set ?? null);
+  const host = await hostModel(name, model, transcoders, runtime, onNotice);
+  lap('graphs');
+  host.runtime!.load = `loaded in ${((performance.now() - started) / 1000).toFixed(1)} s: ${laps.join(', ')}`;
+  registerEngineHandlers(socket, host, index);
   socket.open();
   socket.emit('server:status', { state: 'ready' });
 }

@@ -52,7 +52,7 @@ export function StatusBar({ xrStore, foldButton }: { xrStore?: XRStore; foldButt
     <div className="panel status-bar" data-testid="status" data-state={tone} data-run={runStatus} data-connection={connection}>
       <div className="status-line">
         <span className={`dot ${tone}`} />
-        <span className="status-text" title={model?.runtime} data-runtime={model?.runtime}>{text}</span>
+        <span className="status-text" title={[model?.runtime, model?.runtimeLoad].filter(Boolean).join('\n') || undefined} data-runtime={model?.runtime}>{text}</span>
         {foldButton}
       </div>
       <div className="tools">

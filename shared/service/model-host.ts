@@ -13,7 +13,7 @@ import type { ModelInfo, Prediction, TokenInfo } from '../protocol.js';
 
 export class ModelHost {
   /** Where the model runs, for model:info, when not on the server (the in-browser engine sets it). */
-  runtime: { describe(): string; notice: string | null } | null = null;
+  runtime: { describe(): string; notice: string | null; load?: string } | null = null;
   /** Hooks a frame needs: every layer's MLP activations and attention pattern. */
   readonly frameHooks: string[];
   /** Hooks of a frame with live features: the frame's and the transcoders' inputs. */
@@ -49,7 +49,7 @@ export class ModelHost {
       contextLength: spec.contextLength,
       neuronHook: 'blocks.{l}.mlp.hook_post',
       transcoders: this.transcoders?.info() ?? null,
-      ...(this.runtime ? { runtime: this.runtime.describe(), runtimeNotice: this.runtime.notice } : {}),
+      ...(this.runtime ? { runtime: this.runtime.describe(), runtimeNotice: this.runtime.notice, runtimeLoad: this.runtime.load } : {}),
     };
   }
 

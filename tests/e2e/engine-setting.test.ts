@@ -54,6 +54,10 @@ describe('Inference setting (server | in this browser)', () => {
     const cores = await state<number>('navigator.hardwareConcurrency');
     expect(runtime).toBe(`in this browser: WASM, ${Math.min(4, cores)} thread${Math.min(4, cores) === 1 ? '' : 's'}`);
     expect(await state<string>('window.__circuits.store.getState().model.name')).toBe('brown-gpt2');
+    // How long its start took, step by step (the status bar's tooltip).
+    const load = await state<string>('window.__circuits.store.getState().model.runtimeLoad');
+    expect(load).toMatch(/^loaded in [\d.]+ s: runtime [\d.]+ s, files [\d.]+ s, model [\d.]+ s, transcoders [\d.]+ s, graphs [\d.]+ s$/);
+    console.log(`engine-setting: ${load}`);
     // The bundled transcoders load in the worker too (fetched from models/brown-gpt2/transcoders/).
     expect(await state<number[]>('window.__circuits.store.getState().model.transcoders?.featuresPerLayer')).toEqual([2048, 2048, 2048, 2048]);
     // A run in the worker: every position's frame, and predictions.
