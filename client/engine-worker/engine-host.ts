@@ -31,10 +31,18 @@ export interface EngineSocket extends ServiceSocket {
 /** Compiles the model's forward graph: the host the handlers serve. */
 export async function hostModel(
   name: string, model: LoadedModel, transcoders: HostedTranscoders | null, runtime: WebRuntime, onNotice: (message: string) => void,
+  notices: () => readonly string[] = () => [],
 ): Promise<ModelHost> {
   const runner = await ModelRunner.create(model.decoder, { device: runtime.device, onNotice });
   const host = new ModelHost(name, model, runner, transcoders);
-  host.runtime = { describe: () => `in this browser: ${runtime.describe()}`, get notice() { return runtime.notice; } };
+  host.runtime = {
+    describe: () => `in this browser: ${runtime.describe()}`,
+    // The runtime's own (WebGPU fallback, one thread) and the start's, each once.
+    get notice() {
+      const all = [...new Set([runtime.notice, ...notices()].filter((n): n is string => !!n))];
+      return all.length > 0 ? all.join('; ') : null;
+    },
+  };
   return host;
 }
 

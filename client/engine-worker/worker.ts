@@ -83,10 +83,13 @@ async function fetchModelFiles(folder: URL, required: string[], optional: string
 }
 
 async function start(): Promise<void> {
+  // Notices (a device fallback, transcoders that did not load) go into model:info's
+  // runtimeNotice, which the status bar shows; one after the start tells the page to ask again.
   const notices: string[] = [];
   const onNotice = (message: string) => {
+    if (notices.includes(message)) return;
     notices.push(message);
-    socket.emit('error', { code: 'internal', message });
+    if (socket.connected) socket.emit('server:status', { state: 'ready', message });
   };
   // How long each step of the start takes, for model:info (the status bar's tooltip, the bench).
   const started = performance.now();
@@ -138,7 +141,7 @@ async function start(): Promise<void> {
   lap('transcoders');
   // Opening the index (fetches, key hashes) overlaps compiling the model's graphs.
   const index = BrowserNeuronIndex.open(indexFolder, model, transcoders?.set ?? null);
-  const host = await hostModel(name, model, transcoders, runtime, onNotice);
+  const host = await hostModel(name, model, transcoders, runtime, onNotice, () => notices);
   lap('graphs');
   host.runtime!.load = `loaded in ${((performance.now() - started) / 1000).toFixed(1)} s: ${laps.join(', ')}`;
   registerEngineHandlers(socket, host, index);

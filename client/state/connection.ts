@@ -170,7 +170,9 @@ export function createConnection(app: AppStore, activations: ActivationStore, ba
 
   socket.on('server:status', (status) => {
     app.setState({ serverState: status.state, error: status.state === 'error' ? status.message ?? 'server error' : app.getState().error });
-    if (status.state === 'ready' && !app.getState().model) fetchModelInfo();
+    // A 'ready' with a message: something about the model changed (the in-browser engine fell
+    // back to WASM, say); model:info says what, and the status bar shows it.
+    if (status.state === 'ready' && (!app.getState().model || status.message)) fetchModelInfo();
   });
 
   socket.on('run:frame', (runId, frame) => {
