@@ -123,7 +123,7 @@ async function start(): Promise<void> {
     indexFolder = new URL('index/', folder); // a prebuilt corpus index, when build:static shipped one
     files = await fetchModelFiles(folder, ['config.json', 'model.safetensors'], ['tokenizer.json', 'tokenizer_config.json']);
     // A GPT-2-style vocab.json + merges.txt only where there is no tokenizer.json.
-    if (!files.has('tokenizer.json')) for (const [name, bytes] of await fetchModelFiles(folder, [], ['vocab.json', 'merges.txt'])) files.set(name, bytes);
+    if (!files.has('tokenizer.json')) for (const [file, bytes] of await fetchModelFiles(folder, [], ['vocab.json', 'merges.txt'])) files.set(file, bytes);
     transcoderFiles = (model) => fetchTranscoderFiles(new URL('transcoders/', folder), model.decoder.spec.nLayers);
   }
   lap('files');
