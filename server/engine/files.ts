@@ -3,7 +3,7 @@
  * weights through a file descriptor, tensor by tensor.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { ModelError } from '../../shared/engine/decoder.js';
 import type { ByteSource, ModelFiles } from '../../shared/engine/files.js';
 
@@ -32,8 +32,10 @@ export function fileSource(path: string, missing = `File not found: ${path}`): B
   };
 }
 
-export function folderFiles(dir: string): ModelFiles {
-  const path = (name: string) => join(dir, name);
+/** The files of folder `dir`; a name that is an absolute path is that file (a transcoder config may
+ * name its layers so). `missing`: what opening an absent file says. */
+export function folderFiles(dir: string, missing: (path: string) => string = (path) => `File not found: ${path}`): ModelFiles {
+  const path = (name: string) => (isAbsolute(name) ? name : join(dir, name));
   return {
     root: dir,
     path,
@@ -42,6 +44,6 @@ export function folderFiles(dir: string): ModelFiles {
       if (!existsSync(path(name))) throw new ModelError(`File not found: ${path(name)}`);
       return readFileSync(path(name), 'utf8');
     },
-    open: (name) => fileSource(path(name)),
+    open: (name) => fileSource(path(name), missing(path(name))),
   };
 }

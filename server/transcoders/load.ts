@@ -3,12 +3,12 @@
  * checking is shared/transcoders/load.ts (the in-browser engine reads fetched files through it);
  * this opens the folder, where a config may also name files by absolute path.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { ModelError, type DecoderSpec } from '../../shared/engine/decoder.js';
 import type { ModelFiles } from '../../shared/engine/files.js';
 import { loadTranscoderSet as loadTranscoderFiles, type TranscoderSet } from '../../shared/transcoders/load.js';
-import { fileSource } from '../engine/files.js';
+import { folderFiles } from '../engine/files.js';
 
 export type { LayerTranscoder, TranscoderActivation, TranscoderInputHook, TranscoderSet } from '../../shared/transcoders/load.js';
 
@@ -19,18 +19,8 @@ export function loadTranscoderSet(path: string, spec: DecoderSpec): TranscoderSe
   return loadTranscoderFiles(transcoderFolder(dirname(path)), spec, basename(path));
 }
 
-/** The files of folder `dir`; a name that is an absolute path is that file. */
+/** The files of folder `dir` (a config may name layer files by absolute path). */
 export function transcoderFolder(dir: string): ModelFiles {
-  const path = (name: string) => (isAbsolute(name) ? name : join(dir, name));
-  return {
-    root: dir,
-    path,
-    exists: (name) => existsSync(path(name)),
-    text: (name) => {
-      if (!existsSync(path(name))) throw new ModelError(`File not found: ${path(name)}`);
-      return readFileSync(path(name), 'utf8');
-    },
-    open: (name) => fileSource(path(name), `Safetensors file not found: ${path(name)}`),
-  };
+  return folderFiles(dir, (path) => `Safetensors file not found: ${path}`);
 }
 
