@@ -1,7 +1,7 @@
 /**
  * The worker's side of the page ↔ engine transport: a socket-like object over a postMessage
  * endpoint (the worker's global scope, or a MessagePort), so the server's socket event handlers
- * (server/transport/socket-server.ts: registerHandlers, RunOutbox) run unchanged inside a Web
+ * (shared/service/handlers.ts: registerHandlers, RunOutbox) run unchanged inside a Web
  * Worker. It has the members those handlers use: on/off(event, handler), emit(event, ...args),
  * id, data, connected/disconnected, and `conn` (an always empty write buffer, so frames are never
  * held back; 'drain' and 'packet' never fire).

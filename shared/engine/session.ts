@@ -1,8 +1,8 @@
 /**
  * Where the engine meets an ONNX Runtime: the session interface every graph runs behind, and the
  * one runtime the platform registered (onnxruntime-node in worker threads on the server,
- * server/engine/session.ts via server/runtime.ts; onnxruntime-web in the page's engine worker once
- * that is built). Engine code never imports a runtime package itself, so
+ * server/engine/session.ts via server/runtime.ts; onnxruntime-web in the page's engine worker,
+ * client/engine-worker/web-runtime.ts). Engine code never imports a runtime package itself, so
  * the same runner, backward passes and analysis run on both sides.
  *
  * Tensors are made through the runtime too (`ortTensor`): onnxruntime-web's bundle carries its
@@ -67,7 +67,7 @@ export function setEngineRuntime(value: EngineRuntime): void {
 
 function current(): EngineRuntime {
   if (!runtime) {
-    throw new Error('no ONNX Runtime is registered: import server/runtime.js (Node) before making a runner');
+    throw new Error('no ONNX Runtime is registered: import server/runtime.js (Node) or call registerWebRuntime (the engine worker) before making a runner');
   }
   return runtime;
 }
